@@ -1,0 +1,1 @@
+//! The Ethernet/IPv4/UDP envelope around a riptide datagram.

@@ -1,0 +1,22 @@
+//! riptide's wire formats, defined once and shared by the hardware (`riptide-hw`),
+//! the driver (`riptide-driver`) and the software path (`riptide-control`).
+//!
+//! - [`layout`]: byte offsets of the Ethernet/IPv4/UDP/riptide header: the single
+//!   source of truth that the HDL parser, the codecs and `docs/wire.md` read.
+//! - [`message`]: the logical messages of the protocol and their encoding as a
+//!   riptide datagram (riptide header + payload, i.e. a UDP payload).
+//! - [`frame`]: the Ethernet/IPv4/UDP envelope around a datagram, as a NIC sees it.
+//! - [`host`]: the records exchanged between the host and the NIC (commands in,
+//!   events out), spoken by every NIC backend.
+//!
+//! Everything that decodes bytes returns a typed [`DecodeError`]; nothing panics
+//! on malformed input.
+
+pub mod error;
+pub mod frame;
+pub mod host;
+pub mod layout;
+pub mod message;
+
+pub use error::DecodeError;
+pub use message::{Ballot, Entry, Envelope, Message, MsgType};
