@@ -1,1 +1,18 @@
-//! riptide-control
+//! riptide's control plane: Multi-Paxos as a sans-IO state machine.
+//!
+//! A [`Replica`] has no clocks, sockets or threads: the caller feeds it
+//! [`Input`]s (a received message, a timer tick, a client request, an event from
+//! its NIC) and carries out the [`Output`]s it returns (messages to send, NIC
+//! commands, applied entries, client replies). The same code runs in unit tests,
+//! in the deterministic cluster simulator and in the replica process.
+//!
+//! The common case, phase 2, runs on the NIC (see `riptide_wire::host`); this
+//! crate does everything rare: election, phase 1 with the NIC fence, catch-up,
+//! retransmission, recovery after amnesia, and the replicated KV store.
+//! `docs/protocol.md` states the rules and why they are safe.
+
+pub mod kv;
+pub mod replica;
+pub mod rng;
+
+pub use replica::{Input, Output, Replica, ReplicaConfig, Role, Status, Variant};

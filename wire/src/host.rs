@@ -45,6 +45,12 @@ pub enum NicCommand {
     Fence { ballot: Ballot },
     /// Leader: replicate `value` in the next slot.
     Submit { value: Vec<u8> },
+    /// Leader: send a COMMIT (heartbeat) frame with the commit index to every
+    /// follower now.
+    Heartbeat,
+    /// Send a datagram built by host software (a rare-path message, or a
+    /// phase-2 message sent by software) to replica `to`, as-is.
+    Transmit { to: u8, datagram: Vec<u8> },
 }
 
 /// Card-to-host events, delivered to host software in the order the NIC
@@ -66,4 +72,14 @@ pub enum NicEvent {
     /// The fence at `ballot` is complete: nothing below it will be acked, and
     /// every entry acked before it precedes this event.
     FenceDone { ballot: Ballot },
+}
+
+/// One record on the card-to-host stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardToHost {
+    /// An event of the fast path.
+    Event(NicEvent),
+    /// A frame the fast path does not handle (rare-path type, higher ballot,
+    /// slot gap, …), passed up whole for software to decode and handle.
+    Punted(Vec<u8>),
 }

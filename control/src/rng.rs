@@ -1,0 +1,1 @@
+//! A small seeded PRNG, so every random choice replays from a seed.
