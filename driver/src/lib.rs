@@ -1,1 +1,25 @@
-//! riptide-driver
+//! riptide's NIC driver: the interface the control plane drives a NIC through,
+//! and its backends.
+//!
+//! Every backend speaks the host records of [`riptide_wire::host`]: commands in,
+//! events and punted frames out. Today's backend is the behavioural model
+//! ([`model::ModelNic`]), the golden model of the fast path; the RTL simulation
+//! and the Alveo board over VFIO implement the same trait.
+
+pub mod model;
+
+use riptide_wire::host::{CardToHost, NicCommand};
+
+/// A NIC as host software sees it. Sans-IO like the control plane: the caller
+/// moves frames between the NIC and the network, and records between the NIC
+/// and the host, so the simulator decides every delay.
+pub trait Nic {
+    /// Carry out a host-to-card command.
+    fn command(&mut self, command: NicCommand);
+    /// A frame arrived from the network (untrusted bytes).
+    fn receive(&mut self, frame: &[u8]);
+    /// The next frame to put on the network, with the replica it is for.
+    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)>;
+    /// The next record on the card-to-host stream.
+    fn poll_host(&mut self) -> Option<CardToHost>;
+}

@@ -1,0 +1,1 @@
+//! The behavioural model of the fast path.
