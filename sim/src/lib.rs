@@ -1,1 +1,4 @@
-//! riptide-sim
+//! riptide's deterministic cluster simulator and its correctness checkers.
+
+pub mod history;
+pub mod linearizability;

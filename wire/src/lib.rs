@@ -9,6 +9,9 @@
 //! - [`host`]: the records exchanged between the host and the NIC (commands in,
 //!   events out), spoken by every NIC backend.
 //!
+//! - [`regs`]: the NIC's AXI4-Lite register map (offsets, fields, counters).
+//! - [`records`]: the byte layout of host records on the XDMA/QDMA streams.
+//!
 //! Everything that decodes bytes returns a typed [`DecodeError`]; nothing panics
 //! on malformed input.
 
@@ -17,6 +20,8 @@ pub mod frame;
 pub mod host;
 pub mod layout;
 pub mod message;
+pub mod records;
+pub mod regs;
 
 pub use error::DecodeError;
 pub use message::{Ballot, Entry, Envelope, Message, MsgType};

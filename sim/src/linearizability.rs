@@ -1,0 +1,1 @@
+//! Linearizability checking of KV histories (Wing–Gong search with memoization, partitioned per key).
