@@ -1,0 +1,178 @@
+//! Agreement, checked at every application: no two replicas ever apply
+//! different values in the same slot (across incarnations too: a replica
+//! restarted with amnesia re-applies from slot 1 and must agree with what it,
+//! and everyone else, applied before), and each incarnation applies slots in
+//! order, each once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{Check, show_value};
+use crate::latency::Micros;
+
+/// Who applied what, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Application {
+    pub replica: u8,
+    /// 0 for the first run of the replica, +1 per restart.
+    pub incarnation: u32,
+    pub time_us: Micros,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgreementViolation {
+    /// Two different values applied in `slot`.
+    Divergence {
+        slot: u64,
+        first: Application,
+        second: Application,
+    },
+    /// An incarnation applied `slot` when the next in order was `expected`.
+    OutOfOrder {
+        slot: u64,
+        expected: u64,
+        at: Application,
+    },
+}
+
+impl fmt::Display for AgreementViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgreementViolation::Divergence {
+                slot,
+                first,
+                second,
+            } => write!(
+                f,
+                "slot {slot}: replica {}#{} applied {} at {} us, but replica {}#{} applied {} at {} us",
+                first.replica,
+                first.incarnation,
+                show_value(&first.value),
+                first.time_us,
+                second.replica,
+                second.incarnation,
+                show_value(&second.value),
+                second.time_us
+            ),
+            AgreementViolation::OutOfOrder { slot, expected, at } => write!(
+                f,
+                "replica {}#{} applied slot {slot} at {} us when slot {expected} was next",
+                at.replica, at.incarnation, at.time_us
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct AgreementChecker {
+    /// The first application of each slot.
+    applied: BTreeMap<u64, Application>,
+    /// Next slot each (replica, incarnation) must apply.
+    next: BTreeMap<(u8, u32), u64>,
+    result: Option<AgreementViolation>,
+}
+
+impl AgreementChecker {
+    pub fn new() -> AgreementChecker {
+        AgreementChecker::default()
+    }
+
+    /// Records one `Output::Applied`; returns whether agreement still holds.
+    pub fn applied(&mut self, slot: u64, at: Application) -> bool {
+        if self.result.is_some() {
+            return false;
+        }
+        let next = self.next.entry((at.replica, at.incarnation)).or_insert(1);
+        if slot != *next {
+            self.result = Some(AgreementViolation::OutOfOrder {
+                slot,
+                expected: *next,
+                at,
+            });
+            return false;
+        }
+        *next += 1;
+        match self.applied.get(&slot) {
+            Some(first) if first.value != at.value => {
+                self.result = Some(AgreementViolation::Divergence {
+                    slot,
+                    first: first.clone(),
+                    second: at,
+                });
+                false
+            }
+            Some(_) => true,
+            None => {
+                self.applied.insert(slot, at);
+                true
+            }
+        }
+    }
+
+    /// Highest slot applied by anyone.
+    pub fn highest_applied(&self) -> u64 {
+        self.applied.keys().next_back().copied().unwrap_or(0)
+    }
+
+    pub fn result(&self) -> Check<AgreementViolation> {
+        match &self.result {
+            None => Check::Passed,
+            Some(v) => Check::Failed(v.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(replica: u8, incarnation: u32, value: &str) -> Application {
+        Application {
+            replica,
+            incarnation,
+            time_us: 10,
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn same_values_in_order_across_incarnations_pass() {
+        let mut checker = AgreementChecker::new();
+        assert!(checker.applied(1, at(0, 0, "a")));
+        assert!(checker.applied(1, at(1, 0, "a")));
+        assert!(checker.applied(2, at(0, 0, "b")));
+        assert!(checker.applied(1, at(0, 1, "a")));
+        assert!(checker.result().passed());
+        assert_eq!(checker.highest_applied(), 2);
+    }
+
+    #[test]
+    fn divergence_names_slot_replicas_and_values() {
+        let mut checker = AgreementChecker::new();
+        checker.applied(1, at(0, 0, "a"));
+        checker.applied(1, at(2, 1, "z"));
+        let text = checker.result().to_string();
+        assert!(
+            text.contains("slot 1") && text.contains("replica 2#1"),
+            "{text}"
+        );
+        assert!(text.contains("\"a\"") && text.contains("\"z\""), "{text}");
+    }
+
+    #[test]
+    fn gaps_and_repeats_are_out_of_order() {
+        let mut checker = AgreementChecker::new();
+        assert!(!checker.applied(2, at(0, 0, "a")));
+        let mut checker = AgreementChecker::new();
+        checker.applied(1, at(0, 0, "a"));
+        assert!(!checker.applied(1, at(0, 0, "a")));
+        assert!(matches!(
+            checker.result(),
+            Check::Failed(AgreementViolation::OutOfOrder { expected: 2, .. })
+        ));
+    }
+}
