@@ -23,5 +23,5 @@ pub mod message;
 pub mod records;
 pub mod regs;
 
-pub use error::DecodeError;
-pub use message::{Ballot, Entry, Envelope, Message, MsgType};
+pub use error::{DecodeError, EncodeError};
+pub use message::{Ballot, Entry, Envelope, Header, Message, MsgType};

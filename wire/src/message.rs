@@ -4,8 +4,15 @@
 //! `payload_len` bytes of payload. Phase-2 messages (ACCEPT, ACCEPTED, COMMIT,
 //! NACK) keep everything the fast path needs in the header so the hardware never
 //! parses a payload; rare-path messages carry structured payloads.
+//!
+//! The encoding is canonical: a datagram decodes only if encoding the decoded
+//! message gives back the same bytes. Header fields a message type does not use
+//! are 0, bodies are exact (no slack, no trailing bytes), so a decoder never has
+//! to guess and two replicas never disagree on what a datagram says.
 
 use crate::DecodeError;
+use crate::error::EncodeError;
+use crate::layout::{self, Field, MAX_PAYLOAD, RIPTIDE_HEADER_LEN, header};
 
 /// A Paxos ballot: `round << 8 | leader`. Ordered by round, then leader id, so
 /// two replicas never pick the same ballot. Ballot 0 is "none yet".
@@ -128,4 +135,581 @@ pub struct Envelope {
     pub group: u16,
     pub sender: u8,
     pub message: Message,
+}
+
+impl Envelope {
+    /// The datagram for this message.
+    ///
+    /// # Panics
+    /// If the payload exceeds [`MAX_PAYLOAD`] (a value or entry list too big for
+    /// one datagram); callers that cannot bound it use [`Envelope::try_encode`].
+    pub fn encode(&self) -> Vec<u8> {
+        match self.try_encode() {
+            Ok(datagram) => datagram,
+            Err(error) => panic!("cannot encode {:?}: {error}", self.message.msg_type()),
+        }
+    }
+
+    /// The datagram for this message, or why it does not fit one.
+    pub fn try_encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut datagram = vec![0; RIPTIDE_HEADER_LEN];
+        self.message.encode_payload(&mut datagram);
+        let payload_len = datagram.len() - RIPTIDE_HEADER_LEN;
+        if payload_len > MAX_PAYLOAD {
+            return Err(EncodeError::Oversize {
+                len: payload_len,
+                max: MAX_PAYLOAD,
+            });
+        }
+        let values = self.message.header_values();
+        let header = Header {
+            version: layout::VERSION,
+            msg_type: self.message.msg_type().code(),
+            group: self.group,
+            sender: self.sender,
+            flags: 0,
+            // Fits: MAX_PAYLOAD < 2^16.
+            payload_len: payload_len as u16,
+            ballot: values.ballot,
+            slot: values.slot,
+            commit: values.commit,
+        };
+        datagram[..RIPTIDE_HEADER_LEN].copy_from_slice(&header.encode());
+        Ok(datagram)
+    }
+
+    /// Decodes and validates a datagram (untrusted bytes) addressed to
+    /// `group`. Checks, in order: length, version, type, group, reserved
+    /// flags, payload length, unused header fields, body; the first failure is
+    /// the error (and the counter a receiver bumps).
+    pub fn decode(datagram: &[u8], group: u16) -> Result<Envelope, DecodeError> {
+        let header = Header::decode(datagram)?;
+        if header.version != layout::VERSION {
+            return Err(DecodeError::BadVersion {
+                version: header.version,
+                expected: layout::VERSION,
+            });
+        }
+        let msg_type = MsgType::from_u8(header.msg_type)?;
+        if header.group != group {
+            return Err(DecodeError::WrongGroup {
+                group: header.group,
+                expected: group,
+            });
+        }
+        if header.flags != 0 {
+            return Err(DecodeError::UnusedNonZero {
+                field: header::FLAGS.name,
+            });
+        }
+        let payload = &datagram[RIPTIDE_HEADER_LEN..];
+        let declared = usize::from(header.payload_len);
+        if declared != payload.len() {
+            return Err(DecodeError::PayloadLenMismatch {
+                declared,
+                present: payload.len(),
+            });
+        }
+        if payload.len() > MAX_PAYLOAD {
+            return Err(DecodeError::Oversize {
+                len: payload.len(),
+                max: MAX_PAYLOAD,
+            });
+        }
+        header.check_unused_fields(msg_type)?;
+        let message = Message::decode_payload(msg_type, &header, payload)?;
+        Ok(Envelope {
+            group: header.group,
+            sender: header.sender,
+            message,
+        })
+    }
+}
+
+/// The fixed riptide header, field for field as on the wire
+/// ([`layout::header`]). Raw: nothing is validated but its length, so tests and
+/// testbenches can build headers that receivers must reject;
+/// [`Envelope::decode`] does the validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Header {
+    pub version: u8,
+    /// A [`MsgType`] code, or any other byte.
+    pub msg_type: u8,
+    pub group: u16,
+    pub sender: u8,
+    pub flags: u8,
+    pub payload_len: u16,
+    pub ballot: Ballot,
+    pub slot: u64,
+    pub commit: u64,
+}
+
+impl Header {
+    pub fn encode(&self) -> [u8; RIPTIDE_HEADER_LEN] {
+        let mut bytes = [0; RIPTIDE_HEADER_LEN];
+        header::VERSION.set(&mut bytes, self.version.into());
+        header::MSG_TYPE.set(&mut bytes, self.msg_type.into());
+        header::GROUP.set(&mut bytes, self.group.into());
+        header::SENDER.set(&mut bytes, self.sender.into());
+        header::FLAGS.set(&mut bytes, self.flags.into());
+        header::PAYLOAD_LEN.set(&mut bytes, self.payload_len.into());
+        header::BALLOT.set(&mut bytes, self.ballot.0);
+        header::SLOT.set(&mut bytes, self.slot);
+        header::COMMIT.set(&mut bytes, self.commit);
+        bytes
+    }
+
+    /// Reads the header at the start of `datagram` (whatever follows it is
+    /// left alone). Fails only if the datagram is shorter than a header.
+    pub fn decode(datagram: &[u8]) -> Result<Header, DecodeError> {
+        if datagram.len() < RIPTIDE_HEADER_LEN {
+            return Err(DecodeError::Short {
+                len: datagram.len(),
+                need: RIPTIDE_HEADER_LEN,
+            });
+        }
+        // The `as` casts narrow each value to its field's own width.
+        Ok(Header {
+            version: header::VERSION.get(datagram) as u8,
+            msg_type: header::MSG_TYPE.get(datagram) as u8,
+            group: header::GROUP.get(datagram) as u16,
+            sender: header::SENDER.get(datagram) as u8,
+            flags: header::FLAGS.get(datagram) as u8,
+            payload_len: header::PAYLOAD_LEN.get(datagram) as u16,
+            ballot: Ballot(header::BALLOT.get(datagram)),
+            slot: header::SLOT.get(datagram),
+            commit: header::COMMIT.get(datagram),
+        })
+    }
+
+    fn check_unused_fields(&self, msg_type: MsgType) -> Result<(), DecodeError> {
+        let values = [
+            (header::BALLOT, self.ballot.0),
+            (header::SLOT, self.slot),
+            (header::COMMIT, self.commit),
+        ];
+        let used = msg_type.header_fields();
+        match values
+            .iter()
+            .find(|(field, value)| *value != 0 && !used.contains(field))
+        {
+            Some((field, _)) => Err(DecodeError::UnusedNonZero { field: field.name }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl MsgType {
+    /// Every type, in code order.
+    pub const ALL: [MsgType; 12] = [
+        MsgType::Accept,
+        MsgType::Accepted,
+        MsgType::Commit,
+        MsgType::Nack,
+        MsgType::Prepare,
+        MsgType::Promise,
+        MsgType::CatchupRequest,
+        MsgType::CatchupResponse,
+        MsgType::RecoveryRequest,
+        MsgType::RecoveryResponse,
+        MsgType::ClientRequest,
+        MsgType::ClientReply,
+    ];
+
+    pub fn from_u8(code: u8) -> Result<MsgType, DecodeError> {
+        MsgType::ALL
+            .into_iter()
+            .find(|t| t.code() == code)
+            .ok_or(DecodeError::UnknownType { code })
+    }
+
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The protocol's name of the type, as docs and logs spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MsgType::Accept => "ACCEPT",
+            MsgType::Accepted => "ACCEPTED",
+            MsgType::Commit => "COMMIT",
+            MsgType::Nack => "NACK",
+            MsgType::Prepare => "PREPARE",
+            MsgType::Promise => "PROMISE",
+            MsgType::CatchupRequest => "CATCHUP_REQUEST",
+            MsgType::CatchupResponse => "CATCHUP_RESPONSE",
+            MsgType::RecoveryRequest => "RECOVERY_REQUEST",
+            MsgType::RecoveryResponse => "RECOVERY_RESPONSE",
+            MsgType::ClientRequest => "CLIENT_REQUEST",
+            MsgType::ClientReply => "CLIENT_REPLY",
+        }
+    }
+
+    /// Phase 2: everything but an ACCEPT's value is in the header.
+    pub const fn is_phase2(self) -> bool {
+        self.code() < layout::PHASE2_TYPE_LIMIT
+    }
+
+    /// Whether a NIC in follower or leader role acts on a frame of this type
+    /// itself (it may still punt one, e.g. of a higher ballot); every other
+    /// type always goes to host software. NACK is phase 2 (the NIC sends it)
+    /// but is always punted on receipt.
+    pub const fn handled_by_nic(self) -> bool {
+        matches!(self, MsgType::Accept | MsgType::Accepted | MsgType::Commit)
+    }
+
+    /// The header fields (of ballot, slot, commit) this type gives a meaning;
+    /// the others are 0 on the wire.
+    pub const fn header_fields(self) -> &'static [Field] {
+        use header::{BALLOT, COMMIT, SLOT};
+        match self {
+            MsgType::Accept => &[BALLOT, SLOT, COMMIT],
+            MsgType::Accepted | MsgType::Nack | MsgType::CatchupRequest => &[BALLOT, SLOT],
+            MsgType::Commit
+            | MsgType::Prepare
+            | MsgType::Promise
+            | MsgType::CatchupResponse
+            | MsgType::RecoveryResponse => &[BALLOT, COMMIT],
+            MsgType::RecoveryRequest | MsgType::ClientRequest | MsgType::ClientReply => &[],
+        }
+    }
+
+    /// The payload, in the grammar of [`body::GRAMMAR`].
+    pub const fn payload(self) -> &'static str {
+        match self {
+            MsgType::Accept => "value: all of the payload, raw",
+            MsgType::Accepted
+            | MsgType::Commit
+            | MsgType::Nack
+            | MsgType::Prepare
+            | MsgType::CatchupRequest => "empty",
+            MsgType::Promise | MsgType::CatchupResponse => "entries",
+            MsgType::RecoveryRequest => "nonce: u64",
+            MsgType::RecoveryResponse => "nonce: u64, entries",
+            MsgType::ClientRequest => "client: u64, request: u64, command: bytes",
+            MsgType::ClientReply => {
+                "client: u64, request: u64, leader: option<u8>, result: option<bytes>"
+            }
+        }
+    }
+}
+
+/// What a message puts in the header's ballot, slot and commit fields.
+#[derive(Default)]
+struct HeaderValues {
+    ballot: Ballot,
+    slot: u64,
+    commit: u64,
+}
+
+impl Message {
+    pub fn msg_type(&self) -> MsgType {
+        match self {
+            Message::Accept { .. } => MsgType::Accept,
+            Message::Accepted { .. } => MsgType::Accepted,
+            Message::Commit { .. } => MsgType::Commit,
+            Message::Nack { .. } => MsgType::Nack,
+            Message::Prepare { .. } => MsgType::Prepare,
+            Message::Promise { .. } => MsgType::Promise,
+            Message::CatchupRequest { .. } => MsgType::CatchupRequest,
+            Message::CatchupResponse { .. } => MsgType::CatchupResponse,
+            Message::RecoveryRequest { .. } => MsgType::RecoveryRequest,
+            Message::RecoveryResponse { .. } => MsgType::RecoveryResponse,
+            Message::ClientRequest { .. } => MsgType::ClientRequest,
+            Message::ClientReply { .. } => MsgType::ClientReply,
+        }
+    }
+
+    /// Must agree with [`MsgType::header_fields`]: decoding rejects a value in
+    /// a field the type does not use.
+    fn header_values(&self) -> HeaderValues {
+        match *self {
+            Message::Accept {
+                ballot,
+                slot,
+                commit,
+                ..
+            } => HeaderValues {
+                ballot,
+                slot,
+                commit,
+            },
+            Message::Accepted { ballot, slot }
+            | Message::Nack { ballot, slot }
+            | Message::CatchupRequest { ballot, from: slot } => HeaderValues {
+                ballot,
+                slot,
+                commit: 0,
+            },
+            Message::Commit { ballot, commit }
+            | Message::Prepare { ballot, commit }
+            | Message::Promise { ballot, commit, .. }
+            | Message::CatchupResponse { ballot, commit, .. }
+            | Message::RecoveryResponse { ballot, commit, .. } => HeaderValues {
+                ballot,
+                slot: 0,
+                commit,
+            },
+            Message::RecoveryRequest { .. }
+            | Message::ClientRequest { .. }
+            | Message::ClientReply { .. } => HeaderValues::default(),
+        }
+    }
+
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Accept { value, .. } => out.extend_from_slice(value),
+            Message::Accepted { .. }
+            | Message::Commit { .. }
+            | Message::Nack { .. }
+            | Message::Prepare { .. }
+            | Message::CatchupRequest { .. } => {}
+            Message::Promise { entries, .. } | Message::CatchupResponse { entries, .. } => {
+                body::put_entries(out, entries)
+            }
+            Message::RecoveryRequest { nonce } => body::put_u64(out, *nonce),
+            Message::RecoveryResponse { nonce, entries, .. } => {
+                body::put_u64(out, *nonce);
+                body::put_entries(out, entries);
+            }
+            Message::ClientRequest {
+                client,
+                request,
+                command,
+            } => {
+                body::put_u64(out, *client);
+                body::put_u64(out, *request);
+                body::put_bytes(out, command);
+            }
+            Message::ClientReply {
+                client,
+                request,
+                leader,
+                result,
+            } => {
+                body::put_u64(out, *client);
+                body::put_u64(out, *request);
+                body::put_option(out, leader.as_ref(), |out, &id| out.push(id));
+                body::put_option(out, result.as_ref(), |out, bytes| {
+                    body::put_bytes(out, bytes)
+                });
+            }
+        }
+    }
+
+    fn decode_payload(
+        msg_type: MsgType,
+        header: &Header,
+        payload: &[u8],
+    ) -> Result<Message, DecodeError> {
+        let Header {
+            ballot,
+            slot,
+            commit,
+            ..
+        } = *header;
+        let mut body = body::Reader::new(payload);
+        // Struct fields are evaluated in the order written, which is the order
+        // they are on the wire.
+        let message = match msg_type {
+            MsgType::Accept => Message::Accept {
+                ballot,
+                slot,
+                commit,
+                value: body.rest(),
+            },
+            MsgType::Accepted => Message::Accepted { ballot, slot },
+            MsgType::Commit => Message::Commit { ballot, commit },
+            MsgType::Nack => Message::Nack { ballot, slot },
+            MsgType::Prepare => Message::Prepare { ballot, commit },
+            MsgType::Promise => Message::Promise {
+                ballot,
+                commit,
+                entries: body.entries()?,
+            },
+            MsgType::CatchupRequest => Message::CatchupRequest { ballot, from: slot },
+            MsgType::CatchupResponse => Message::CatchupResponse {
+                ballot,
+                commit,
+                entries: body.entries()?,
+            },
+            MsgType::RecoveryRequest => Message::RecoveryRequest { nonce: body.u64()? },
+            MsgType::RecoveryResponse => Message::RecoveryResponse {
+                nonce: body.u64()?,
+                ballot,
+                commit,
+                entries: body.entries()?,
+            },
+            MsgType::ClientRequest => Message::ClientRequest {
+                client: body.u64()?,
+                request: body.u64()?,
+                command: body.bytes()?,
+            },
+            MsgType::ClientReply => Message::ClientReply {
+                client: body.u64()?,
+                request: body.u64()?,
+                leader: body.option(body::Reader::u8)?,
+                result: body.option(body::Reader::bytes)?,
+            },
+        };
+        body.finish()?;
+        Ok(message)
+    }
+}
+
+/// The rare-path body encoding: big-endian integers, length-prefixed byte
+/// strings, counted lists, tagged options.
+pub mod body {
+    use super::{Ballot, Entry};
+    use crate::DecodeError;
+
+    /// The body grammar, rule by rule (rendered into `docs/wire.md`).
+    pub const GRAMMAR: &[(&str, &str)] = &[
+        ("u8, u16, u64", "unsigned integers, big-endian"),
+        ("bytes", "len: u16, then len bytes"),
+        ("entries", "count: u16, then count × entry"),
+        ("entry", "slot: u64, ballot: u64, value: bytes"),
+        (
+            "option<T>",
+            "tag: u8 (0 = none, 1 = some), then T if some; any other tag is rejected",
+        ),
+    ];
+
+    /// Bytes of an entry besides its value: slot, ballot, value length. A count
+    /// is plausible only if this many bytes per entry are left.
+    pub const ENTRY_FIXED_LEN: usize = 8 + 8 + 2;
+
+    const NONE: u8 = 0;
+    const SOME: u8 = 1;
+
+    pub(super) fn put_u64(out: &mut Vec<u8>, value: u64) {
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+
+    /// Lengths that do not fit a u16 are truncated here, but such a payload
+    /// exceeds the datagram limit and the encoder rejects it as a whole.
+    pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+
+    /// A count that does not fit a u16 means over 2^16 entries of at least
+    /// [`ENTRY_FIXED_LEN`] bytes: too big for a datagram, rejected as a whole.
+    pub(super) fn put_entries(out: &mut Vec<u8>, entries: &[Entry]) {
+        out.extend_from_slice(&(entries.len() as u16).to_be_bytes());
+        for entry in entries {
+            put_u64(out, entry.slot);
+            put_u64(out, entry.ballot.0);
+            put_bytes(out, &entry.value);
+        }
+    }
+
+    pub(super) fn put_option<T>(
+        out: &mut Vec<u8>,
+        value: Option<&T>,
+        put: impl FnOnce(&mut Vec<u8>, &T),
+    ) {
+        match value {
+            None => out.push(NONE),
+            Some(value) => {
+                out.push(SOME);
+                put(out, value);
+            }
+        }
+    }
+
+    /// Reads a body front to back; every read checks the bytes are there.
+    pub(super) struct Reader<'a> {
+        rest: &'a [u8],
+    }
+
+    impl<'a> Reader<'a> {
+        pub(super) fn new(body: &'a [u8]) -> Reader<'a> {
+            Reader { rest: body }
+        }
+
+        fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+            if self.rest.len() < len {
+                return Err(DecodeError::BodyTruncated {
+                    need: len,
+                    remaining: self.rest.len(),
+                });
+            }
+            let (taken, rest) = self.rest.split_at(len);
+            self.rest = rest;
+            Ok(taken)
+        }
+
+        fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+            let Some((taken, rest)) = self.rest.split_first_chunk::<N>() else {
+                return Err(DecodeError::BodyTruncated {
+                    need: N,
+                    remaining: self.rest.len(),
+                });
+            };
+            self.rest = rest;
+            Ok(*taken)
+        }
+
+        pub(super) fn u8(&mut self) -> Result<u8, DecodeError> {
+            Ok(u8::from_be_bytes(self.array()?))
+        }
+
+        fn u16(&mut self) -> Result<u16, DecodeError> {
+            Ok(u16::from_be_bytes(self.array()?))
+        }
+
+        pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
+            Ok(u64::from_be_bytes(self.array()?))
+        }
+
+        pub(super) fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
+            let len = self.u16()?;
+            Ok(self.take(len.into())?.to_vec())
+        }
+
+        pub(super) fn entries(&mut self) -> Result<Vec<Entry>, DecodeError> {
+            let count = usize::from(self.u16()?);
+            // The count is untrusted: reserve memory for it only once the
+            // bytes its entries need at the least are known to be there.
+            if count * ENTRY_FIXED_LEN > self.rest.len() {
+                return Err(DecodeError::AbsurdCount {
+                    count,
+                    remaining: self.rest.len(),
+                });
+            }
+            let mut entries = Vec::with_capacity(count);
+            for _ in 0..count {
+                entries.push(Entry {
+                    slot: self.u64()?,
+                    ballot: Ballot(self.u64()?),
+                    value: self.bytes()?,
+                });
+            }
+            Ok(entries)
+        }
+
+        pub(super) fn option<T>(
+            &mut self,
+            read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+        ) -> Result<Option<T>, DecodeError> {
+            match self.u8()? {
+                NONE => Ok(None),
+                SOME => Ok(Some(read(self)?)),
+                tag => Err(DecodeError::BadOptionTag { tag }),
+            }
+        }
+
+        /// Everything left, for a payload that is one raw value.
+        pub(super) fn rest(&mut self) -> Vec<u8> {
+            std::mem::take(&mut self.rest).to_vec()
+        }
+
+        pub(super) fn finish(self) -> Result<(), DecodeError> {
+            match self.rest.len() {
+                0 => Ok(()),
+                extra => Err(DecodeError::TrailingBytes { extra }),
+            }
+        }
+    }
 }

@@ -1,0 +1,4 @@
+//! riptide-wire's integration tests, one binary (one link step) for all.
+
+mod datagram;
+mod samples;
