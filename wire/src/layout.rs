@@ -27,6 +27,11 @@ impl Field {
         &bytes[self.offset..self.end()]
     }
 
+    /// The field's bytes in `bytes`, to fill in; panics like [`Field::bytes`].
+    pub fn bytes_mut<'a>(&self, bytes: &'a mut [u8]) -> &'a mut [u8] {
+        &mut bytes[self.offset..self.end()]
+    }
+
     /// The field's value, big-endian (fields are at most 8 bytes wide).
     pub fn get(&self, bytes: &[u8]) -> u64 {
         self.bytes(bytes)
@@ -36,7 +41,7 @@ impl Field {
 
     /// Stores the low `width` bytes of `value` in the field, big-endian.
     pub fn set(&self, bytes: &mut [u8], value: u64) {
-        let field = &mut bytes[self.offset..self.end()];
+        let field = self.bytes_mut(bytes);
         let be = value.to_be_bytes();
         field.copy_from_slice(&be[be.len() - self.width..]);
     }

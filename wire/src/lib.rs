@@ -24,4 +24,5 @@ pub mod records;
 pub mod regs;
 
 pub use error::{DecodeError, EncodeError};
+pub use frame::{Endpoint, FrameView, decode_frame, encode_frame, ipv4_checksum};
 pub use message::{Ballot, Entry, Envelope, Header, Message, MsgType};

@@ -1,4 +1,5 @@
 //! riptide-wire's integration tests, one binary (one link step) for all.
 
 mod datagram;
+mod frame;
 mod samples;
