@@ -1,4 +1,17 @@
 //! The replicated state machine: a KV store with at-most-once client sessions.
+//!
+//! Everything here is deterministic and byte-exact: [`Command`], [`Reply`] and
+//! [`LogValue`] have one strict binary encoding each (decoding rejects unknown
+//! tags, bad UTF-8, truncation and trailing bytes), because log values arrive
+//! from the network and every replica must apply the same bytes the same way.
+//!
+//! Encoding: a one-byte tag, then the fields in order. Integers are big-endian;
+//! a string is a `u32` byte length and UTF-8 bytes; an option is a `0` byte
+//! (none) or a `1` byte and the value.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
 
 /// A client command, carried as opaque bytes in log entries and client requests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,4 +45,608 @@ pub enum Reply {
     Swapped(bool),
     /// Not executed here: the receiver is not the leader; try `leader`.
     NotLeader { leader: Option<u8> },
+}
+
+/// What a log entry carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LogValue {
+    /// Fills a slot without effect (holes found in phase 1, read barriers).
+    Noop,
+    /// A client's write, with its session coordinates for at-most-once execution.
+    Request {
+        client: u64,
+        request: u64,
+        command: Command,
+    },
+}
+
+/// Why bytes are not a valid [`Command`], [`Reply`] or [`LogValue`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KvDecodeError {
+    #[error("truncated: needed {need} more bytes, {have} left")]
+    Truncated { need: usize, have: usize },
+    #[error("unknown {what} tag {tag:#04x}")]
+    UnknownTag { what: &'static str, tag: u8 },
+    #[error("string is not valid UTF-8")]
+    BadUtf8,
+    #[error("{count} trailing bytes after the value")]
+    TrailingBytes { count: usize },
+}
+
+mod tag {
+    pub const GET: u8 = 1;
+    pub const PUT: u8 = 2;
+    pub const DELETE: u8 = 3;
+    pub const CAS: u8 = 4;
+
+    pub const VALUE: u8 = 1;
+    pub const DONE: u8 = 2;
+    pub const SWAPPED: u8 = 3;
+    pub const NOT_LEADER: u8 = 4;
+
+    pub const NOOP: u8 = 0;
+    pub const REQUEST: u8 = 1;
+
+    pub const NONE: u8 = 0;
+    pub const SOME: u8 = 1;
+}
+
+impl Command {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Command, KvDecodeError> {
+        let mut r = Reader::new(bytes);
+        let command = Command::read(&mut r)?;
+        r.finish()?;
+        Ok(command)
+    }
+
+    /// The key the command reads or writes.
+    pub fn key(&self) -> &str {
+        match self {
+            Command::Get { key }
+            | Command::Put { key, .. }
+            | Command::Delete { key }
+            | Command::Cas { key, .. } => key,
+        }
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Command::Get { key } => {
+                out.push(tag::GET);
+                put_str(out, key);
+            }
+            Command::Put { key, value } => {
+                out.push(tag::PUT);
+                put_str(out, key);
+                put_str(out, value);
+            }
+            Command::Delete { key } => {
+                out.push(tag::DELETE);
+                put_str(out, key);
+            }
+            Command::Cas { key, expected, new } => {
+                out.push(tag::CAS);
+                put_str(out, key);
+                put_opt_str(out, expected.as_deref());
+                put_str(out, new);
+            }
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Command, KvDecodeError> {
+        Ok(match r.u8()? {
+            tag::GET => Command::Get { key: r.string()? },
+            tag::PUT => Command::Put {
+                key: r.string()?,
+                value: r.string()?,
+            },
+            tag::DELETE => Command::Delete { key: r.string()? },
+            tag::CAS => Command::Cas {
+                key: r.string()?,
+                expected: r.opt_string()?,
+                new: r.string()?,
+            },
+            other => {
+                return Err(KvDecodeError::UnknownTag {
+                    what: "command",
+                    tag: other,
+                });
+            }
+        })
+    }
+}
+
+impl Reply {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Reply::Value(value) => {
+                out.push(tag::VALUE);
+                put_opt_str(&mut out, value.as_deref());
+            }
+            Reply::Done => out.push(tag::DONE),
+            Reply::Swapped(swapped) => {
+                out.push(tag::SWAPPED);
+                out.push(u8::from(*swapped));
+            }
+            Reply::NotLeader { leader } => {
+                out.push(tag::NOT_LEADER);
+                match leader {
+                    None => out.push(tag::NONE),
+                    Some(id) => out.extend([tag::SOME, *id]),
+                }
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Reply, KvDecodeError> {
+        let mut r = Reader::new(bytes);
+        let reply = match r.u8()? {
+            tag::VALUE => Reply::Value(r.opt_string()?),
+            tag::DONE => Reply::Done,
+            tag::SWAPPED => Reply::Swapped(match r.u8()? {
+                0 => false,
+                1 => true,
+                other => {
+                    return Err(KvDecodeError::UnknownTag {
+                        what: "bool",
+                        tag: other,
+                    });
+                }
+            }),
+            tag::NOT_LEADER => Reply::NotLeader {
+                leader: match r.option_tag()? {
+                    false => None,
+                    true => Some(r.u8()?),
+                },
+            },
+            other => {
+                return Err(KvDecodeError::UnknownTag {
+                    what: "reply",
+                    tag: other,
+                });
+            }
+        };
+        r.finish()?;
+        Ok(reply)
+    }
+}
+
+impl LogValue {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            LogValue::Noop => out.push(tag::NOOP),
+            LogValue::Request {
+                client,
+                request,
+                command,
+            } => {
+                out.push(tag::REQUEST);
+                out.extend(client.to_be_bytes());
+                out.extend(request.to_be_bytes());
+                command.encode_into(&mut out);
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<LogValue, KvDecodeError> {
+        let mut r = Reader::new(bytes);
+        let value = match r.u8()? {
+            tag::NOOP => LogValue::Noop,
+            tag::REQUEST => LogValue::Request {
+                client: r.u64()?,
+                request: r.u64()?,
+                command: Command::read(&mut r)?,
+            },
+            other => {
+                return Err(KvDecodeError::UnknownTag {
+                    what: "log value",
+                    tag: other,
+                });
+            }
+        };
+        r.finish()?;
+        Ok(value)
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let len = u32::try_from(s.len()).expect("strings in commands are far below 4 GiB");
+    out.extend(len.to_be_bytes());
+    out.extend(s.as_bytes());
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(tag::NONE),
+        Some(s) => {
+            out.push(tag::SOME);
+            put_str(out, s);
+        }
+    }
+}
+
+/// A cursor over untrusted bytes: every read checks the length first.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], KvDecodeError> {
+        if self.rest.len() < n {
+            return Err(KvDecodeError::Truncated {
+                need: n,
+                have: self.rest.len(),
+            });
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, KvDecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, KvDecodeError> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, KvDecodeError> {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(buf))
+    }
+
+    fn string(&mut self) -> Result<String, KvDecodeError> {
+        // The length is checked against what is left before anything is
+        // allocated, so a forged length cannot make us allocate.
+        let len = self.u32()? as usize;
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| KvDecodeError::BadUtf8)
+    }
+
+    fn option_tag(&mut self) -> Result<bool, KvDecodeError> {
+        match self.u8()? {
+            tag::NONE => Ok(false),
+            tag::SOME => Ok(true),
+            other => Err(KvDecodeError::UnknownTag {
+                what: "option",
+                tag: other,
+            }),
+        }
+    }
+
+    fn opt_string(&mut self) -> Result<Option<String>, KvDecodeError> {
+        Ok(match self.option_tag()? {
+            false => None,
+            true => Some(self.string()?),
+        })
+    }
+
+    fn finish(self) -> Result<(), KvDecodeError> {
+        match self.rest.len() {
+            0 => Ok(()),
+            count => Err(KvDecodeError::TrailingBytes { count }),
+        }
+    }
+}
+
+/// The last request a client had executed, and the reply it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    request: u64,
+    reply: Reply,
+}
+
+/// The replicated state machine: a string map plus the session table that makes
+/// client writes execute at most once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KvStore {
+    data: BTreeMap<String, String>,
+    sessions: BTreeMap<u64, Session>,
+}
+
+impl KvStore {
+    pub fn new() -> KvStore {
+        KvStore::default()
+    }
+
+    /// Apply one chosen log value. Returns the reply owed to the client, if any:
+    /// a new request is executed and its reply remembered; a repeat of the
+    /// client's last executed request is answered from the session table without
+    /// executing it again; an older request (a stale duplicate) is ignored.
+    pub fn apply(&mut self, value: &LogValue) -> Option<(u64, u64, Reply)> {
+        let LogValue::Request {
+            client,
+            request,
+            command,
+        } = value
+        else {
+            return None;
+        };
+        if let Some(session) = self.sessions.get(client) {
+            if *request < session.request {
+                return None;
+            }
+            if *request == session.request {
+                return Some((*client, *request, session.reply.clone()));
+            }
+        }
+        let reply = self.execute(command);
+        self.sessions.insert(
+            *client,
+            Session {
+                request: *request,
+                reply: reply.clone(),
+            },
+        );
+        Some((*client, *request, reply))
+    }
+
+    /// The current value of `key` (for read-index gets, which bypass the log).
+    pub fn read(&self, key: &str) -> Option<&str> {
+        self.data.get(key).map(String::as_str)
+    }
+
+    /// The last request number executed for `client` and its reply.
+    pub fn last_executed(&self, client: u64) -> Option<(u64, &Reply)> {
+        self.sessions
+            .get(&client)
+            .map(|session| (session.request, &session.reply))
+    }
+
+    /// The whole map, in key order (for checkers and status dumps).
+    pub fn data(&self) -> &BTreeMap<String, String> {
+        &self.data
+    }
+
+    fn execute(&mut self, command: &Command) -> Reply {
+        match command {
+            Command::Get { key } => Reply::Value(self.data.get(key).cloned()),
+            Command::Put { key, value } => {
+                self.data.insert(key.clone(), value.clone());
+                Reply::Done
+            }
+            Command::Delete { key } => {
+                self.data.remove(key);
+                Reply::Done
+            }
+            Command::Cas { key, expected, new } => {
+                if self.data.get(key) == expected.as_ref() {
+                    self.data.insert(key.clone(), new.clone());
+                    Reply::Swapped(true)
+                } else {
+                    Reply::Swapped(false)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_string() -> impl Strategy<Value = String> {
+        prop::string::string_regex("[a-zé☃0-9]{0,12}").unwrap()
+    }
+
+    fn arb_command() -> impl Strategy<Value = Command> {
+        prop_oneof![
+            arb_string().prop_map(|key| Command::Get { key }),
+            (arb_string(), arb_string()).prop_map(|(key, value)| Command::Put { key, value }),
+            arb_string().prop_map(|key| Command::Delete { key }),
+            (arb_string(), prop::option::of(arb_string()), arb_string())
+                .prop_map(|(key, expected, new)| Command::Cas { key, expected, new }),
+        ]
+    }
+
+    fn arb_reply() -> impl Strategy<Value = Reply> {
+        prop_oneof![
+            prop::option::of(arb_string()).prop_map(Reply::Value),
+            Just(Reply::Done),
+            any::<bool>().prop_map(Reply::Swapped),
+            prop::option::of(any::<u8>()).prop_map(|leader| Reply::NotLeader { leader }),
+        ]
+    }
+
+    fn arb_log_value() -> impl Strategy<Value = LogValue> {
+        prop_oneof![
+            Just(LogValue::Noop),
+            (any::<u64>(), any::<u64>(), arb_command()).prop_map(|(client, request, command)| {
+                LogValue::Request {
+                    client,
+                    request,
+                    command,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn command_round_trips(c in arb_command()) {
+            prop_assert_eq!(Command::decode(&c.encode()), Ok(c));
+        }
+
+        #[test]
+        fn reply_round_trips(r in arb_reply()) {
+            prop_assert_eq!(Reply::decode(&r.encode()), Ok(r));
+        }
+
+        #[test]
+        fn log_value_round_trips(v in arb_log_value()) {
+            prop_assert_eq!(LogValue::decode(&v.encode()), Ok(v));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_decode_canonically(
+            bytes in prop::collection::vec(any::<u8>(), 0..64)
+        ) {
+            // Whatever decodes must re-encode to exactly the same bytes: the
+            // encoding is canonical, so replicas cannot disagree on meaning.
+            if let Ok(c) = Command::decode(&bytes) { prop_assert_eq!(c.encode(), bytes.clone()); }
+            if let Ok(r) = Reply::decode(&bytes) { prop_assert_eq!(r.encode(), bytes.clone()); }
+            if let Ok(v) = LogValue::decode(&bytes) { prop_assert_eq!(v.encode(), bytes); }
+        }
+
+        #[test]
+        fn every_strict_prefix_is_rejected(v in arb_log_value()) {
+            let bytes = v.encode();
+            for len in 0..bytes.len() {
+                prop_assert!(LogValue::decode(&bytes[..len]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_inputs_give_typed_errors() {
+        assert_eq!(
+            Command::decode(&[]),
+            Err(KvDecodeError::Truncated { need: 1, have: 0 })
+        );
+        assert_eq!(
+            Command::decode(&[9]),
+            Err(KvDecodeError::UnknownTag {
+                what: "command",
+                tag: 9
+            })
+        );
+        // A length that claims more than is there must not allocate or panic.
+        assert_eq!(
+            Command::decode(&[tag::GET, 0xff, 0xff, 0xff, 0xff, b'a']),
+            Err(KvDecodeError::Truncated {
+                need: 0xffff_ffff,
+                have: 1
+            })
+        );
+        assert_eq!(
+            Command::decode(&[tag::GET, 0, 0, 0, 1, 0xff]),
+            Err(KvDecodeError::BadUtf8)
+        );
+        let mut trailing = Reply::Done.encode();
+        trailing.push(0);
+        assert_eq!(
+            Reply::decode(&trailing),
+            Err(KvDecodeError::TrailingBytes { count: 1 })
+        );
+        assert_eq!(
+            Reply::decode(&[tag::SWAPPED, 2]),
+            Err(KvDecodeError::UnknownTag {
+                what: "bool",
+                tag: 2
+            })
+        );
+    }
+
+    fn put(client: u64, request: u64, key: &str, value: &str) -> LogValue {
+        LogValue::Request {
+            client,
+            request,
+            command: Command::Put {
+                key: key.into(),
+                value: value.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn commands_execute() {
+        let mut kv = KvStore::new();
+        assert_eq!(kv.apply(&LogValue::Noop), None);
+        assert_eq!(kv.apply(&put(1, 1, "k", "a")), Some((1, 1, Reply::Done)));
+        assert_eq!(kv.read("k"), Some("a"));
+        let cas = |request, expected: Option<&str>, new: &str| LogValue::Request {
+            client: 1,
+            request,
+            command: Command::Cas {
+                key: "k".into(),
+                expected: expected.map(Into::into),
+                new: new.into(),
+            },
+        };
+        assert_eq!(
+            kv.apply(&cas(2, Some("x"), "b")).unwrap().2,
+            Reply::Swapped(false)
+        );
+        assert_eq!(
+            kv.apply(&cas(3, Some("a"), "b")).unwrap().2,
+            Reply::Swapped(true)
+        );
+        assert_eq!(kv.read("k"), Some("b"));
+        let get = LogValue::Request {
+            client: 1,
+            request: 4,
+            command: Command::Get { key: "k".into() },
+        };
+        assert_eq!(kv.apply(&get).unwrap().2, Reply::Value(Some("b".into())));
+        let delete = LogValue::Request {
+            client: 1,
+            request: 5,
+            command: Command::Delete { key: "k".into() },
+        };
+        assert_eq!(kv.apply(&delete).unwrap().2, Reply::Done);
+        assert_eq!(kv.read("k"), None);
+        assert_eq!(
+            kv.apply(&cas(6, None, "c")).unwrap().2,
+            Reply::Swapped(true)
+        );
+        assert_eq!(kv.read("k"), Some("c"));
+    }
+
+    #[test]
+    fn duplicates_are_answered_from_the_session_table_not_re_executed() {
+        let mut kv = KvStore::new();
+        kv.apply(&put(7, 1, "k", "first"));
+        kv.apply(&put(8, 1, "k", "other client"));
+        // The retry of client 7's request 1 must not overwrite client 8's write.
+        assert_eq!(
+            kv.apply(&put(7, 1, "k", "first")),
+            Some((7, 1, Reply::Done))
+        );
+        assert_eq!(kv.read("k"), Some("other client"));
+        assert_eq!(kv.last_executed(7), Some((1, &Reply::Done)));
+    }
+
+    #[test]
+    fn a_duplicate_cas_returns_the_original_outcome() {
+        let mut kv = KvStore::new();
+        let cas = LogValue::Request {
+            client: 3,
+            request: 10,
+            command: Command::Cas {
+                key: "k".into(),
+                expected: None,
+                new: "v".into(),
+            },
+        };
+        assert_eq!(kv.apply(&cas).unwrap().2, Reply::Swapped(true));
+        // Re-executing would fail the comparison; the table keeps the truth.
+        assert_eq!(kv.apply(&cas).unwrap().2, Reply::Swapped(true));
+    }
+
+    #[test]
+    fn older_requests_are_ignored() {
+        let mut kv = KvStore::new();
+        kv.apply(&put(1, 5, "k", "new"));
+        assert_eq!(kv.apply(&put(1, 4, "k", "old")), None);
+        assert_eq!(kv.read("k"), Some("new"));
+        assert_eq!(kv.last_executed(1), Some((5, &Reply::Done)));
+    }
 }
