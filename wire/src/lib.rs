@@ -6,6 +6,7 @@
 //! - [`message`]: the logical messages of the protocol and their encoding as a
 //!   riptide datagram (riptide header + payload, i.e. a UDP payload).
 //! - [`frame`]: the Ethernet/IPv4/UDP envelope around a datagram, as a NIC sees it.
+//! - [`doc`]: `docs/wire.md`'s tables, generated from the above.
 //! - [`host`]: the records exchanged between the host and the NIC (commands in,
 //!   events out), spoken by every NIC backend.
 //!
@@ -15,6 +16,7 @@
 //! Everything that decodes bytes returns a typed [`DecodeError`]; nothing panics
 //! on malformed input.
 
+pub mod doc;
 pub mod error;
 pub mod frame;
 pub mod host;

@@ -179,9 +179,9 @@ impl Envelope {
     }
 
     /// Decodes and validates a datagram (untrusted bytes) addressed to
-    /// `group`. Checks, in order: length, version, type, group, reserved
-    /// flags, payload length, unused header fields, body; the first failure is
-    /// the error (and the counter a receiver bumps).
+    /// `group`. Checks, in order: length, version, type, group, payload
+    /// length, reserved flags and unused header fields, body; the first
+    /// failure is the error (and the counter a receiver bumps).
     pub fn decode(datagram: &[u8], group: u16) -> Result<Envelope, DecodeError> {
         let header = Header::decode(datagram)?;
         if header.version != layout::VERSION {
@@ -195,11 +195,6 @@ impl Envelope {
             return Err(DecodeError::WrongGroup {
                 group: header.group,
                 expected: group,
-            });
-        }
-        if header.flags != 0 {
-            return Err(DecodeError::UnusedNonZero {
-                field: header::FLAGS.name,
             });
         }
         let payload = &datagram[RIPTIDE_HEADER_LEN..];
@@ -282,8 +277,11 @@ impl Header {
         })
     }
 
+    /// `FLAGS` is reserved (no type uses it); ballot, slot and commit must be 0
+    /// where the type gives them no meaning, so the encoding stays canonical.
     fn check_unused_fields(&self, msg_type: MsgType) -> Result<(), DecodeError> {
         let values = [
+            (header::FLAGS, self.flags.into()),
             (header::BALLOT, self.ballot.0),
             (header::SLOT, self.slot),
             (header::COMMIT, self.commit),

@@ -1,5 +1,6 @@
 //! riptide-wire's integration tests, one binary (one link step) for all.
 
 mod datagram;
+mod doc;
 mod frame;
 mod samples;
