@@ -8,6 +8,7 @@ pub mod liveness;
 
 use std::fmt;
 
+use riptide_control::kv::LogValue;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// The outcome of one checker.
@@ -52,19 +53,26 @@ impl<V: Serialize + fmt::Display> Serialize for Check<V> {
     }
 }
 
-/// A log value for humans: printable bytes as text, the rest escaped, long
-/// values cut.
+/// A log value for humans: decoded if it is a KV log entry, otherwise its
+/// bytes, printable ones as text, long values cut.
 pub fn show_value(value: &[u8]) -> String {
     const MAX: usize = 48;
-    let text: String = value
-        .iter()
-        .take(MAX)
-        .flat_map(|&b| std::ascii::escape_default(b))
-        .map(char::from)
-        .collect();
-    if value.len() > MAX {
-        format!("\"{text}…\" ({} bytes)", value.len())
-    } else {
-        format!("\"{text}\"")
+    match LogValue::decode(value) {
+        Ok(LogValue::Noop) => "noop".to_string(),
+        Ok(LogValue::Request {
+            client,
+            request,
+            command,
+        }) => format!("client {client} request {request}: {command:?}"),
+        Err(_) => {
+            let text: String = value
+                .iter()
+                .take(MAX)
+                .flat_map(|&b| std::ascii::escape_default(b))
+                .map(char::from)
+                .collect();
+            let cut = if value.len() > MAX { "…" } else { "" };
+            format!("bytes \"{text}{cut}\" ({} bytes)", value.len())
+        }
     }
 }

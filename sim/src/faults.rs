@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::latency::{Micros, ms};
-use crate::rng::SimRng;
+use crate::rng::{self, Rng};
 
 /// The kinds of fault a generated schedule may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -271,27 +271,27 @@ impl FaultSchedule {
         replicas: u8,
         heal_us: Micros,
         recovery_us: Micros,
-        rng: &mut SimRng,
+        rng: &mut Rng,
     ) -> FaultSchedule {
         let mut faults = Vec::new();
         if heal_us < 100 {
             return FaultSchedule { heal_us, faults };
         }
-        let window = |rng: &mut SimRng| {
+        let window = |rng: &mut Rng| {
             let start = rng.below(heal_us * 9 / 10);
-            let len = rng.between(heal_us / 20, heal_us / 3);
+            let len = rng.range_inclusive(heal_us / 20, heal_us / 3);
             (start, (start + len).min(heal_us))
         };
         for &kind in kinds {
-            let count = rng.between(1, 3);
+            let count = rng.range_inclusive(1, 3);
             for _ in 0..count {
                 match kind {
                     FaultKind::Drop => {
                         let (start_us, end_us) = window(rng);
-                        let rate = if rng.chance(0.2) {
+                        let rate = if rng::chance(rng, 0.2) {
                             1.0
                         } else {
-                            rng.between(5, 50) as f64 / 100.0
+                            rng.range_inclusive(5, 50) as f64 / 100.0
                         };
                         faults.push(Fault::Drop {
                             start_us,
@@ -301,7 +301,7 @@ impl FaultSchedule {
                     }
                     FaultKind::Dup => {
                         let (start_us, end_us) = window(rng);
-                        let rate = rng.between(5, 50) as f64 / 100.0;
+                        let rate = rng.range_inclusive(5, 50) as f64 / 100.0;
                         faults.push(Fault::Dup {
                             start_us,
                             end_us,
@@ -310,8 +310,8 @@ impl FaultSchedule {
                     }
                     FaultKind::Reorder => {
                         let (start_us, end_us) = window(rng);
-                        let extra_us = if rng.chance(0.3) {
-                            rng.between(100, 3000)
+                        let extra_us = if rng::chance(rng, 0.3) {
+                            rng.range_inclusive(100, 3000)
                         } else {
                             0
                         };
@@ -319,12 +319,12 @@ impl FaultSchedule {
                             start_us,
                             end_us,
                             extra_us,
-                            jitter_us: rng.between(10, 2000),
+                            jitter_us: rng.range_inclusive(10, 2000),
                         });
                     }
                     FaultKind::Partition => {
                         let (start_us, end_us) = window(rng);
-                        let size = rng.between(1, u64::from(replicas) - 1) as usize;
+                        let size = rng.range_inclusive(1, u64::from(replicas) - 1) as usize;
                         let mut members: Vec<u8> = (0..replicas).collect();
                         let mut side = Vec::with_capacity(size);
                         for _ in 0..size {
@@ -429,18 +429,19 @@ fn generate_crashes(
     replicas: u8,
     heal_us: Micros,
     recovery_us: Micros,
-    rng: &mut SimRng,
+    rng: &mut Rng,
 ) -> Vec<Fault> {
     let f = usize::from((replicas - 1) / 2);
     let mut taken: Vec<(u8, Micros, Micros)> = Vec::new();
-    let wanted = rng.between(1, 2 * f as u64);
+    let wanted = rng.range_inclusive(1, 2 * f as u64);
     for _ in 0..wanted * 4 {
         if taken.len() as u64 == wanted {
             break;
         }
         let replica = rng.below(u64::from(replicas)) as u8;
         let at_us = rng.below(heal_us * 4 / 5);
-        let restart_us = (at_us + rng.between(heal_us / 50 + 1, heal_us / 5 + 1)).min(heal_us);
+        let restart_us =
+            (at_us + rng.range_inclusive(heal_us / 50 + 1, heal_us / 5 + 1)).min(heal_us);
         let busy_until = restart_us + recovery_us;
         let overlapping = |&&(_, a, b): &&(u8, Micros, Micros)| a < busy_until && at_us < b;
         let clash = taken
@@ -499,7 +500,7 @@ mod tests {
             replicas,
             50_000,
             5_000,
-            &mut SimRng::new(seed),
+            &mut Rng::new(seed),
         )
     }
 

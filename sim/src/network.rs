@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::faults::FaultSchedule;
 use crate::latency::{LatencyModel, Micros};
-use crate::rng::SimRng;
+use crate::rng::{self, Rng};
 
 /// What happened to messages, counted separately for replica-to-replica
 /// frames and client-to-host traffic.
@@ -27,7 +27,7 @@ pub struct TrafficStats {
 #[derive(Debug, Clone)]
 pub struct Network {
     latency: LatencyModel,
-    rng: SimRng,
+    rng: Rng,
     /// Frames put on each directed link so far: names messages for omissions.
     link_seq: BTreeMap<(u8, u8), u64>,
     pub frames: TrafficStats,
@@ -35,7 +35,7 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(latency: LatencyModel, rng: SimRng) -> Network {
+    pub fn new(latency: LatencyModel, rng: Rng) -> Network {
         Network {
             latency,
             rng,
@@ -105,18 +105,18 @@ impl Network {
 
 /// Draws loss, duplication and latency for one message sent at `now`.
 fn fate(
-    rng: &mut SimRng,
+    rng: &mut Rng,
     stats: &mut TrafficStats,
     schedule: &FaultSchedule,
     now: Micros,
     base: Micros,
     jitter: Micros,
 ) -> Vec<Micros> {
-    if rng.chance(schedule.drop_rate(now)) {
+    if rng::chance(rng, schedule.drop_rate(now)) {
         stats.dropped += 1;
         return Vec::new();
     }
-    let copies = if rng.chance(schedule.dup_rate(now)) {
+    let copies = if rng::chance(rng, schedule.dup_rate(now)) {
         stats.duplicated += 1;
         2
     } else {
@@ -124,7 +124,7 @@ fn fate(
     };
     let (extra, extra_jitter) = schedule.delay(now);
     (0..copies)
-        .map(|_| now + base + extra + rng.between(0, jitter + extra_jitter))
+        .map(|_| now + base + extra + rng.range_inclusive(0, jitter + extra_jitter))
         .collect()
 }
 
@@ -134,7 +134,7 @@ mod tests {
     use crate::faults::Fault;
 
     fn network() -> Network {
-        Network::new(LatencyModel::default(), SimRng::new(3))
+        Network::new(LatencyModel::default(), Rng::new(3))
     }
 
     #[test]

@@ -1,50 +1,24 @@
-//! The simulator's seeded randomness: SplitMix64, split into independent
-//! streams so that, for example, an explicit fault schedule replays the same
-//! network and client behaviour as the generated schedule it was saved from.
+//! The run's random streams: one seed, split by purpose (faults, network,
+//! workload, replicas, restarts), so that, for example, an explicit fault
+//! schedule replays the same network and client behaviour as the generated
+//! schedule it was saved from, and a draw added in one part shifts no other.
 
-/// A SplitMix64 generator: tiny, fast, and good enough for choosing faults.
-#[derive(Debug, Clone)]
-pub struct SimRng {
-    state: u64,
+pub use riptide_control::rng::Rng;
+
+/// The generator for one purpose of the run seeded `seed`.
+pub fn stream(seed: u64, label: &str) -> Rng {
+    // FNV-1a of the label, mixed into the seed; Rng::new spreads it further.
+    let tag = label.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    Rng::new(seed ^ tag)
 }
 
-impl SimRng {
-    pub fn new(seed: u64) -> SimRng {
-        SimRng { state: seed }
-    }
-
-    /// An independent generator for one purpose, derived from `seed` and a label.
-    pub fn stream(seed: u64, label: &str) -> SimRng {
-        let mut rng = SimRng::new(seed);
-        for byte in label.bytes() {
-            rng.state ^= u64::from(byte);
-            rng.next_u64();
-        }
-        rng
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`); the modulo bias is irrelevant at our sizes.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
+/// True with probability `p` (in parts per million, which is as fine as any
+/// fault rate needs to be).
+pub fn chance(rng: &mut Rng, p: f64) -> bool {
+    const PPM: f64 = 1_000_000.0;
+    p > 0.0 && rng.chance((p * PPM).round() as u64, PPM as u64)
 }
 
 #[cfg(test)]
@@ -53,24 +27,17 @@ mod tests {
 
     #[test]
     fn streams_replay_and_differ_by_label() {
-        let a: Vec<u64> = (0..4)
-            .map(|_| SimRng::stream(7, "net").next_u64())
-            .collect();
-        assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(
-            SimRng::stream(7, "net").next_u64(),
-            SimRng::stream(7, "clients").next_u64()
-        );
+        assert_eq!(stream(7, "net").next_u64(), stream(7, "net").next_u64());
+        assert_ne!(stream(7, "net").next_u64(), stream(7, "clients").next_u64());
+        assert_ne!(stream(7, "net").next_u64(), stream(8, "net").next_u64());
     }
 
     #[test]
-    fn between_stays_in_range_and_chance_respects_extremes() {
-        let mut rng = SimRng::new(1);
+    fn chance_respects_the_extremes() {
+        let mut rng = Rng::new(1);
         for _ in 0..1000 {
-            let x = rng.between(3, 5);
-            assert!((3..=5).contains(&x));
-            assert!(!rng.chance(0.0));
-            assert!(rng.chance(1.0));
+            assert!(!chance(&mut rng, 0.0));
+            assert!(chance(&mut rng, 1.0));
         }
     }
 }
