@@ -2,5 +2,8 @@
 
 mod datagram;
 mod doc;
+mod errors;
 mod frame;
+mod fuzz;
+mod props;
 mod samples;
