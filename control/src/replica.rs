@@ -1,9 +1,37 @@
 //! The replica state machine. See `docs/protocol.md`.
+//!
+//! [`Replica::step`] takes one [`Input`] and returns the [`Output`]s it caused.
+//! The work is split by protocol concern:
+//! - [`log`]: the log and its replacement rules;
+//! - [`election`]: failure detection, phase 1 with the NIC fence, the merge;
+//! - [`phase2`]: NIC records, punted phase-2 frames, learning what is chosen;
+//! - [`leader`]: the window, heartbeats, retransmission, stall re-election;
+//! - [`catchup`]: fetching chosen entries a replica missed;
+//! - [`recovery`]: rejoining after amnesia;
+//! - [`clients`]: sessions, read-index reads, applying and replying.
 
-use riptide_wire::Message;
-use riptide_wire::host::{NicCommand, NicEvent};
+mod catchup;
+mod clients;
+mod election;
+mod leader;
+mod log;
+mod phase2;
+mod recovery;
 
-use crate::kv::{Command, Reply};
+use riptide_wire::host::{NicCommand, NicConfig, NicEvent, NicRole};
+use riptide_wire::layout::MAX_PAYLOAD;
+use riptide_wire::message::body::ENTRY_FIXED_LEN;
+use riptide_wire::{Ballot, Entry, Message};
+
+use crate::kv::{Command, KvStore, Reply};
+use crate::rng::Rng;
+
+use catchup::Catchup;
+use election::{Candidacy, PromiseMade};
+use leader::Leadership;
+use log::Log;
+pub use log::LogEntry;
+use recovery::Recovery;
 
 /// Static configuration of one replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +41,9 @@ pub struct ReplicaConfig {
     /// Group size 2f+1.
     pub replicas: u8,
     pub group: u16,
-    /// Seeds the replica's own randomness (election timeouts).
+    /// Seeds the replica's own randomness (election timeouts, the recovery
+    /// nonce). Give each incarnation of a replica its own seed: a restarted
+    /// replica with the same seed would reuse its previous recovery nonce.
     pub seed: u64,
     /// Ticks between leader heartbeats.
     pub heartbeat_ticks: u64,
@@ -25,6 +55,30 @@ pub struct ReplicaConfig {
     pub window: u64,
     /// Protocol variant; anything but [`Variant::Correct`] is a planted bug.
     pub variant: Variant,
+}
+
+impl ReplicaConfig {
+    /// Replica `id` of a group of `replicas`, with the default timing: heartbeat
+    /// every 5 ticks, election timeout 30..=60 ticks, retransmission after 10
+    /// ticks without progress, 64 slots in flight.
+    pub fn new(id: u8, replicas: u8, group: u16, seed: u64) -> ReplicaConfig {
+        ReplicaConfig {
+            id,
+            replicas,
+            group,
+            seed,
+            heartbeat_ticks: 5,
+            election_ticks: (30, 60),
+            retransmit_ticks: 10,
+            window: 64,
+            variant: Variant::Correct,
+        }
+    }
+
+    /// A majority: f+1 of 2f+1.
+    pub fn quorum(&self) -> usize {
+        usize::from(self.replicas) / 2 + 1
+    }
 }
 
 /// Host-side protocol variants. The planted bugs exist so the checkers and the
@@ -95,4 +149,297 @@ pub struct Status {
     pub applied: u64,
 }
 
-pub struct Replica {}
+/// What this replica last programmed into its NIC, advanced by the NIC's own
+/// records (a follower NIC's next slot moves as it accepts).
+#[derive(Debug, Clone, Copy)]
+struct NicView {
+    role: NicRole,
+    ballot: Ballot,
+    next_slot: u64,
+}
+
+/// One replica's control plane. See the module docs and `docs/protocol.md`.
+pub struct Replica {
+    cfg: ReplicaConfig,
+    rng: Rng,
+    role: Role,
+    /// Highest ballot this replica promised (or accepted at): it votes for
+    /// nothing below it.
+    promised: Ballot,
+    /// After amnesia: the highest ballot the others reported; this replica
+    /// votes only strictly above it (its forgotten promises may reach it).
+    vote_floor: Ballot,
+    /// After amnesia: the highest commit the others reported. This replica
+    /// may not promise before its commit reaches it: until then its log may
+    /// lack chosen values it once accepted.
+    recovered_commit: u64,
+    log: Log,
+    kv: KvStore,
+    applied: u64,
+    /// Highest commit index heard from anyone; above our commit means catch up.
+    known_commit: u64,
+    /// The highest ballot a commit index was heard under, and that index:
+    /// entries of that ballot arriving later in a slot up to it are chosen.
+    heard: (Ballot, u64),
+    nic: NicView,
+    now: u64,
+    election_deadline: u64,
+    /// A promise waiting for its fence: (ballot, candidate, candidate's commit).
+    pending_promise: Option<PromiseMade>,
+    /// The promise sent last, re-sent if its PREPARE is retransmitted.
+    promise_made: Option<PromiseMade>,
+    candidacy: Option<Candidacy>,
+    leadership: Option<Leadership>,
+    recovery: Option<Recovery>,
+    catchup: Catchup,
+    /// Outputs of the current step, in order.
+    out: Vec<Output>,
+}
+
+/// Byte budget of the entries a message may carry: a datagram's payload less
+/// room for the other body fields.
+const ENTRIES_BUDGET: usize = MAX_PAYLOAD - 64;
+
+/// Whether `entries` fit one datagram's body.
+fn entries_fit(entries: &[Entry]) -> bool {
+    entries_len(entries) <= ENTRIES_BUDGET
+}
+
+fn entries_len(entries: &[Entry]) -> usize {
+    2 + entries
+        .iter()
+        .map(|entry| ENTRY_FIXED_LEN + entry.value.len())
+        .sum::<usize>()
+}
+
+impl Replica {
+    /// A replica booting for the first time: empty log, no promises.
+    pub fn new(cfg: ReplicaConfig) -> Replica {
+        let mut replica = Replica::blank(cfg, Role::Follower);
+        replica.arm_election_timer();
+        replica
+    }
+
+    /// A replica restarting after losing its state (amnesia): it runs recovery
+    /// before it may vote. Its first step idles the NIC and asks the others.
+    pub fn restarted(cfg: ReplicaConfig) -> Replica {
+        let mut replica = Replica::blank(cfg, Role::Recovering);
+        replica.recovery = Some(Recovery::new(replica.rng.next_u64()));
+        replica
+    }
+
+    fn blank(cfg: ReplicaConfig, role: Role) -> Replica {
+        Replica {
+            rng: Rng::new(cfg.seed),
+            role,
+            promised: Ballot::ZERO,
+            vote_floor: Ballot::ZERO,
+            recovered_commit: 0,
+            log: Log::default(),
+            kv: KvStore::new(),
+            applied: 0,
+            known_commit: 0,
+            heard: (Ballot::ZERO, 0),
+            nic: NicView {
+                role: NicRole::Idle,
+                ballot: Ballot::ZERO,
+                next_slot: 1,
+            },
+            now: 0,
+            election_deadline: 0,
+            pending_promise: None,
+            promise_made: None,
+            candidacy: None,
+            leadership: None,
+            recovery: None,
+            catchup: Catchup::default(),
+            out: Vec::new(),
+            cfg,
+        }
+    }
+
+    /// React to one input; returns what the caller must carry out, in order.
+    pub fn step(&mut self, input: Input) -> Vec<Output> {
+        match input {
+            Input::Tick => self.tick(),
+            Input::Receive { from, message } => self.receive(from, message),
+            Input::Nic(event) => self.nic_event(event),
+            Input::Client {
+                client,
+                request,
+                command,
+            } => self.client_request(client, request, command),
+        }
+        self.settle();
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.cfg.id,
+            role: self.role,
+            promised: self.promised,
+            commit: self.log.commit(),
+            applied: self.applied,
+        }
+    }
+
+    /// The log, in slot order: every entry this replica holds.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, &LogEntry)> {
+        self.log.iter()
+    }
+
+    /// Highest slot such that every slot up to it is chosen and held here.
+    pub fn commit(&self) -> u64 {
+        self.log.commit()
+    }
+
+    /// Highest slot applied to the state machine.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The state machine (read-only), for checkers and status dumps.
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// After amnesia, the ballot this replica votes strictly above.
+    pub fn vote_floor(&self) -> Ballot {
+        self.vote_floor
+    }
+
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.cfg
+    }
+
+    fn tick(&mut self) {
+        self.now += 1;
+        match self.role {
+            Role::Recovering => {}
+            Role::Follower => self.follower_tick(),
+            Role::Candidate => self.candidate_tick(),
+            Role::Leader => self.leader_tick(),
+        }
+    }
+
+    fn receive(&mut self, from: u8, message: Message) {
+        if from >= self.cfg.replicas || from == self.cfg.id {
+            return;
+        }
+        if self.role == Role::Recovering {
+            return self.receive_while_recovering(from, message);
+        }
+        match message {
+            Message::Accept {
+                ballot,
+                slot,
+                commit,
+                value,
+            } => self.punted_accept(from, ballot, slot, commit, value),
+            Message::Accepted { ballot, .. } | Message::Nack { ballot, .. } => {
+                self.observe_ballot(ballot)
+            }
+            Message::Commit { ballot, commit } => self.punted_commit(from, ballot, commit),
+            Message::Prepare { ballot, commit } => self.prepare(from, ballot, commit),
+            Message::Promise {
+                ballot,
+                commit,
+                entries,
+            } => self.promise(from, ballot, commit, entries),
+            Message::CatchupRequest { from: slot, .. } => self.catchup_request(from, slot),
+            Message::CatchupResponse {
+                commit, entries, ..
+            } => self.catchup_response(from, commit, entries),
+            Message::RecoveryRequest { nonce } => self.recovery_request(from, nonce),
+            // Only a recovering replica wants these; clients do not talk to
+            // replicas over the replica network.
+            Message::RecoveryResponse { .. }
+            | Message::ClientRequest { .. }
+            | Message::ClientReply { .. } => {}
+        }
+    }
+
+    fn nic_event(&mut self, event: NicEvent) {
+        match event {
+            NicEvent::Accepted {
+                ballot,
+                slot,
+                value,
+            } => self.nic_accepted(ballot, slot, value),
+            NicEvent::Committed { ballot, commit } => self.nic_committed(ballot, commit),
+            NicEvent::FenceDone { ballot } => self.fence_done(ballot),
+        }
+    }
+
+    /// Work that follows any input: learn, apply, refill the window, answer
+    /// reads, finish phase 1, ask for missing entries.
+    fn settle(&mut self) {
+        if self.role == Role::Recovering {
+            return self.recovery_requests();
+        }
+        self.apply_chosen();
+        if self.role == Role::Candidate {
+            self.try_finish_phase1();
+        }
+        if self.role == Role::Leader {
+            self.submit_ready();
+            self.answer_reads();
+        }
+        self.maybe_catch_up();
+    }
+
+    fn send(&mut self, to: u8, message: Message) {
+        self.out.push(Output::Send { to, message });
+    }
+
+    fn broadcast(&mut self, message: Message) {
+        let me = self.cfg.id;
+        for to in (0..self.cfg.replicas).filter(|&to| to != me) {
+            self.send(to, message.clone());
+        }
+    }
+
+    fn nic_command(&mut self, command: NicCommand) {
+        self.out.push(Output::Nic(command));
+    }
+
+    fn configure_nic(&mut self, role: NicRole, ballot: Ballot, next_slot: u64, commit: u64) {
+        self.nic = NicView {
+            role,
+            ballot,
+            next_slot,
+        };
+        self.nic_command(NicCommand::Configure(NicConfig {
+            role,
+            ballot,
+            next_slot,
+            commit,
+            replicas: self.cfg.replicas,
+            window: self.cfg.window,
+        }));
+    }
+
+    /// Redraw the election timeout and restart it from now.
+    fn arm_election_timer(&mut self) {
+        let (lo, hi) = self.cfg.election_ticks;
+        self.election_deadline = self.now + self.rng.range_inclusive(lo, hi.max(lo));
+    }
+
+    /// Whether this replica may promise: not before a recovered replica has
+    /// caught up to what the others had chosen (see `recovered_commit`).
+    fn may_vote(&self) -> bool {
+        self.role != Role::Recovering && self.log.commit() >= self.recovered_commit
+    }
+
+    /// Who clients should try: the leader of the promised ballot, if that is
+    /// someone else.
+    fn leader_hint(&self) -> Option<u8> {
+        match self.role {
+            Role::Follower if self.promised != Ballot::ZERO => {
+                Some(self.promised.leader()).filter(|&id| id != self.cfg.id)
+            }
+            _ => None,
+        }
+    }
+}

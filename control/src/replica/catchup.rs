@@ -1,0 +1,114 @@
+//! Catch-up: fetching chosen entries this replica missed (lost ACCEPTs, a
+//! partition, a new leader's re-proposals it never saw, or amnesia).
+//!
+//! A request goes out as soon as a gap is known and then at most once every
+//! `retransmit_ticks`; a response that made progress is followed by the next
+//! request at once, so a long gap is fetched at one round trip per batch. An
+//! unanswered request is retried at the next replica in turn: any replica can
+//! answer, and the leader may be the one that is down.
+
+use riptide_wire::message::body::ENTRY_FIXED_LEN;
+use riptide_wire::{Entry, Message};
+
+use super::{ENTRIES_BUDGET, Replica, Role, entries_len};
+
+/// Most entries one catch-up response carries.
+pub(super) const CATCHUP_BATCH: usize = 64;
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Catchup {
+    /// The replica to ask first: one known to hold what we miss.
+    preferred: Option<u8>,
+    /// Requests sent since the last progress: rotates the target.
+    unanswered: u8,
+    /// When the last request went out.
+    last_sent: Option<u64>,
+}
+
+impl Catchup {
+    pub(super) fn prefer(&mut self, id: u8) {
+        if self.preferred != Some(id) {
+            self.preferred = Some(id);
+            self.unanswered = 0;
+        }
+    }
+}
+
+impl Replica {
+    pub(super) fn maybe_catch_up(&mut self) {
+        if matches!(self.role, Role::Recovering | Role::Leader)
+            || self.log.commit() >= self.known_commit
+        {
+            return;
+        }
+        if let Some(last) = self.catchup.last_sent
+            && self.now < last + self.cfg.retransmit_ticks
+        {
+            return;
+        }
+        let to = self.catchup_target();
+        self.catchup.last_sent = Some(self.now);
+        self.catchup.unanswered = self.catchup.unanswered.wrapping_add(1);
+        let (ballot, from) = (self.promised, self.log.commit() + 1);
+        self.send(to, Message::CatchupRequest { ballot, from });
+    }
+
+    fn catchup_target(&self) -> u8 {
+        let n = self.cfg.replicas;
+        let first = self.catchup.preferred.unwrap_or(self.promised.leader()) % n;
+        // Skip ourselves: the k-th unanswered request goes to the k-th other
+        // replica after the preferred one.
+        let others: Vec<u8> = (0..n)
+            .map(|k| (first + k) % n)
+            .filter(|&id| id != self.cfg.id)
+            .collect();
+        others[usize::from(self.catchup.unanswered) % others.len()]
+    }
+
+    /// Answer with our chosen entries from `from` on, as many as fit one
+    /// datagram (at most [`CATCHUP_BATCH`]).
+    pub(super) fn catchup_request(&mut self, requester: u8, from: u64) {
+        let commit = self.log.commit();
+        let mut entries = Vec::new();
+        let mut len = entries_len(&entries);
+        for slot in from.max(1)..=commit {
+            let Some(held) = self.log.get(slot) else {
+                break;
+            };
+            let entry_len = ENTRY_FIXED_LEN + held.value.len();
+            if entries.len() == CATCHUP_BATCH || len + entry_len > ENTRIES_BUDGET {
+                break;
+            }
+            len += entry_len;
+            entries.push(Entry {
+                slot,
+                ballot: held.ballot,
+                value: held.value.clone(),
+            });
+        }
+        let ballot = self.promised;
+        self.send(
+            requester,
+            Message::CatchupResponse {
+                ballot,
+                commit,
+                entries,
+            },
+        );
+    }
+
+    /// Entries up to the sender's commit are chosen: store them as such.
+    pub(super) fn catchup_response(&mut self, sender: u8, commit: u64, entries: Vec<Entry>) {
+        let before = self.log.commit();
+        for entry in entries.into_iter().filter(|entry| entry.slot <= commit) {
+            self.log.store_chosen(entry.slot, entry.ballot, entry.value);
+        }
+        self.known_commit = self.known_commit.max(commit);
+        if self.log.commit() > before {
+            self.catchup.prefer(sender);
+            self.catchup.unanswered = 0;
+            // Progress: ask for the next batch now rather than on the timer.
+            self.catchup.last_sent = None;
+        }
+    }
+}

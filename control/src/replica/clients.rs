@@ -1,0 +1,133 @@
+//! Clients: at-most-once writes through the log, read-index gets, applying
+//! chosen entries in order and answering.
+
+use riptide_wire::Ballot;
+
+use super::leader::PendingRead;
+use super::{Output, Replica, Role};
+use crate::kv::{Command, LogValue, Reply};
+
+/// Largest encoded write accepted from a client: a log value must fit one
+/// entry of a catch-up or promise datagram with room to spare.
+pub const MAX_VALUE_LEN: usize = 16 * 1024;
+
+impl Replica {
+    pub(super) fn client_request(&mut self, client: u64, request: u64, command: Command) {
+        if self.role != Role::Leader {
+            let leader = self.leader_hint();
+            return self.reply(client, request, Reply::NotLeader { leader });
+        }
+        if let Some((last, reply)) = self.kv.last_executed(client) {
+            if request < last {
+                return; // A stale duplicate: the client has moved on.
+            }
+            if request == last {
+                let reply = reply.clone();
+                return self.reply(client, request, reply);
+            }
+        }
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        match command {
+            Command::Get { key } => {
+                if leadership
+                    .reads
+                    .iter()
+                    .any(|read| read.client == client && read.request == request)
+                {
+                    return;
+                }
+                // Read-index: answer once the slot the next submission gets is
+                // applied; that slot being chosen at our ballot proves we were
+                // still the leader after the get arrived.
+                if leadership.queue.is_empty() {
+                    leadership.queue.push_back(LogValue::Noop.encode());
+                }
+                leadership.reads.push(PendingRead {
+                    barrier: leadership.next_slot,
+                    client,
+                    request,
+                    key,
+                });
+            }
+            command => {
+                if leadership.writes_in_flight.get(&client) == Some(&request) {
+                    return; // Already submitted: the leader proposes it once.
+                }
+                let value = LogValue::Request {
+                    client,
+                    request,
+                    command,
+                }
+                .encode();
+                if value.len() > MAX_VALUE_LEN {
+                    return;
+                }
+                leadership.writes_in_flight.insert(client, request);
+                leadership.queue.push_back(value);
+            }
+        }
+    }
+
+    /// Apply every chosen entry not applied yet, in slot order.
+    pub(super) fn apply_chosen(&mut self) {
+        while self.applied < self.log.commit() {
+            let slot = self.applied + 1;
+            let Some(entry) = self.log.get(slot) else {
+                return;
+            };
+            let value = entry.value.clone();
+            self.applied = slot;
+            // Bytes that are not a log value (only a faulty proposer makes
+            // them) are applied as a no-op, the same way on every replica.
+            let reply = LogValue::decode(&value)
+                .ok()
+                .and_then(|decoded| self.kv.apply(&decoded));
+            self.out.push(Output::Applied { slot, value });
+            if let Some((client, request, reply)) = reply {
+                self.applied_write(client, request, reply);
+            }
+        }
+    }
+
+    fn applied_write(&mut self, client: u64, request: u64, reply: Reply) {
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        if leadership.writes_in_flight.get(&client) == Some(&request) {
+            leadership.writes_in_flight.remove(&client);
+        }
+        self.reply(client, request, reply);
+    }
+
+    /// Answer the gets whose barrier is applied.
+    pub(super) fn answer_reads(&mut self) {
+        let applied = self.applied;
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
+            std::mem::take(&mut leadership.reads)
+                .into_iter()
+                .partition(|read| read.barrier <= applied);
+        leadership.reads = waiting;
+        for read in ready {
+            let value = self.kv.read(&read.key).map(str::to_owned);
+            self.reply(read.client, read.request, Reply::Value(value));
+        }
+    }
+
+    fn reply(&mut self, client: u64, request: u64, reply: Reply) {
+        self.out.push(Output::Reply {
+            client,
+            request,
+            reply,
+        });
+    }
+
+    /// The ballot we lead, if we lead.
+    pub(super) fn leading(&self) -> Option<Ballot> {
+        self.leadership.as_ref().map(|leadership| leadership.ballot)
+    }
+}

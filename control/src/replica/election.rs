@@ -1,0 +1,306 @@
+//! Failure detection, elections and phase 1 with the NIC fence.
+//!
+//! A promise is never sent before the NIC confirmed the fence at its ballot
+//! (`FenceDone`): only then has host software seen every ACCEPT the NIC acked
+//! below it, so the promise reports every value this replica accepted.
+
+use std::collections::BTreeMap;
+
+use riptide_wire::host::{NicCommand, NicRole};
+use riptide_wire::{Ballot, Entry, Message};
+
+use super::{Replica, Role, Variant, entries_fit};
+use crate::kv::{LogValue, Reply};
+
+/// A promise at `ballot` to `candidate`, whose PREPARE carried `commit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PromiseMade {
+    ballot: Ballot,
+    candidate: u8,
+    commit: u64,
+}
+
+/// A PROMISE received: the promiser's commit and its entries above the
+/// larger of that commit and ours.
+#[derive(Debug, Clone)]
+struct Promised {
+    commit: u64,
+    entries: Vec<Entry>,
+}
+
+/// Phase 1 in progress for our own ballot.
+#[derive(Debug, Clone)]
+pub(super) struct Candidacy {
+    ballot: Ballot,
+    /// Our commit when we sent PREPARE: the new leader starts at the next slot.
+    commit: u64,
+    /// Our own promise counts once our NIC's fence is done.
+    fenced: bool,
+    promises: BTreeMap<u8, Promised>,
+    next_prepare: u64,
+}
+
+impl Replica {
+    pub(super) fn follower_tick(&mut self) {
+        if self.now < self.election_deadline {
+            return;
+        }
+        if self.may_vote() {
+            self.start_election();
+        } else {
+            // A recovered replica still catching up may not stand; it keeps
+            // catching up and tries again later.
+            self.arm_election_timer();
+        }
+    }
+
+    pub(super) fn candidate_tick(&mut self) {
+        if self.now >= self.election_deadline {
+            return self.start_election();
+        }
+        let Some(candidacy) = &mut self.candidacy else {
+            return;
+        };
+        if self.now < candidacy.next_prepare {
+            return;
+        }
+        candidacy.next_prepare = self.now + self.cfg.retransmit_ticks;
+        let (ballot, commit) = (candidacy.ballot, candidacy.commit);
+        let silent: Vec<u8> = (0..self.cfg.replicas)
+            .filter(|id| *id != self.cfg.id && !candidacy.promises.contains_key(id))
+            .collect();
+        for to in silent {
+            self.send(to, Message::Prepare { ballot, commit });
+        }
+    }
+
+    /// Become a candidate at the smallest ballot of ours above everything we
+    /// promised (which, after amnesia, is at least the vote floor).
+    pub(super) fn start_election(&mut self) {
+        let ballot = self.promised.max(self.vote_floor).next_for(self.cfg.id);
+        self.leave_role();
+        self.promised = ballot;
+        self.role = Role::Candidate;
+        self.pending_promise = None;
+        let commit = self.log.commit();
+        self.candidacy = Some(Candidacy {
+            ballot,
+            commit,
+            fenced: self.cfg.variant == Variant::PromiseBeforeFence,
+            promises: BTreeMap::new(),
+            next_prepare: self.now + self.cfg.retransmit_ticks,
+        });
+        self.nic_command(NicCommand::Fence { ballot });
+        self.broadcast(Message::Prepare { ballot, commit });
+        self.arm_election_timer();
+    }
+
+    pub(super) fn prepare(&mut self, from: u8, ballot: Ballot, commit: u64) {
+        self.known_commit = self.known_commit.max(commit);
+        if ballot.leader() != from {
+            return;
+        }
+        if ballot <= self.promised || ballot <= self.vote_floor {
+            let again = PromiseMade {
+                ballot,
+                candidate: from,
+                commit,
+            };
+            if ballot == self.promised && self.promise_made.is_some_and(|p| p.ballot == ballot) {
+                // A retransmitted PREPARE: our promise was lost; send it again.
+                self.send_promise(again);
+            } else if ballot < self.promised {
+                self.send(
+                    from,
+                    Message::Nack {
+                        ballot: self.promised,
+                        slot: 0,
+                    },
+                );
+            }
+            return;
+        }
+        if !self.may_vote() {
+            return;
+        }
+        self.leave_role();
+        self.promised = ballot;
+        self.role = Role::Follower;
+        self.arm_election_timer();
+        let promise = PromiseMade {
+            ballot,
+            candidate: from,
+            commit,
+        };
+        self.nic_command(NicCommand::Fence { ballot });
+        if self.cfg.variant == Variant::PromiseBeforeFence {
+            self.make_promise(promise);
+        } else {
+            self.pending_promise = Some(promise);
+        }
+    }
+
+    pub(super) fn fence_done(&mut self, ballot: Ballot) {
+        if let Some(pending) = self.pending_promise
+            && pending.ballot == ballot
+        {
+            self.pending_promise = None;
+            if self.promised == ballot && self.role == Role::Follower {
+                self.make_promise(pending);
+            }
+        }
+        if let Some(candidacy) = &mut self.candidacy
+            && candidacy.ballot == ballot
+        {
+            candidacy.fenced = true;
+        }
+    }
+
+    /// Send the promise and point the NIC's fast path at the new ballot,
+    /// expecting the new leader's first slot.
+    fn make_promise(&mut self, promise: PromiseMade) {
+        self.send_promise(promise);
+        self.promise_made = Some(promise);
+        self.configure_nic(
+            NicRole::Follower,
+            promise.ballot,
+            promise.commit + 1,
+            self.log.commit(),
+        );
+    }
+
+    /// Entries above the candidate's commit and ours: below ours everything is
+    /// chosen, and the candidate catches those up instead (which keeps a
+    /// PROMISE to a lagging candidate small).
+    fn send_promise(&mut self, promise: PromiseMade) {
+        let commit = self.log.commit();
+        let entries = self.log.entries_above(promise.commit.max(commit));
+        // A promise that does not fit a datagram cannot be sent; withholding
+        // it is safe (the candidate just lacks our vote).
+        if entries_fit(&entries) {
+            self.send(
+                promise.candidate,
+                Message::Promise {
+                    ballot: promise.ballot,
+                    commit,
+                    entries,
+                },
+            );
+        }
+    }
+
+    pub(super) fn promise(&mut self, from: u8, ballot: Ballot, commit: u64, entries: Vec<Entry>) {
+        let Some(candidacy) = &mut self.candidacy else {
+            return;
+        };
+        if candidacy.ballot != ballot {
+            return;
+        }
+        candidacy
+            .promises
+            .insert(from, Promised { commit, entries });
+    }
+
+    /// With a quorum of promises (ours included), catch up to the highest
+    /// commit a promiser reported, then merge and lead.
+    pub(super) fn try_finish_phase1(&mut self) {
+        let Some(candidacy) = &self.candidacy else {
+            return;
+        };
+        if !candidacy.fenced || candidacy.promises.len() + 1 < self.cfg.quorum() {
+            return;
+        }
+        let best = candidacy
+            .promises
+            .iter()
+            .max_by_key(|(id, promised)| (promised.commit, std::cmp::Reverse(**id)))
+            .map(|(&id, promised)| (id, promised.commit));
+        if let Some((id, their_commit)) = best
+            && their_commit > self.log.commit()
+        {
+            // Slots up to their commit are chosen but unreported: fetch them.
+            self.known_commit = self.known_commit.max(their_commit);
+            self.catchup.prefer(id);
+            return;
+        }
+        self.become_leader();
+    }
+
+    fn become_leader(&mut self) {
+        let Some(candidacy) = self.candidacy.take() else {
+            return;
+        };
+        let values = self.merge(&candidacy);
+        self.role = Role::Leader;
+        self.configure_nic(
+            NicRole::Leader,
+            candidacy.ballot,
+            candidacy.commit + 1,
+            candidacy.commit,
+        );
+        self.start_leading(candidacy.ballot, candidacy.commit, values);
+    }
+
+    /// The values to re-propose in slots `commit+1 ..`: per slot, a value we
+    /// know chosen, else the promised value of the highest ballot, else a no-op.
+    fn merge(&self, candidacy: &Candidacy) -> Vec<Vec<u8>> {
+        let mut reported: BTreeMap<u64, (Ballot, &[u8])> = BTreeMap::new();
+        for promised in candidacy.promises.values() {
+            for entry in &promised.entries {
+                let best = reported
+                    .entry(entry.slot)
+                    .or_insert((entry.ballot, &entry.value));
+                if entry.ballot > best.0 {
+                    *best = (entry.ballot, &entry.value);
+                }
+            }
+        }
+        let top = self
+            .log
+            .last_slot()
+            .max(reported.last_key_value().map_or(0, |(&slot, _)| slot));
+        let own_log_wins = self.cfg.variant == Variant::LeaderLogWins;
+        (candidacy.commit + 1..=top)
+            .map(|slot| {
+                let own = self.log.get(slot);
+                let theirs = reported.get(&slot);
+                match (own, theirs) {
+                    (Some(own), _) if own.chosen || own_log_wins => own.value.clone(),
+                    (Some(own), Some((ballot, _))) if own.ballot >= *ballot => own.value.clone(),
+                    (_, Some((_, value))) => value.to_vec(),
+                    (Some(own), None) => own.value.clone(),
+                    (None, None) => LogValue::Noop.encode(),
+                }
+            })
+            .collect()
+    }
+
+    /// A message carried a ballot above our promise: someone else is running
+    /// or has won an election. Adopt it (raising a promise is always safe) and
+    /// follow.
+    pub(super) fn observe_ballot(&mut self, ballot: Ballot) {
+        if ballot <= self.promised {
+            return;
+        }
+        self.leave_role();
+        self.promised = ballot;
+        self.role = Role::Follower;
+        self.arm_election_timer();
+    }
+
+    /// Stop leading or campaigning. Gets waiting on this leadership are told
+    /// to go elsewhere; writes in flight are not (they may still be chosen, and
+    /// the client's retry is answered from the session table).
+    pub(super) fn leave_role(&mut self) {
+        self.candidacy = None;
+        if let Some(leadership) = self.leadership.take() {
+            for read in leadership.into_reads() {
+                self.out.push(super::Output::Reply {
+                    client: read.client,
+                    request: read.request,
+                    reply: Reply::NotLeader { leader: None },
+                });
+            }
+        }
+    }
+}

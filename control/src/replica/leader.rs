@@ -1,0 +1,150 @@
+//! The leader's side of phase 2 in software: feeding the NIC within the
+//! window, heartbeats, retransmission when commit stalls, and re-election when
+//! it stalls for long (which also hands a recovered replica a ballot it may
+//! vote for).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use riptide_wire::host::NicCommand;
+use riptide_wire::{Ballot, Message};
+
+use super::Replica;
+
+/// A get waiting for its read-index barrier slot to be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PendingRead {
+    pub(super) barrier: u64,
+    pub(super) client: u64,
+    pub(super) request: u64,
+    pub(super) key: String,
+}
+
+/// State of our leadership of `ballot`.
+#[derive(Debug, Clone)]
+pub(super) struct Leadership {
+    pub(super) ballot: Ballot,
+    /// The slot the NIC assigns to the next `Submit`.
+    pub(super) next_slot: u64,
+    /// The NIC's commit index under our ballot.
+    pub(super) nic_commit: u64,
+    /// Values waiting for room in the window, in submission order.
+    pub(super) queue: VecDeque<Vec<u8>>,
+    /// Submitted, not yet committed: kept to retransmit in software.
+    proposals: BTreeMap<u64, Vec<u8>>,
+    /// Per client, the write request submitted or queued and not yet applied.
+    pub(super) writes_in_flight: BTreeMap<u64, u64>,
+    pub(super) reads: Vec<PendingRead>,
+    next_heartbeat: u64,
+    /// Last tick commit advanced, or nothing was outstanding.
+    last_progress: u64,
+    last_retransmit: u64,
+}
+
+impl Leadership {
+    pub(super) fn into_reads(self) -> Vec<PendingRead> {
+        self.reads
+    }
+
+    fn outstanding(&self) -> bool {
+        self.next_slot - 1 > self.nic_commit || !self.queue.is_empty()
+    }
+}
+
+impl Replica {
+    /// Phase 1 is won: the NIC was configured as leader at `commit + 1`; queue
+    /// the merged values so they are re-proposed under our ballot first.
+    pub(super) fn start_leading(&mut self, ballot: Ballot, commit: u64, values: Vec<Vec<u8>>) {
+        self.leadership = Some(Leadership {
+            ballot,
+            next_slot: commit + 1,
+            nic_commit: commit,
+            queue: values.into(),
+            proposals: BTreeMap::new(),
+            writes_in_flight: BTreeMap::new(),
+            reads: Vec::new(),
+            next_heartbeat: self.now + self.cfg.heartbeat_ticks,
+            last_progress: self.now,
+            last_retransmit: self.now,
+        });
+        // Announce the new ballot at once: followers reset their timers.
+        self.nic_command(NicCommand::Heartbeat);
+    }
+
+    /// Submit queued values while the window has room.
+    pub(super) fn submit_ready(&mut self) {
+        let window = self.cfg.window;
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        let mut submitted = Vec::new();
+        while leadership.next_slot - 1 - leadership.nic_commit < window {
+            let Some(value) = leadership.queue.pop_front() else {
+                break;
+            };
+            leadership
+                .proposals
+                .insert(leadership.next_slot, value.clone());
+            leadership.next_slot += 1;
+            submitted.push(value);
+        }
+        for value in submitted {
+            self.nic_command(NicCommand::Submit { value });
+        }
+    }
+
+    /// Our NIC counted a quorum up to `commit` under our ballot.
+    pub(super) fn leader_committed(&mut self, commit: u64) {
+        let now = self.now;
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        if commit <= leadership.nic_commit {
+            return;
+        }
+        leadership.nic_commit = commit.min(leadership.next_slot - 1);
+        leadership.proposals = leadership.proposals.split_off(&(commit + 1));
+        leadership.last_progress = now;
+    }
+
+    pub(super) fn leader_tick(&mut self) {
+        let now = self.now;
+        let (heartbeat, retransmit) = (self.cfg.heartbeat_ticks, self.cfg.retransmit_ticks);
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        if now >= leadership.next_heartbeat {
+            leadership.next_heartbeat = now + heartbeat;
+            self.nic_command(NicCommand::Heartbeat);
+        }
+        let Some(leadership) = &mut self.leadership else {
+            return;
+        };
+        if !leadership.outstanding() {
+            leadership.last_progress = now;
+            return;
+        }
+        let stalled = now - leadership.last_progress;
+        if stalled >= 4 * retransmit {
+            // Some quorum will not answer this ballot (a partition, or a
+            // recovered replica that may not vote at it): try a new one.
+            return self.start_election();
+        }
+        if stalled >= retransmit && now - leadership.last_retransmit >= retransmit {
+            leadership.last_retransmit = now;
+            let (ballot, commit) = (leadership.ballot, leadership.nic_commit);
+            let resend: Vec<(u64, Vec<u8>)> = leadership
+                .proposals
+                .iter()
+                .map(|(&slot, value)| (slot, value.clone()))
+                .collect();
+            for (slot, value) in resend {
+                self.broadcast(Message::Accept {
+                    ballot,
+                    slot,
+                    commit,
+                    value,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The replicated log as one replica holds it, with the two rules that keep it
+//! safe: an entry is replaced only by one of a ballot at least its own (a late
+//! NIC record of an old ballot must not overwrite a newer value), and a chosen
+//! entry is never replaced.
+
+use std::collections::BTreeMap;
+
+use riptide_wire::{Ballot, Entry};
+
+/// One slot of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The ballot the value was accepted (or learned) at.
+    pub ballot: Ballot,
+    /// The encoded [`crate::kv::LogValue`] (opaque bytes to the protocol).
+    pub value: Vec<u8>,
+    /// Whether this replica knows the value is chosen.
+    pub chosen: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Log {
+    entries: BTreeMap<u64, LogEntry>,
+    /// Highest slot such that it and every slot below it is chosen and held.
+    commit: u64,
+}
+
+impl Log {
+    pub(crate) fn commit(&self) -> u64 {
+        self.commit
+    }
+
+    pub(crate) fn get(&self, slot: u64) -> Option<&LogEntry> {
+        self.entries.get(&slot)
+    }
+
+    /// The highest slot held, 0 if none.
+    pub(crate) fn last_slot(&self) -> u64 {
+        self.entries.last_key_value().map_or(0, |(&slot, _)| slot)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &LogEntry)> {
+        self.entries.iter().map(|(&slot, entry)| (slot, entry))
+    }
+
+    /// Entries in slots above `slot`, in slot order, as wire entries.
+    pub(crate) fn entries_above(&self, slot: u64) -> Vec<Entry> {
+        self.entries
+            .range(slot.saturating_add(1)..)
+            .map(|(&slot, entry)| Entry {
+                slot,
+                ballot: entry.ballot,
+                value: entry.value.clone(),
+            })
+            .collect()
+    }
+
+    /// Store an accepted value under the ballot rule. Slot 0 does not exist.
+    pub(crate) fn store(&mut self, slot: u64, ballot: Ballot, value: Vec<u8>) {
+        if slot == 0 {
+            return;
+        }
+        match self.entries.get_mut(&slot) {
+            Some(held) if held.chosen || held.ballot > ballot => {}
+            Some(held) => {
+                held.ballot = ballot;
+                held.value = value;
+            }
+            None => {
+                self.entries.insert(
+                    slot,
+                    LogEntry {
+                        ballot,
+                        value,
+                        chosen: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Store a value known to be chosen (catch-up). A chosen entry already held
+    /// is kept: both are the one chosen value.
+    pub(crate) fn store_chosen(&mut self, slot: u64, ballot: Ballot, value: Vec<u8>) {
+        if slot == 0 {
+            return;
+        }
+        let entry = self.entries.entry(slot).or_insert(LogEntry {
+            ballot,
+            value: Vec::new(),
+            chosen: false,
+        });
+        if !entry.chosen {
+            *entry = LogEntry {
+                ballot,
+                value,
+                chosen: true,
+            };
+        }
+        self.advance_commit();
+    }
+
+    /// Mark chosen every entry held at `ballot` in a slot up to `upto`: the
+    /// leader of a ballot proposes one value per slot, so the value it reports
+    /// chosen there is the one we hold at that ballot.
+    pub(crate) fn mark_chosen(&mut self, ballot: Ballot, upto: u64) {
+        if upto <= self.commit {
+            return;
+        }
+        for entry in self
+            .entries
+            .range_mut(self.commit + 1..=upto)
+            .map(|(_, e)| e)
+        {
+            if entry.ballot == ballot {
+                entry.chosen = true;
+            }
+        }
+        self.advance_commit();
+    }
+
+    fn advance_commit(&mut self) {
+        while self
+            .entries
+            .get(&(self.commit + 1))
+            .is_some_and(|entry| entry.chosen)
+        {
+            self.commit += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B1: Ballot = Ballot::new(1, 0);
+    const B2: Ballot = Ballot::new(2, 1);
+
+    #[test]
+    fn a_lower_ballot_never_overwrites_a_higher_one() {
+        let mut log = Log::default();
+        log.store(1, B2, b"new".to_vec());
+        log.store(1, B1, b"old".to_vec());
+        assert_eq!(log.get(1).unwrap().value, b"new");
+        log.store(1, B2, b"same ballot".to_vec());
+        assert_eq!(log.get(1).unwrap().value, b"same ballot");
+    }
+
+    #[test]
+    fn chosen_entries_are_never_replaced() {
+        let mut log = Log::default();
+        log.store_chosen(1, B1, b"chosen".to_vec());
+        log.store(1, B2, b"later".to_vec());
+        log.store_chosen(1, B2, b"other".to_vec());
+        let entry = log.get(1).unwrap();
+        assert_eq!((entry.ballot, entry.value.as_slice()), (B1, &b"chosen"[..]));
+        assert_eq!(log.commit(), 1);
+    }
+
+    #[test]
+    fn commit_advances_over_contiguous_chosen_slots_only() {
+        let mut log = Log::default();
+        log.store(1, B1, vec![1]);
+        log.store(2, B2, vec![2]);
+        log.store(3, B1, vec![3]);
+        log.mark_chosen(B1, 3);
+        // Slot 2 holds another ballot's value: not known chosen, commit stops.
+        assert_eq!(log.commit(), 1);
+        assert!(log.get(3).unwrap().chosen);
+        // Catch-up brings the chosen value; it replaces the unchosen one.
+        log.store_chosen(2, B1, vec![2]);
+        assert_eq!(log.get(2).unwrap().ballot, B1);
+        assert_eq!(log.commit(), 3);
+    }
+
+    #[test]
+    fn slot_zero_does_not_exist() {
+        let mut log = Log::default();
+        log.store(0, B1, vec![]);
+        log.store_chosen(0, B1, vec![]);
+        assert_eq!(log.last_slot(), 0);
+        assert_eq!(log.commit(), 0);
+    }
+
+    #[test]
+    fn entries_above_lists_later_slots_in_order() {
+        let mut log = Log::default();
+        for slot in [3, 1, 2] {
+            log.store(slot, B1, vec![slot as u8]);
+        }
+        let slots: Vec<u64> = log.entries_above(1).iter().map(|e| e.slot).collect();
+        assert_eq!(slots, [2, 3]);
+        assert_eq!(log.last_slot(), 3);
+    }
+}
