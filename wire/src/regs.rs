@@ -228,27 +228,29 @@ pub const fn peer_register(replica: usize, field: &Register) -> Option<u32> {
 pub const COUNTER_BASE: u32 = 0x200;
 
 /// Every frame's fate and every record, counted. 32-bit, wrapping, read-only.
-/// A received frame increments `RxFrames` and exactly one of the drop, punt,
-/// accept or re-ack counters, so they add up.
+/// A received frame increments `RxFrames` and exactly one drop, punt, accept,
+/// re-ack or ack counter, so they add up. Validation drops are named
+/// `drop_<reason>` after [`crate::DecodeError::reason`], checked in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Counter {
     RxFrames,
-    // Validation failures, in the order they are checked.
     DropOverflow,
-    DropShort,
     DropKeep,
-    DropEthertype,
-    DropIpVersion,
-    DropIpChecksum,
-    DropIpProtocol,
-    DropLength,
-    DropUdpPort,
-    DropVersion,
-    DropType,
-    DropGroup,
-    DropPayloadLen,
-    // Fast-path rules.
+    DropShort,
+    DropNotIpv4,
+    DropBadIpVersionIhl,
+    DropBadIpChecksum,
+    DropFragmented,
+    DropNotUdp,
+    DropBadIpLength,
+    DropBadUdpLength,
+    DropWrongPort,
+    DropBadVersion,
+    DropUnknownType,
+    DropWrongGroup,
+    DropPayloadLenMismatch,
+    DropUnusedNonZero,
     DropStale,
     DropPhase2,
     PuntRare,
@@ -257,9 +259,8 @@ pub enum Counter {
     PuntSlot,
     Accepted,
     Reacked,
-    Committed,
     AckCounted,
-    // Records and frames produced.
+    Committed,
     TxAccepted,
     TxNack,
     TxAccept,
@@ -274,18 +275,21 @@ impl Counter {
     pub const ALL: &[Counter] = &[
         Counter::RxFrames,
         Counter::DropOverflow,
-        Counter::DropShort,
         Counter::DropKeep,
-        Counter::DropEthertype,
-        Counter::DropIpVersion,
-        Counter::DropIpChecksum,
-        Counter::DropIpProtocol,
-        Counter::DropLength,
-        Counter::DropUdpPort,
-        Counter::DropVersion,
-        Counter::DropType,
-        Counter::DropGroup,
-        Counter::DropPayloadLen,
+        Counter::DropShort,
+        Counter::DropNotIpv4,
+        Counter::DropBadIpVersionIhl,
+        Counter::DropBadIpChecksum,
+        Counter::DropFragmented,
+        Counter::DropNotUdp,
+        Counter::DropBadIpLength,
+        Counter::DropBadUdpLength,
+        Counter::DropWrongPort,
+        Counter::DropBadVersion,
+        Counter::DropUnknownType,
+        Counter::DropWrongGroup,
+        Counter::DropPayloadLenMismatch,
+        Counter::DropUnusedNonZero,
         Counter::DropStale,
         Counter::DropPhase2,
         Counter::PuntRare,
@@ -294,8 +298,8 @@ impl Counter {
         Counter::PuntSlot,
         Counter::Accepted,
         Counter::Reacked,
-        Counter::Committed,
         Counter::AckCounted,
+        Counter::Committed,
         Counter::TxAccepted,
         Counter::TxNack,
         Counter::TxAccept,
@@ -320,18 +324,21 @@ impl Counter {
         match self {
             Counter::RxFrames => "rx_frames",
             Counter::DropOverflow => "drop_overflow",
-            Counter::DropShort => "drop_short",
             Counter::DropKeep => "drop_keep",
-            Counter::DropEthertype => "drop_ethertype",
-            Counter::DropIpVersion => "drop_ip_version",
-            Counter::DropIpChecksum => "drop_ip_checksum",
-            Counter::DropIpProtocol => "drop_ip_protocol",
-            Counter::DropLength => "drop_length",
-            Counter::DropUdpPort => "drop_udp_port",
-            Counter::DropVersion => "drop_version",
-            Counter::DropType => "drop_type",
-            Counter::DropGroup => "drop_group",
-            Counter::DropPayloadLen => "drop_payload_len",
+            Counter::DropShort => "drop_short",
+            Counter::DropNotIpv4 => "drop_not_ipv4",
+            Counter::DropBadIpVersionIhl => "drop_bad_ip_version_ihl",
+            Counter::DropBadIpChecksum => "drop_bad_ip_checksum",
+            Counter::DropFragmented => "drop_fragmented",
+            Counter::DropNotUdp => "drop_not_udp",
+            Counter::DropBadIpLength => "drop_bad_ip_length",
+            Counter::DropBadUdpLength => "drop_bad_udp_length",
+            Counter::DropWrongPort => "drop_wrong_port",
+            Counter::DropBadVersion => "drop_bad_version",
+            Counter::DropUnknownType => "drop_unknown_type",
+            Counter::DropWrongGroup => "drop_wrong_group",
+            Counter::DropPayloadLenMismatch => "drop_payload_len_mismatch",
+            Counter::DropUnusedNonZero => "drop_unused_nonzero",
             Counter::DropStale => "drop_stale",
             Counter::DropPhase2 => "drop_phase2",
             Counter::PuntRare => "punt_rare",
@@ -340,8 +347,8 @@ impl Counter {
             Counter::PuntSlot => "punt_slot",
             Counter::Accepted => "accepted",
             Counter::Reacked => "reacked",
-            Counter::Committed => "committed",
             Counter::AckCounted => "ack_counted",
+            Counter::Committed => "committed",
             Counter::TxAccepted => "tx_accepted",
             Counter::TxNack => "tx_nack",
             Counter::TxAccept => "tx_accept",
@@ -357,20 +364,37 @@ impl Counter {
         match self {
             Counter::RxFrames => "frames received (each also counts in exactly one fate below)",
             Counter::DropOverflow => {
-                "dropped: longer than the receive buffer, or the buffer was full"
+                "dropped: receive buffer or a host/network queue full, or longer than the buffer"
             }
-            Counter::DropShort => "dropped: shorter than the headers",
-            Counter::DropKeep => "dropped: tkeep not contiguous from byte 0",
-            Counter::DropEthertype => "dropped: Ethernet type is not IPv4",
-            Counter::DropIpVersion => "dropped: IPv4 version/IHL is not 0x45",
-            Counter::DropIpChecksum => "dropped: IPv4 header checksum is wrong",
-            Counter::DropIpProtocol => "dropped: IP protocol is not UDP",
-            Counter::DropLength => "dropped: frame, IPv4 total length and UDP length disagree",
-            Counter::DropUdpPort => "dropped: UDP destination port is not riptide's",
-            Counter::DropVersion => "dropped: riptide version mismatch",
-            Counter::DropType => "dropped: unknown message type",
-            Counter::DropGroup => "dropped: group id is not ours",
-            Counter::DropPayloadLen => "dropped: payload length disagrees with UDP length",
+            Counter::DropKeep => {
+                "dropped: tkeep not contiguous from byte 0 (malformed AXI4-Stream framing)"
+            }
+            Counter::DropShort => {
+                "dropped: shorter than the Ethernet/IPv4/UDP headers, or datagram shorter than the riptide header"
+            }
+            Counter::DropNotIpv4 => "dropped: ethertype is not 0x0800",
+            Counter::DropBadIpVersionIhl => {
+                "dropped: IPv4 version is not 4 or the header has options"
+            }
+            Counter::DropBadIpChecksum => "dropped: IPv4 header checksum does not verify",
+            Counter::DropFragmented => "dropped: more-fragments flag or fragment offset set",
+            Counter::DropNotUdp => "dropped: IPv4 protocol is not 17",
+            Counter::DropBadIpLength => {
+                "dropped: IPv4 total length below the headers or beyond the frame"
+            }
+            Counter::DropBadUdpLength => {
+                "dropped: UDP length differs from what the IPv4 packet leaves"
+            }
+            Counter::DropWrongPort => "dropped: UDP destination port is not riptide's",
+            Counter::DropBadVersion => "dropped: riptide version differs",
+            Counter::DropUnknownType => "dropped: message type code unknown",
+            Counter::DropWrongGroup => "dropped: group id is not this replica's",
+            Counter::DropPayloadLenMismatch => {
+                "dropped: payload length field differs from the bytes present"
+            }
+            Counter::DropUnusedNonZero => {
+                "dropped: flags, or a header field the type does not use, is not 0"
+            }
             Counter::DropStale => "dropped: ACCEPT below our ballot or fence (NACK sent)",
             Counter::DropPhase2 => "dropped: phase-2 message the role does not take",
             Counter::PuntRare => "punted: rare-path type or NACK",
@@ -379,8 +403,8 @@ impl Counter {
             Counter::PuntSlot => "punted: ACCEPT slot below base or past next slot (gap)",
             Counter::Accepted => "follower: ACCEPT taken in order, written to the host",
             Counter::Reacked => "follower: duplicate ACCEPT re-acked",
-            Counter::Committed => "Committed records written to the host",
             Counter::AckCounted => "leader: ACCEPTED counted for an outstanding slot",
+            Counter::Committed => "Committed records written to the host",
             Counter::TxAccepted => "ACCEPTED frames sent",
             Counter::TxNack => "NACK frames sent",
             Counter::TxAccept => "ACCEPT frames sent (one per follower)",
@@ -390,6 +414,14 @@ impl Counter {
             Counter::HostRecords => "records written to the card-to-host stream",
             Counter::FenceDone => "FenceDone records written",
         }
+    }
+
+    /// The counter a validation failure bumps: `drop_<reason>`.
+    pub fn for_drop_reason(reason: &str) -> Option<Counter> {
+        Counter::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name().strip_prefix("drop_") == Some(reason))
     }
 }
 
@@ -517,6 +549,36 @@ mod tests {
         );
         assert_eq!(name_at(0xFFC), None);
         assert_eq!(peer_register(MAX_REPLICAS, &PEER_FIELDS[0]), None);
+    }
+
+    #[test]
+    fn header_and_frame_validation_failures_have_counters() {
+        let nic_checks = [
+            "short",
+            "not_ipv4",
+            "bad_ip_version_ihl",
+            "bad_ip_checksum",
+            "fragmented",
+            "not_udp",
+            "bad_ip_length",
+            "bad_udp_length",
+            "wrong_port",
+            "bad_version",
+            "unknown_type",
+            "wrong_group",
+            "payload_len_mismatch",
+            "unused_nonzero",
+        ];
+        let known: Vec<&str> = crate::DecodeError::REASONS.iter().map(|r| r.0).collect();
+        for reason in nic_checks {
+            assert!(
+                known.contains(&reason),
+                "{reason} is not a DecodeError reason"
+            );
+            assert!(Counter::for_drop_reason(reason).is_some(), "{reason}");
+        }
+        assert_eq!(Counter::for_drop_reason("stale"), Some(Counter::DropStale));
+        assert_eq!(Counter::for_drop_reason("nonsense"), None);
     }
 
     #[test]
