@@ -1,0 +1,26 @@
+//! The Alveo board over PCIe: riptide's NIC as host software drives it on real
+//! hardware.
+//!
+//! Layers, top down:
+//! - [`board`]: [`AlveoNic`], the host side of the NIC interface: registers
+//!   (configuration, fence, peers, counters) and the two record streams.
+//! - [`xdma`]: the Xilinx XDMA engine's descriptor rings in streaming mode.
+//! - [`device`]: [`PcieDevice`], the thin seam to a PCIe function: BAR
+//!   registers, DMA memory, interrupts.
+//! - [`vfio`]: [`PcieDevice`] on a real board through VFIO (`pci-driver`).
+//! - [`fake`]: [`PcieDevice`] as an XDMA engine plus riptide's registers in
+//!   memory, with a card model behind them, for tests without hardware.
+//!
+//! The protocol is described in `docs/driver.md`.
+
+pub mod board;
+pub mod device;
+pub mod fake;
+pub mod vfio;
+pub mod xdma;
+
+pub use board::{AlveoNic, AlveoOptions, BoardError, HostStats};
+pub use device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake};
+pub use fake::{FakeDevice, Fault, RecordingCard};
+pub use vfio::{PciAddress, VfioDevice, VfioError};
+pub use xdma::{RingConfig, XdmaError};

@@ -1,0 +1,994 @@
+//! The Xilinx XDMA engine (DMA/Bridge Subsystem for PCI Express, AMD/Xilinx
+//! PG195) in AXI4-Stream mode, as riptide drives it: one host-to-card (H2C) and
+//! one card-to-host (C2H) channel, each a ring of descriptors in host memory.
+//!
+//! Ring protocol (credit mode):
+//! - The descriptors form a circle: descriptor `i` links to `i+1`, the last to
+//!   the first. Nothing in the circle ever carries the Stop bit.
+//! - The engine fetches a descriptor only against a credit (SGDMA "descriptor
+//!   credits" register): writing `k` there is the doorbell for `k` more
+//!   descriptors.
+//! - Completion is counted: the engine writes its completed-descriptor count to
+//!   a host word (poll-mode writeback) after every descriptor carrying the
+//!   Completed bit, so the host polls memory, not registers.
+//! - C2H also writes a per-descriptor writeback (magic, end of packet, length)
+//!   to the address in the descriptor's source field.
+//!
+//! Every register offset and bit of the engine used anywhere in riptide is in
+//! [`reg`], [`control`], [`status`] and the constants below.
+
+use super::device::{Bar, DeviceError, DmaBuffer, PcieDevice};
+use std::fmt;
+use thiserror::Error;
+
+/// Register offsets within the XDMA BAR (PG195, "Register Space"). Address
+/// bits [15:12] select a block, [11:8] a channel, [7:0] the register.
+pub mod reg {
+    pub const H2C_CHANNEL_BLOCK: u64 = 0x0000;
+    pub const C2H_CHANNEL_BLOCK: u64 = 0x1000;
+    pub const IRQ_BLOCK: u64 = 0x2000;
+    pub const H2C_SGDMA_BLOCK: u64 = 0x4000;
+    pub const C2H_SGDMA_BLOCK: u64 = 0x5000;
+    pub const SGDMA_COMMON_BLOCK: u64 = 0x6000;
+    pub const BLOCK_MASK: u64 = 0xF000;
+    pub const CHANNEL_STRIDE: u64 = 0x100;
+    pub const REGISTER_MASK: u64 = 0xFF;
+
+    // Channel block (H2C 0x0000 + 0x100 * channel, C2H 0x1000 + ...).
+    pub const IDENTIFIER: u64 = 0x00;
+    pub const CONTROL: u64 = 0x04;
+    pub const CONTROL_W1S: u64 = 0x08;
+    pub const CONTROL_W1C: u64 = 0x0C;
+    /// Status, bits RW1C.
+    pub const STATUS: u64 = 0x40;
+    /// Status, cleared by the read.
+    pub const STATUS_RC: u64 = 0x44;
+    pub const COMPLETED_COUNT: u64 = 0x48;
+    pub const POLL_WB_LO: u64 = 0x88;
+    pub const POLL_WB_HI: u64 = 0x8C;
+    /// Which status bits raise the channel interrupt.
+    pub const INTERRUPT_ENABLE: u64 = 0x90;
+
+    // SGDMA block (H2C 0x4000 + 0x100 * channel, C2H 0x5000 + ...).
+    pub const DESC_LO: u64 = 0x80;
+    pub const DESC_HI: u64 = 0x84;
+    /// Extra adjacent descriptors after the first one.
+    pub const DESC_ADJACENT: u64 = 0x88;
+    /// Write: add credits; read: credits left.
+    pub const DESC_CREDITS: u64 = 0x8C;
+
+    // SGDMA common block.
+    /// H2C channel `c` at bit `c`, C2H channel `c` at bit `16 + c`.
+    pub const CREDIT_MODE_ENABLE: u64 = 0x20;
+    pub const CREDIT_MODE_ENABLE_W1S: u64 = 0x24;
+    pub const CREDIT_MODE_ENABLE_W1C: u64 = 0x28;
+
+    // IRQ block: one enable bit per engine, H2C engines first, then C2H.
+    pub const CHANNEL_INT_ENABLE: u64 = 0x10;
+    pub const CHANNEL_INT_ENABLE_W1S: u64 = 0x14;
+    pub const CHANNEL_INT_ENABLE_W1C: u64 = 0x18;
+}
+
+/// Channel control register bits (PG195 "H2C/C2H Channel Control (0x04)").
+/// The `IE_*` bits log the matching status bit (and stop the engine on errors).
+pub mod control {
+    pub const RUN: u32 = 1 << 0;
+    pub const IE_DESC_STOPPED: u32 = 1 << 1;
+    pub const IE_DESC_COMPLETED: u32 = 1 << 2;
+    pub const IE_ALIGN_MISMATCH: u32 = 1 << 3;
+    pub const IE_MAGIC_STOPPED: u32 = 1 << 4;
+    pub const IE_INVALID_LENGTH: u32 = 1 << 5;
+    pub const IE_IDLE_STOPPED: u32 = 1 << 6;
+    pub const IE_READ_ERROR: u32 = 0x1F << 9;
+    /// H2C only; reserved on C2H.
+    pub const IE_WRITE_ERROR: u32 = 0x1F << 14;
+    pub const IE_DESC_ERROR: u32 = 0x1F << 19;
+    pub const POLLMODE_WB_ENABLE: u32 = 1 << 26;
+    /// C2H stream: do not write the per-descriptor writeback.
+    pub const STREAM_WB_DISABLE: u32 = 1 << 27;
+}
+
+/// Channel status register bits (PG195 "H2C/C2H Channel Status (0x40)").
+pub mod status {
+    pub const BUSY: u32 = 1 << 0;
+    pub const DESC_STOPPED: u32 = 1 << 1;
+    pub const DESC_COMPLETED: u32 = 1 << 2;
+    pub const ALIGN_MISMATCH: u32 = 1 << 3;
+    pub const MAGIC_STOPPED: u32 = 1 << 4;
+    pub const INVALID_LENGTH: u32 = 1 << 5;
+    pub const IDLE_STOPPED: u32 = 1 << 6;
+    pub const READ_ERROR_SHIFT: u32 = 9;
+    pub const WRITE_ERROR_SHIFT: u32 = 14;
+    pub const DESC_ERROR_SHIFT: u32 = 19;
+    pub const READ_ERROR: u32 = 0x1F << READ_ERROR_SHIFT;
+    pub const WRITE_ERROR: u32 = 0x1F << WRITE_ERROR_SHIFT;
+    pub const DESC_ERROR: u32 = 0x1F << DESC_ERROR_SHIFT;
+    /// Every bit that means the engine stopped on a fault.
+    pub const ERRORS: u32 =
+        ALIGN_MISMATCH | MAGIC_STOPPED | INVALID_LENGTH | READ_ERROR | WRITE_ERROR | DESC_ERROR;
+    /// Bit 0 of the read/descriptor error fields: PCIe Unsupported Request
+    /// (typically an address the IOMMU does not map).
+    pub const UNSUPPORTED_REQUEST: u32 = 1;
+}
+
+/// Descriptor control field bits (low byte of the first descriptor word).
+pub const DESC_STOP: u8 = 1 << 0;
+pub const DESC_COMPLETED: u8 = 1 << 1;
+pub const DESC_EOP: u8 = 1 << 4;
+/// Upper 16 bits of every descriptor's first word.
+pub const DESC_MAGIC: u16 = 0xAD4B;
+pub const DESCRIPTOR_LEN: usize = 32;
+/// `Nxt_adj` is 6 bits.
+pub const MAX_ADJACENT: usize = 63;
+/// A block of adjacent descriptors must not cross a 4 KiB boundary.
+pub const ADJACENT_BLOCK: usize = 4096;
+/// The descriptor length field is 28 bits.
+pub const MAX_DESC_LEN: usize = (1 << 28) - 1;
+/// The credit register holds 10 bits, so at most this many descriptors are
+/// ever outstanding, which bounds the ring size.
+pub const MAX_CREDITS: usize = 1023;
+/// C2H stream buffers (descriptor lengths) must be a multiple of this; riptide
+/// keeps H2C chunks to it too, so multi-descriptor records stay beat-packed.
+pub const STREAM_LEN_MULTIPLE: usize = 64;
+
+/// Upper 16 bits of the C2H stream writeback's first word.
+pub const C2H_WB_MAGIC: u16 = 0x52B4;
+/// Bytes the engine writes per C2H writeback.
+pub const C2H_WB_LEN: usize = 8;
+/// Spacing of C2H writebacks in host memory (one per descriptor).
+pub const C2H_WB_STRIDE: usize = 32;
+
+/// Poll-mode writeback word: an error flag and the low 24 bits of the
+/// completed-descriptor count.
+pub const POLL_WB_ERROR: u32 = 1 << 31;
+pub const POLL_WB_COUNT_MASK: u32 = 0x00FF_FFFF;
+
+/// Identifier register: [31:20] subsystem 0x1FC, [19:16] target (0 H2C,
+/// 1 C2H), [15] AXI4-Stream, [11:8] channel, [7:0] version.
+pub const IDENTIFIER_SUBSYSTEM: u32 = 0x1FC;
+pub const IDENTIFIER_STREAM: u32 = 1 << 15;
+
+/// The largest record riptide reassembles from the C2H stream: a punted
+/// jumbo datagram with its headers fits well below it.
+pub const MAX_PACKET: usize = 128 * 1024;
+
+/// Data direction of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Direction {
+    H2c,
+    C2h,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::H2c => "H2C",
+            Direction::C2h => "C2H",
+        })
+    }
+}
+
+/// One DMA engine: a direction and a channel number (0..4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Engine {
+    pub direction: Direction,
+    pub channel: u8,
+}
+
+impl Engine {
+    pub const fn new(direction: Direction, channel: u8) -> Engine {
+        Engine { direction, channel }
+    }
+
+    /// Offset of a channel-block register of this engine.
+    pub const fn channel_reg(&self, register: u64) -> u64 {
+        let block = match self.direction {
+            Direction::H2c => reg::H2C_CHANNEL_BLOCK,
+            Direction::C2h => reg::C2H_CHANNEL_BLOCK,
+        };
+        block + reg::CHANNEL_STRIDE * self.channel as u64 + register
+    }
+
+    /// Offset of an SGDMA-block register of this engine.
+    pub const fn sgdma_reg(&self, register: u64) -> u64 {
+        let block = match self.direction {
+            Direction::H2c => reg::H2C_SGDMA_BLOCK,
+            Direction::C2h => reg::C2H_SGDMA_BLOCK,
+        };
+        block + reg::CHANNEL_STRIDE * self.channel as u64 + register
+    }
+
+    /// This engine's bit in the SGDMA common credit-mode registers.
+    pub const fn credit_bit(&self) -> u32 {
+        match self.direction {
+            Direction::H2c => 1 << self.channel,
+            Direction::C2h => 1 << (16 + self.channel),
+        }
+    }
+
+    /// This engine's bit in the IRQ block channel enable, given how many H2C
+    /// channels the IP was built with (C2H engines follow the H2C ones).
+    pub const fn irq_bit(&self, h2c_channels: u8) -> u32 {
+        match self.direction {
+            Direction::H2c => 1 << self.channel,
+            Direction::C2h => 1 << (h2c_channels + self.channel),
+        }
+    }
+
+    /// The identifier register of this engine in streaming mode.
+    pub const fn identifier(&self, version: u8) -> u32 {
+        let target = match self.direction {
+            Direction::H2c => 0,
+            Direction::C2h => 1,
+        };
+        IDENTIFIER_SUBSYSTEM << 20
+            | target << 16
+            | IDENTIFIER_STREAM
+            | (self.channel as u32) << 8
+            | version as u32
+    }
+
+    /// The control register value riptide runs the engine with: every error
+    /// logged (and stopping the engine), completions counted to host memory.
+    pub const fn running_control(&self) -> u32 {
+        let common = control::RUN
+            | control::IE_DESC_COMPLETED
+            | control::IE_ALIGN_MISMATCH
+            | control::IE_MAGIC_STOPPED
+            | control::IE_INVALID_LENGTH
+            | control::IE_READ_ERROR
+            | control::IE_DESC_ERROR
+            | control::POLLMODE_WB_ENABLE;
+        match self.direction {
+            Direction::H2c => common | control::IE_WRITE_ERROR,
+            Direction::C2h => common,
+        }
+    }
+
+    /// The engine and register an offset in the XDMA BAR names, for channel
+    /// and SGDMA blocks: `(engine, is_sgdma_block, register)`.
+    pub fn decode_offset(offset: u64) -> Option<(Engine, bool, u64)> {
+        let channel = ((offset >> 8) & 0xF) as u8;
+        let register = offset & reg::REGISTER_MASK;
+        let (direction, sgdma) = match offset & reg::BLOCK_MASK {
+            reg::H2C_CHANNEL_BLOCK => (Direction::H2c, false),
+            reg::C2H_CHANNEL_BLOCK => (Direction::C2h, false),
+            reg::H2C_SGDMA_BLOCK => (Direction::H2c, true),
+            reg::C2H_SGDMA_BLOCK => (Direction::C2h, true),
+            _ => return None,
+        };
+        Some((Engine::new(direction, channel), sgdma, register))
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} channel {}", self.direction, self.channel)
+    }
+}
+
+/// A channel status value, decoded for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStatus(pub u32);
+
+impl EngineStatus {
+    pub fn errors(&self) -> u32 {
+        self.0 & status::ERRORS
+    }
+
+    pub fn has(&self, bits: u32) -> bool {
+        self.0 & bits != 0
+    }
+}
+
+const PCIE_ERRORS: [&str; 5] = [
+    "unsupported request (address not mapped by the IOMMU?)",
+    "completer abort",
+    "parity error",
+    "poisoned TLP (header EP)",
+    "unexpected completion",
+];
+const AXI_ERRORS: [&str; 2] = ["AXI decode error", "AXI slave error"];
+
+impl fmt::Display for EngineStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        let flags = [
+            (status::MAGIC_STOPPED, "descriptor without the 0xAD4B magic"),
+            (
+                status::INVALID_LENGTH,
+                "descriptor length invalid for the stream (C2H needs a multiple of 64)",
+            ),
+            (
+                status::ALIGN_MISMATCH,
+                "source and destination misaligned to each other",
+            ),
+            (status::DESC_STOPPED, "stopped at a descriptor with the Stop bit"),
+        ];
+        for (bit, text) in flags {
+            if self.has(bit) {
+                parts.push(text.to_string());
+            }
+        }
+        let fields: [(&str, u32, &[&str]); 3] = [
+            ("data read", status::READ_ERROR_SHIFT, &PCIE_ERRORS),
+            ("AXI write", status::WRITE_ERROR_SHIFT, &AXI_ERRORS),
+            ("descriptor fetch", status::DESC_ERROR_SHIFT, &PCIE_ERRORS),
+        ];
+        for (what, shift, names) in fields {
+            let bits = (self.0 >> shift) & 0x1F;
+            for (i, name) in names.iter().enumerate() {
+                if bits & (1 << i) != 0 {
+                    parts.push(format!("{what} failed: {name}"));
+                }
+            }
+        }
+        if parts.is_empty() {
+            parts.push("no error bits".to_string());
+        }
+        write!(f, "status {:#010x}: {}", self.0, parts.join("; "))
+    }
+}
+
+/// Why the XDMA layer failed.
+#[derive(Debug, Error)]
+pub enum XdmaError {
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(
+        "XDMA {engine}: identifier register reads {found:#010x}, not an XDMA engine \
+         (0x1fc in bits 31:20): is BAR {bar} the XDMA register BAR? With the AXI-Lite \
+         master enabled the XDMA registers are BAR 1, otherwise BAR 0"
+    )]
+    NotAnEngine { engine: Engine, bar: Bar, found: u32 },
+    #[error(
+        "XDMA {engine} is memory-mapped (identifier {found:#010x}); riptide needs the \
+         AXI4-Stream interface: rebuild the bitstream with the XDMA IP in AXI-Stream mode"
+    )]
+    NotStreaming { engine: Engine, found: u32 },
+    #[error("XDMA {engine} stopped: {status}")]
+    Engine { engine: Engine, status: EngineStatus },
+    #[error("ring geometry rejected: {0}")]
+    Geometry(String),
+    #[error("an empty packet cannot be sent on the H2C stream")]
+    EmptyPacket,
+    #[error("a {len}-byte packet needs {needed} descriptors, more than the ring's {capacity}")]
+    TooLarge {
+        len: usize,
+        needed: usize,
+        capacity: usize,
+    },
+    #[error("H2C ring full: {in_flight} of {capacity} descriptors still in flight")]
+    RingFull { in_flight: u64, capacity: usize },
+    #[error(
+        "XDMA {engine} reports {completed} completed descriptors but only {posted} were posted"
+    )]
+    CountOverrun {
+        engine: Engine,
+        completed: u64,
+        posted: u64,
+    },
+    #[error("C2H descriptor {index}: writeback magic {found:#06x}, expected 0x52b4")]
+    BadWriteback { index: usize, found: u16 },
+    #[error("C2H descriptor {index}: writeback length {len} exceeds its {size}-byte buffer")]
+    WritebackTooLong { index: usize, len: usize, size: usize },
+    #[error("C2H packet grew past {max} bytes without an end of packet; dropped")]
+    PacketTooLong { max: usize },
+}
+
+/// Why 32 bytes are not a descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("descriptor magic {found:#06x}, expected 0xad4b")]
+pub struct BadMagic {
+    pub found: u16,
+}
+
+/// One XDMA descriptor (32 bytes, little-endian words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Descriptor {
+    /// `DESC_STOP | DESC_COMPLETED | DESC_EOP` bits.
+    pub control: u8,
+    /// Descriptors adjacent to the one at `next`, fetched along with it.
+    pub next_adjacent: u8,
+    /// Bytes to move (28 bits).
+    pub len: u32,
+    /// H2C: host data; C2H stream: host address of the writeback.
+    pub src: u64,
+    /// C2H: host buffer; H2C stream: unused.
+    pub dst: u64,
+    pub next: u64,
+}
+
+impl Descriptor {
+    pub fn encode(&self) -> [u8; DESCRIPTOR_LEN] {
+        let first = (DESC_MAGIC as u32) << 16
+            | ((self.next_adjacent as u32 & MAX_ADJACENT as u32) << 8)
+            | self.control as u32;
+        let words = [
+            first,
+            self.len & MAX_DESC_LEN as u32,
+            self.src as u32,
+            (self.src >> 32) as u32,
+            self.dst as u32,
+            (self.dst >> 32) as u32,
+            self.next as u32,
+            (self.next >> 32) as u32,
+        ];
+        let mut out = [0u8; DESCRIPTOR_LEN];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8; DESCRIPTOR_LEN]) -> Result<Descriptor, BadMagic> {
+        let word = |i: usize| {
+            u32::from_le_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])
+        };
+        let pair = |i: usize| word(i) as u64 | (word(i + 1) as u64) << 32;
+        let first = word(0);
+        let magic = (first >> 16) as u16;
+        if magic != DESC_MAGIC {
+            return Err(BadMagic { found: magic });
+        }
+        Ok(Descriptor {
+            control: first as u8,
+            next_adjacent: ((first >> 8) & MAX_ADJACENT as u32) as u8,
+            len: word(1) & MAX_DESC_LEN as u32,
+            src: pair(2),
+            dst: pair(4),
+            next: pair(6),
+        })
+    }
+}
+
+/// The C2H stream writeback of one descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct C2hWriteback {
+    pub eop: bool,
+    pub len: u32,
+}
+
+impl C2hWriteback {
+    pub fn encode(&self) -> [u8; C2H_WB_LEN] {
+        let first = (C2H_WB_MAGIC as u32) << 16 | self.eop as u32;
+        let mut out = [0u8; C2H_WB_LEN];
+        out[..4].copy_from_slice(&first.to_le_bytes());
+        out[4..].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    /// Err carries the magic found instead of 0x52B4.
+    pub fn decode(bytes: &[u8; C2H_WB_LEN]) -> Result<C2hWriteback, u16> {
+        let first = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let magic = (first >> 16) as u16;
+        if magic != C2H_WB_MAGIC {
+            return Err(magic);
+        }
+        Ok(C2hWriteback {
+            eop: first & 1 == 1,
+            len: u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+        })
+    }
+}
+
+/// How many descriptors the engine may fetch together with descriptor `index`
+/// of an `n`-descriptor ring: those physically after it, up to the ring's end,
+/// the 4 KiB block's end and the 6-bit field's limit. The ring starts on a page.
+pub fn adjacent_after(index: usize, n: usize) -> u8 {
+    let per_block = ADJACENT_BLOCK / DESCRIPTOR_LEN;
+    let to_ring_end = n - 1 - index;
+    let to_block_end = per_block - 1 - index % per_block;
+    to_ring_end.min(to_block_end).min(MAX_ADJACENT) as u8
+}
+
+/// Size of a descriptor ring and of the buffer behind each descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingConfig {
+    pub descriptors: usize,
+    pub buffer_size: usize,
+}
+
+impl RingConfig {
+    fn check(&self) -> Result<(), XdmaError> {
+        if !(2..=MAX_CREDITS).contains(&self.descriptors) {
+            return Err(XdmaError::Geometry(format!(
+                "{} descriptors: need 2 to {MAX_CREDITS} (the credit register is 10 bits)",
+                self.descriptors
+            )));
+        }
+        if self.buffer_size == 0
+            || !self.buffer_size.is_multiple_of(STREAM_LEN_MULTIPLE)
+            || self.buffer_size > MAX_DESC_LEN
+        {
+            return Err(XdmaError::Geometry(format!(
+                "buffer size {}: need a non-zero multiple of {STREAM_LEN_MULTIPLE} below 2^28",
+                self.buffer_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What both directions share: the descriptor circle, the data buffers and the
+/// completion count written back by the engine.
+#[derive(Debug)]
+struct Ring {
+    engine: Engine,
+    bar: Bar,
+    config: RingConfig,
+    descriptors: DmaBuffer,
+    buffers: DmaBuffer,
+    completion: DmaBuffer,
+    /// Descriptors the engine reported done since it started.
+    completed: u64,
+    /// The last 24-bit count seen, to extend it past its wrap.
+    last_count: u32,
+}
+
+impl Ring {
+    fn allocate<D: PcieDevice>(
+        dev: &mut D,
+        engine: Engine,
+        bar: Bar,
+        config: RingConfig,
+    ) -> Result<Ring, XdmaError> {
+        config.check()?;
+        Ok(Ring {
+            engine,
+            bar,
+            config,
+            descriptors: dev.dma_map(config.descriptors * DESCRIPTOR_LEN)?,
+            buffers: dev.dma_map(config.descriptors * config.buffer_size)?,
+            completion: dev.dma_map(4)?,
+            completed: 0,
+            last_count: 0,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.config.descriptors
+    }
+
+    fn buffer_offset(&self, index: usize) -> usize {
+        index * self.config.buffer_size
+    }
+
+    /// The descriptor at `index` with its link to the next one.
+    fn linked(&self, index: usize, control: u8, len: usize, src: u64, dst: u64) -> Descriptor {
+        let next = (index + 1) % self.len();
+        Descriptor {
+            control,
+            next_adjacent: adjacent_after(next, self.len()),
+            len: len as u32,
+            src,
+            dst,
+            next: self.descriptors.iova_at(next * DESCRIPTOR_LEN),
+        }
+    }
+
+    fn write_descriptor<D: PcieDevice>(
+        &self,
+        dev: &mut D,
+        index: usize,
+        descriptor: &Descriptor,
+    ) -> Result<(), XdmaError> {
+        dev.dma_write(&self.descriptors, index * DESCRIPTOR_LEN, &descriptor.encode())?;
+        Ok(())
+    }
+
+    /// Checks the identifier, points the engine at the circle and starts it.
+    /// The descriptors must be written already.
+    fn start<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        let e = self.engine;
+        let bar = self.bar;
+        dev.write32(bar, e.channel_reg(reg::CONTROL), 0)?;
+        dev.read32(bar, e.channel_reg(reg::STATUS_RC))?;
+        let id = dev.read32(bar, e.channel_reg(reg::IDENTIFIER))?;
+        let expected = e.identifier(0);
+        if id >> 20 != IDENTIFIER_SUBSYSTEM || (id >> 16) & 0xF != (expected >> 16) & 0xF {
+            return Err(XdmaError::NotAnEngine {
+                engine: e,
+                bar,
+                found: id,
+            });
+        }
+        if id & IDENTIFIER_STREAM == 0 {
+            return Err(XdmaError::NotStreaming {
+                engine: e,
+                found: id,
+            });
+        }
+        let ring = self.descriptors.iova();
+        dev.write32(bar, e.sgdma_reg(reg::DESC_LO), ring as u32)?;
+        dev.write32(bar, e.sgdma_reg(reg::DESC_HI), (ring >> 32) as u32)?;
+        dev.write32(
+            bar,
+            e.sgdma_reg(reg::DESC_ADJACENT),
+            adjacent_after(0, self.len()).into(),
+        )?;
+        let wb = self.completion.iova();
+        dev.write32(bar, e.channel_reg(reg::POLL_WB_LO), wb as u32)?;
+        dev.write32(bar, e.channel_reg(reg::POLL_WB_HI), (wb >> 32) as u32)?;
+        dev.write32(
+            bar,
+            reg::SGDMA_COMMON_BLOCK + reg::CREDIT_MODE_ENABLE_W1S,
+            e.credit_bit(),
+        )?;
+        dev.write32(
+            bar,
+            e.channel_reg(reg::INTERRUPT_ENABLE),
+            status::DESC_COMPLETED | status::ERRORS,
+        )?;
+        dev.write32(bar, e.channel_reg(reg::CONTROL), e.running_control())?;
+        Ok(())
+    }
+
+    /// The doorbell: lets the engine fetch `count` more descriptors.
+    fn grant<D: PcieDevice>(&self, dev: &mut D, count: usize) -> Result<(), XdmaError> {
+        dev.write32(
+            self.bar,
+            self.engine.sgdma_reg(reg::DESC_CREDITS),
+            count as u32,
+        )?;
+        Ok(())
+    }
+
+    /// Reads the completion word; returns how many descriptors completed since
+    /// the last call.
+    fn refresh<D: PcieDevice>(&mut self, dev: &mut D) -> Result<u64, XdmaError> {
+        let mut word = [0u8; 4];
+        dev.dma_read(&self.completion, 0, &mut word)?;
+        let word = u32::from_le_bytes(word);
+        if word & POLL_WB_ERROR != 0 {
+            return Err(self.engine_error(dev)?);
+        }
+        let count = word & POLL_WB_COUNT_MASK;
+        let delta = count.wrapping_sub(self.last_count) & POLL_WB_COUNT_MASK;
+        self.last_count = count;
+        self.completed += u64::from(delta);
+        Ok(delta.into())
+    }
+
+    /// The typed error for the engine's current status.
+    fn engine_error<D: PcieDevice>(&self, dev: &mut D) -> Result<XdmaError, XdmaError> {
+        let value = dev.read32(self.bar, self.engine.channel_reg(reg::STATUS))?;
+        Ok(XdmaError::Engine {
+            engine: self.engine,
+            status: EngineStatus(value),
+        })
+    }
+
+    /// Reads the status register: an error if the engine stopped on a fault.
+    fn check<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        let value = dev.read32(self.bar, self.engine.channel_reg(reg::STATUS))?;
+        let status = EngineStatus(value);
+        if status.errors() != 0 {
+            return Err(XdmaError::Engine {
+                engine: self.engine,
+                status,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops the engine and takes it out of credit mode.
+    fn stop<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        let e = self.engine;
+        dev.write32(self.bar, e.channel_reg(reg::CONTROL), 0)?;
+        dev.write32(self.bar, e.channel_reg(reg::INTERRUPT_ENABLE), 0)?;
+        dev.write32(
+            self.bar,
+            reg::SGDMA_COMMON_BLOCK + reg::CREDIT_MODE_ENABLE_W1C,
+            e.credit_bit(),
+        )?;
+        Ok(())
+    }
+}
+
+/// The host-to-card stream: packets (h2c records) copied into ring buffers,
+/// one descriptor per buffer-sized chunk, end of packet on the last.
+#[derive(Debug)]
+pub struct H2cChannel {
+    ring: Ring,
+    /// Descriptors handed to the engine since it started.
+    posted: u64,
+}
+
+impl H2cChannel {
+    pub fn start<D: PcieDevice>(
+        dev: &mut D,
+        bar: Bar,
+        channel: u8,
+        config: RingConfig,
+    ) -> Result<H2cChannel, XdmaError> {
+        let ring = Ring::allocate(dev, Engine::new(Direction::H2c, channel), bar, config)?;
+        // H2C descriptors are rewritten before each use; the circle's links
+        // are laid now so that a stray fetch never leaves the ring.
+        for index in 0..ring.len() {
+            let src = ring.buffers.iova_at(ring.buffer_offset(index));
+            let descriptor = ring.linked(index, DESC_COMPLETED, 0, src, 0);
+            ring.write_descriptor(dev, index, &descriptor)?;
+        }
+        ring.start(dev)?;
+        Ok(H2cChannel { ring, posted: 0 })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.ring.engine
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Descriptors posted and not yet reported complete.
+    pub fn in_flight(&self) -> u64 {
+        self.posted - self.ring.completed
+    }
+
+    /// Queues one packet: copies it into free buffers, writes its descriptors,
+    /// then rings the doorbell once with their count.
+    pub fn send<D: PcieDevice>(&mut self, dev: &mut D, packet: &[u8]) -> Result<(), XdmaError> {
+        if packet.is_empty() {
+            return Err(XdmaError::EmptyPacket);
+        }
+        let size = self.ring.config.buffer_size;
+        let needed = packet.len().div_ceil(size);
+        if needed > self.capacity() {
+            return Err(XdmaError::TooLarge {
+                len: packet.len(),
+                needed,
+                capacity: self.capacity(),
+            });
+        }
+        if self.free() < needed {
+            self.reap(dev)?;
+        }
+        if self.free() < needed {
+            if self.in_flight() > 0 {
+                self.ring.check(dev)?;
+            }
+            return Err(XdmaError::RingFull {
+                in_flight: self.in_flight(),
+                capacity: self.capacity(),
+            });
+        }
+        for (k, chunk) in packet.chunks(size).enumerate() {
+            let index = (self.posted % self.capacity() as u64) as usize;
+            let offset = self.ring.buffer_offset(index);
+            dev.dma_write(&self.ring.buffers, offset, chunk)?;
+            let eop = if k + 1 == needed { DESC_EOP } else { 0 };
+            let src = self.ring.buffers.iova_at(offset);
+            let descriptor = self
+                .ring
+                .linked(index, DESC_COMPLETED | eop, chunk.len(), src, 0);
+            self.ring.write_descriptor(dev, index, &descriptor)?;
+            self.posted += 1;
+        }
+        self.ring.grant(dev, needed)
+    }
+
+    /// Takes in the engine's completion count; returns descriptors newly done.
+    pub fn reap<D: PcieDevice>(&mut self, dev: &mut D) -> Result<u64, XdmaError> {
+        let done = self.ring.refresh(dev)?;
+        if self.ring.completed > self.posted {
+            return Err(XdmaError::CountOverrun {
+                engine: self.ring.engine,
+                completed: self.ring.completed,
+                posted: self.posted,
+            });
+        }
+        if done == 0 && self.in_flight() > 0 {
+            // No progress with work outstanding: a fault stops the engine
+            // without any writeback, so only the status register tells.
+            self.ring.check(dev)?;
+        }
+        Ok(done)
+    }
+
+    fn free(&self) -> usize {
+        self.capacity() - self.in_flight() as usize
+    }
+
+    pub fn check<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        self.ring.check(dev)
+    }
+
+    pub fn stop<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        self.ring.stop(dev)
+    }
+}
+
+/// The card-to-host stream: every descriptor owns a buffer and a writeback
+/// slot; the host consumes descriptors in ring order and returns each as a
+/// credit once its bytes are copied out.
+#[derive(Debug)]
+pub struct C2hChannel {
+    ring: Ring,
+    writebacks: DmaBuffer,
+    /// Descriptors the host has taken the data of.
+    consumed: u64,
+    /// Bytes of a packet whose end has not arrived yet.
+    partial: Vec<u8>,
+}
+
+impl C2hChannel {
+    pub fn start<D: PcieDevice>(
+        dev: &mut D,
+        bar: Bar,
+        channel: u8,
+        config: RingConfig,
+    ) -> Result<C2hChannel, XdmaError> {
+        let ring = Ring::allocate(dev, Engine::new(Direction::C2h, channel), bar, config)?;
+        let writebacks = dev.dma_map(ring.len() * C2H_WB_STRIDE)?;
+        // C2H descriptors never change: each points at its own buffer and its
+        // own writeback slot, so returning a credit is all a refill takes.
+        for index in 0..ring.len() {
+            let wb = writebacks.iova_at(index * C2H_WB_STRIDE);
+            let buffer = ring.buffers.iova_at(ring.buffer_offset(index));
+            let descriptor = ring.linked(index, DESC_COMPLETED, config.buffer_size, wb, buffer);
+            ring.write_descriptor(dev, index, &descriptor)?;
+        }
+        ring.start(dev)?;
+        ring.grant(dev, ring.len())?;
+        Ok(C2hChannel {
+            ring,
+            writebacks,
+            consumed: 0,
+            partial: Vec::new(),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.ring.engine
+    }
+
+    /// The next whole packet the card sent, if one has fully arrived.
+    pub fn poll<D: PcieDevice>(&mut self, dev: &mut D) -> Result<Option<Vec<u8>>, XdmaError> {
+        loop {
+            if self.consumed == self.ring.completed {
+                self.ring.refresh(dev)?;
+                if self.consumed == self.ring.completed {
+                    return Ok(None);
+                }
+            }
+            if let Some(packet) = self.take_descriptor(dev)? {
+                return Ok(Some(packet));
+            }
+        }
+    }
+
+    /// Consumes the oldest filled descriptor; returns a packet if it ended one.
+    /// The descriptor is given back to the engine even when its writeback is
+    /// bad, so one corrupt entry never wedges the ring.
+    fn take_descriptor<D: PcieDevice>(&mut self, dev: &mut D) -> Result<Option<Vec<u8>>, XdmaError> {
+        let index = (self.consumed % self.ring.len() as u64) as usize;
+        let mut raw = [0u8; C2H_WB_LEN];
+        dev.dma_read(&self.writebacks, index * C2H_WB_STRIDE, &mut raw)?;
+        let writeback = C2hWriteback::decode(&raw);
+        if let Ok(wb) = writeback
+            && (wb.len as usize) <= self.ring.config.buffer_size
+        {
+            let start = self.partial.len();
+            self.partial.resize(start + wb.len as usize, 0);
+            let offset = self.ring.buffer_offset(index);
+            dev.dma_read(&self.ring.buffers, offset, &mut self.partial[start..])?;
+        }
+        // Cleared so that a stale writeback can never pass for a fresh one.
+        dev.dma_write(&self.writebacks, index * C2H_WB_STRIDE, &[0u8; C2H_WB_LEN])?;
+        self.consumed += 1;
+        self.ring.grant(dev, 1)?;
+        let wb = match writeback {
+            Ok(wb) => wb,
+            Err(found) => {
+                self.partial.clear();
+                return Err(XdmaError::BadWriteback { index, found });
+            }
+        };
+        if wb.len as usize > self.ring.config.buffer_size {
+            self.partial.clear();
+            return Err(XdmaError::WritebackTooLong {
+                index,
+                len: wb.len as usize,
+                size: self.ring.config.buffer_size,
+            });
+        }
+        if self.partial.len() > MAX_PACKET {
+            self.partial.clear();
+            return Err(XdmaError::PacketTooLong { max: MAX_PACKET });
+        }
+        Ok(wb.eop.then(|| std::mem::take(&mut self.partial)))
+    }
+
+    pub fn check<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        self.ring.check(dev)
+    }
+
+    /// Clears the engine's logged status after an interrupt (the read clears
+    /// it), so the next completion raises a new one; errors are returned.
+    pub fn acknowledge<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        let value = dev.read32(self.ring.bar, self.ring.engine.channel_reg(reg::STATUS_RC))?;
+        let status = EngineStatus(value);
+        if status.errors() != 0 {
+            return Err(XdmaError::Engine {
+                engine: self.ring.engine,
+                status,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn stop<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        self.ring.stop(dev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_round_trips_and_pins_its_layout() {
+        let d = Descriptor {
+            control: DESC_COMPLETED | DESC_EOP,
+            next_adjacent: 5,
+            len: 4096,
+            src: 0x1_2345_6780,
+            dst: 0,
+            next: 0xABCD_0020,
+        };
+        let bytes = d.encode();
+        assert_eq!(&bytes[0..4], &[0x12, 0x05, 0x4B, 0xAD]);
+        assert_eq!(&bytes[4..8], &4096u32.to_le_bytes());
+        assert_eq!(&bytes[8..16], &0x1_2345_6780u64.to_le_bytes());
+        assert_eq!(Descriptor::decode(&bytes), Ok(d));
+        let mut bad = bytes;
+        bad[3] = 0;
+        assert_eq!(Descriptor::decode(&bad), Err(BadMagic { found: 0x004B }));
+    }
+
+    #[test]
+    fn writeback_round_trips_and_checks_magic() {
+        let wb = C2hWriteback { eop: true, len: 77 };
+        let bytes = wb.encode();
+        assert_eq!(&bytes[0..4], &[0x01, 0x00, 0xB4, 0x52]);
+        assert_eq!(C2hWriteback::decode(&bytes), Ok(wb));
+        assert_eq!(C2hWriteback::decode(&[0u8; 8]), Err(0));
+    }
+
+    #[test]
+    fn adjacency_stops_at_ring_end_block_end_and_field_limit() {
+        assert_eq!(adjacent_after(0, 4), 3);
+        assert_eq!(adjacent_after(3, 4), 0);
+        assert_eq!(adjacent_after(0, 1000), 63);
+        assert_eq!(adjacent_after(100, 1000), 27);
+        assert_eq!(adjacent_after(127, 1000), 0);
+        assert_eq!(adjacent_after(128, 1000), 63);
+    }
+
+    #[test]
+    fn offsets_decode_back_to_their_engine() {
+        let c2h = Engine::new(Direction::C2h, 2);
+        assert_eq!(c2h.channel_reg(reg::STATUS), 0x1240);
+        assert_eq!(c2h.sgdma_reg(reg::DESC_CREDITS), 0x528C);
+        assert_eq!(
+            Engine::decode_offset(0x528C),
+            Some((c2h, true, reg::DESC_CREDITS))
+        );
+        assert_eq!(Engine::decode_offset(reg::IRQ_BLOCK), None);
+        assert_eq!(c2h.credit_bit(), 1 << 18);
+        assert_eq!(c2h.irq_bit(1), 1 << 3);
+        assert_eq!(Engine::new(Direction::H2c, 0).identifier(6), 0x1FC0_8006);
+    }
+
+    #[test]
+    fn status_text_names_every_error() {
+        let s = EngineStatus(status::MAGIC_STOPPED | 1 << status::DESC_ERROR_SHIFT);
+        let text = s.to_string();
+        assert!(text.contains("0xAD4B"), "{text}");
+        assert!(text.contains("descriptor fetch failed: unsupported request"), "{text}");
+        assert_eq!(s.errors(), s.0);
+        assert!(EngineStatus(status::BUSY).to_string().contains("no error bits"));
+    }
+}
