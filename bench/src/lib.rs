@@ -1,1 +1,8 @@
-//! riptide-bench
+//! riptide's benchmarks: latency distributions with HdrHistogram.
+//!
+//! [`simulated`] measures commit latency in the deterministic cluster simulator,
+//! in virtual time under a stated latency model, so its figures are exactly
+//! reproducible from the seed.
+
+pub mod latency;
+pub mod simulated;

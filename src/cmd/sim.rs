@@ -1,0 +1,104 @@
+//! `riptide sim`: one seeded, replayable cluster simulation, checked.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use riptide_sim::faults::{FaultKind, FaultSchedule};
+use riptide_sim::{FaultPlan, SimConfig, SimVariant, history};
+
+use crate::progress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Group size (3 or 5 for f = 1 or 2).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
+    replicas: u8,
+    /// Seed of everything random in the run; the same seed replays exactly.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Client operations in total.
+    #[arg(long, default_value_t = 1000)]
+    ops: u64,
+    /// Closed-loop clients issuing them.
+    #[arg(long, default_value_t = 3)]
+    clients: u32,
+    /// Fault kinds drawn from the seed: comma-separated from
+    /// drop,dup,reorder,partition,crash, or `none`.
+    #[arg(long, default_value = "none", conflicts_with = "schedule")]
+    faults: String,
+    /// Virtual time (us) by which every generated fault has healed
+    /// (default: scaled to the number of operations).
+    #[arg(long)]
+    heal_us: Option<u64>,
+    /// Replay an explicit fault schedule (JSON) instead of drawing one.
+    #[arg(long)]
+    schedule: Option<PathBuf>,
+    /// Protocol variant: `correct` or a planted bug.
+    #[arg(long, default_value = "correct")]
+    variant: SimVariant,
+    /// Write the client history as JSON lines (docs/history.md).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = config(&args)?;
+    let bar = progress::bar(config.ops, "simulating");
+    let report = riptide_sim::run(&config, &mut |done, _total| bar.set_position(done));
+    bar.finish_and_clear();
+
+    if let Some(path) = &args.history {
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        history::write_jsonl(BufWriter::new(file), &report.history)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if report.all_ok() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("a check failed; replay with: {}", report.replay_command());
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn config(args: &Args) -> anyhow::Result<SimConfig> {
+    let mut config = SimConfig::new(args.replicas, args.seed, args.ops);
+    config.clients = args.clients;
+    config.variant = args.variant;
+    config.faults = match &args.schedule {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let schedule = FaultSchedule::from_json(&text, args.replicas)
+                .with_context(|| format!("{} is not a valid schedule", path.display()))?;
+            FaultPlan::Explicit(schedule)
+        }
+        None => {
+            let kinds = match args.faults.as_str() {
+                "none" | "" => Vec::new(),
+                list => FaultKind::parse_list(list)?,
+            };
+            FaultPlan::Generate {
+                kinds,
+                heal_us: args.heal_us.unwrap_or(default_heal_us(args.ops)),
+            }
+        }
+    };
+    Ok(config)
+}
+
+/// Long enough for faults to hit a good share of the traffic.
+fn default_heal_us(ops: u64) -> u64 {
+    (ops * 200).clamp(50_000, 5_000_000)
+}
