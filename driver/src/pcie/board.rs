@@ -15,10 +15,10 @@ use super::vfio::{SysPaths, VfioDevice, VfioError, VfioOptions, parse_nic_spec};
 use super::xdma::{C2hChannel, H2cChannel, RingConfig, XdmaError, reg};
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicRole};
+use riptide_wire::layout;
 use riptide_wire::message::Ballot;
 use riptide_wire::records::{RecordError, decode_c2h, encode_h2c};
 use riptide_wire::regs::{self, Counter, Register};
-use riptide_wire::layout;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -181,8 +181,8 @@ impl<D: PcieDevice> AlveoNic<D> {
         let h2c = H2cChannel::start(&mut dev, options.dma_bar, 0, options.h2c)?;
         let c2h = C2hChannel::start(&mut dev, options.dma_bar, 0, options.c2h)?;
         let irq = options.dma_bar;
-        let bits = h2c.engine().irq_bit(options.h2c_channels)
-            | c2h.engine().irq_bit(options.h2c_channels);
+        let bits =
+            h2c.engine().irq_bit(options.h2c_channels) | c2h.engine().irq_bit(options.h2c_channels);
         dev.write32(irq, reg::IRQ_BLOCK + reg::CHANNEL_INT_ENABLE_W1S, bits)?;
         Ok(AlveoNic {
             dev,
@@ -366,9 +366,7 @@ impl<D: PcieDevice> AlveoNic<D> {
     }
 
     pub fn counter(&mut self, counter: Counter) -> Result<u32, BoardError> {
-        Ok(self
-            .dev
-            .read32(self.user_bar, counter.offset().into())?)
+        Ok(self.dev.read32(self.user_bar, counter.offset().into())?)
     }
 
     /// Every counter, in register order.

@@ -7,19 +7,18 @@
 //! records go out through credited C2H descriptors with writebacks). Faults can
 //! be injected, and every register write is logged for sequence tests.
 //!
-//! The card logic is any [`Nic`]: the behavioural model once it lands, or the
-//! minimal [`RecordingCard`] below.
+//! The card logic is any [`CardLogic`]: the behavioural model
+//! ([`ModelNic`]) today, the RTL simulation later.
 
 use super::board::{DEFAULT_DMA_BAR, DEFAULT_USER_BAR, RIPTIDE_IDS};
-use super::device::{
-    Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake, check_dma_range,
-};
+use super::device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake, check_dma_range};
 use super::xdma::{
-    C2hWriteback, DESC_COMPLETED, DESC_EOP, DESC_STOP, DESCRIPTOR_LEN, Descriptor,
-    Direction, Engine, MAX_CREDITS, POLL_WB_COUNT_MASK, POLL_WB_ERROR, STREAM_LEN_MULTIPLE,
-    control, reg, status,
+    C2hWriteback, DESC_COMPLETED, DESC_EOP, DESC_STOP, DESCRIPTOR_LEN, Descriptor, Direction,
+    Engine, MAX_CREDITS, POLL_WB_COUNT_MASK, POLL_WB_ERROR, STREAM_LEN_MULTIPLE, control, reg,
+    status,
 };
 use crate::Nic;
+use crate::model::ModelNic;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::message::Ballot;
 use riptide_wire::records::{RecordError, decode_h2c, encode_c2h};
@@ -49,6 +48,9 @@ pub enum Fault {
     H2cReadError,
     /// The next C2H writeback is written with a wrong magic.
     BadWriteback,
+    /// The next c2h record leaves with an unknown record kind (a card bug
+    /// the host must survive).
+    CorruptRecord,
 }
 
 /// One register write, in the order the host made them.
@@ -197,9 +199,7 @@ impl EngineModel {
                 self.poll_wb = (self.poll_wb & 0xFFFF_FFFF) | (value as u64) << 32
             }
             (false, reg::INTERRUPT_ENABLE) => self.interrupt_enable = value,
-            (true, reg::DESC_LO) => {
-                self.desc_addr = (self.desc_addr & !0xFFFF_FFFF) | value as u64
-            }
+            (true, reg::DESC_LO) => self.desc_addr = (self.desc_addr & !0xFFFF_FFFF) | value as u64,
             (true, reg::DESC_HI) => {
                 self.desc_addr = (self.desc_addr & 0xFFFF_FFFF) | (value as u64) << 32
             }
@@ -228,11 +228,11 @@ struct Registers {
     /// written by the host.
     values: BTreeMap<u32, u32>,
     fence_done: bool,
-    next_slot: u64,
-    commit: u64,
     next_slot_latch: u32,
     commit_latch: u32,
-    counters: [u32; regs::Counter::COUNT],
+    /// Counts the board adds on top of the card's own (frames it punts
+    /// itself while the fast path is disabled, records it cannot encode).
+    board_counts: [u32; regs::Counter::COUNT],
     /// Replaces `ID`/`VERSION`, to fake a wrong bitstream.
     identity: Option<(u32, u32)>,
 }
@@ -242,11 +242,9 @@ impl Default for Registers {
         Registers {
             values: BTreeMap::new(),
             fence_done: false,
-            next_slot: 0,
-            commit: 0,
             next_slot_latch: 0,
             commit_latch: 0,
-            counters: [0; regs::Counter::COUNT],
+            board_counts: [0; regs::Counter::COUNT],
             identity: None,
         }
     }
@@ -262,7 +260,7 @@ impl Registers {
     }
 
     fn count(&mut self, counter: regs::Counter) {
-        let c = &mut self.counters[counter.index()];
+        let c = &mut self.board_counts[counter.index()];
         *c = c.wrapping_add(1);
     }
 
@@ -285,9 +283,28 @@ impl Registers {
     }
 }
 
+/// The card's logic behind the fake engines: a NIC, plus the values its
+/// read-only registers show.
+pub trait CardLogic: Nic {
+    /// Live next slot and commit index (`NEXT_SLOT_*`, `COMMIT_*`).
+    fn live(&self) -> (u64, u64);
+    /// A counter register: 32 bits, wrapping.
+    fn counter(&self, counter: regs::Counter) -> u32;
+}
+
+impl CardLogic for ModelNic {
+    fn live(&self) -> (u64, u64) {
+        (self.config().next_slot, self.config().commit)
+    }
+
+    fn counter(&self, counter: regs::Counter) -> u32 {
+        self.counters().get(counter) as u32
+    }
+}
+
 /// The fake board. `C` is the card's logic.
 #[derive(Debug)]
-pub struct FakeDevice<C: Nic> {
+pub struct FakeDevice<C: CardLogic> {
     ids: PciIds,
     memory: Memory,
     h2c: EngineModel,
@@ -303,7 +320,7 @@ pub struct FakeDevice<C: Nic> {
     rejected: Vec<RecordError>,
 }
 
-impl<C: Nic> FakeDevice<C> {
+impl<C: CardLogic> FakeDevice<C> {
     pub fn new(card: C) -> FakeDevice<C> {
         FakeDevice {
             ids: RIPTIDE_IDS,
@@ -371,8 +388,8 @@ impl<C: Nic> FakeDevice<C> {
     /// A frame arrives from the network. With the fast path disabled
     /// (`ENABLE` bit 0 clear) the board punts it without asking the card.
     pub fn receive_frame(&mut self, frame: &[u8]) {
-        self.regs.count(regs::Counter::RxFrames);
         if self.regs.value(regs::ENABLE) & 1 == 0 {
+            self.regs.count(regs::Counter::RxFrames);
             self.regs.count(regs::Counter::PuntIdle);
             self.queue_record(CardToHost::Punted(frame.to_vec()));
         } else {
@@ -472,7 +489,11 @@ impl<C: Nic> FakeDevice<C> {
         let writeback = (e.control & control::POLLMODE_WB_ENABLE != 0
             && descriptor.control & DESC_COMPLETED != 0)
             .then(|| {
-                let error = if e.status & status::ERRORS != 0 { POLL_WB_ERROR } else { 0 };
+                let error = if e.status & status::ERRORS != 0 {
+                    POLL_WB_ERROR
+                } else {
+                    0
+                };
                 (e.poll_wb, error | (e.completed & POLL_WB_COUNT_MASK))
             });
         let raised = e.status & e.interrupt_enable != 0;
@@ -510,13 +531,7 @@ impl<C: Nic> FakeDevice<C> {
     /// An h2c record reaches the card (what the NIC's stream parser does).
     fn deliver(&mut self, packet: &[u8]) {
         match decode_h2c(packet) {
-            Ok(command) => {
-                self.regs.count(match command {
-                    NicCommand::Transmit { .. } => regs::Counter::TxRaw,
-                    _ => regs::Counter::Submitted,
-                });
-                self.card.command(command);
-            }
+            Ok(command) => self.card.command(command),
             Err(e) => self.rejected.push(e),
         }
     }
@@ -552,6 +567,9 @@ impl<C: Nic> FakeDevice<C> {
             self.halt(Direction::C2h, status::INVALID_LENGTH);
             return true;
         }
+        if self.outgoing[0].sent == 0 && self.take_fault(Fault::CorruptRecord) {
+            self.outgoing[0].bytes[0] = 0xEE;
+        }
         let out = self.outgoing.front_mut().expect("checked non-empty");
         let chunk = &out.bytes[out.sent..out.bytes.len().min(out.sent + len)];
         let chunk_len = chunk.len();
@@ -584,20 +602,8 @@ impl<C: Nic> FakeDevice<C> {
 
     /// Register side effects of a record having reached host memory.
     fn sent_to_host(&mut self, record: &CardToHost) {
-        self.regs.count(regs::Counter::HostRecords);
-        match record {
-            CardToHost::Event(NicEvent::FenceDone { .. }) => {
-                self.regs.count(regs::Counter::FenceDone);
-                self.regs.fence_done = true;
-            }
-            CardToHost::Event(NicEvent::Committed { commit, .. }) => {
-                self.regs.count(regs::Counter::Committed);
-                self.regs.commit = self.regs.commit.max(*commit);
-            }
-            CardToHost::Event(NicEvent::Accepted { slot, .. }) => {
-                self.regs.next_slot = self.regs.next_slot.max(slot + 1);
-            }
-            CardToHost::Punted(_) => {}
+        if let CardToHost::Event(NicEvent::FenceDone { .. }) = record {
+            self.regs.fence_done = true;
         }
     }
 
@@ -620,27 +626,26 @@ impl<C: Nic> FakeDevice<C> {
             regs::ID_VALUE,
             u32::from(layout::VERSION) << 16 | regs::REGMAP_REVISION,
         ));
+        let (next_slot, commit) = self.card.live();
         let r = &mut self.regs;
         match offset {
             o if o == regs::ID.offset => id,
             o if o == regs::VERSION.offset => version,
             o if o == regs::NEXT_SLOT_LO.offset => {
-                r.next_slot_latch = (r.next_slot >> 32) as u32;
-                r.next_slot as u32
+                r.next_slot_latch = (next_slot >> 32) as u32;
+                next_slot as u32
             }
             o if o == regs::NEXT_SLOT_HI.offset => r.next_slot_latch,
             o if o == regs::COMMIT_LO.offset => {
-                r.commit_latch = (r.commit >> 32) as u32;
-                r.commit as u32
+                r.commit_latch = (commit >> 32) as u32;
+                commit as u32
             }
             o if o == regs::COMMIT_HI.offset => r.commit_latch,
             o if o == regs::FENCE_STATUS.offset => r.fence_done.into(),
-            o if (regs::COUNTER_BASE..regs::COUNTER_BASE + 4 * regs::Counter::COUNT as u32)
-                .contains(&o) =>
-            {
-                r.counters[((o - regs::COUNTER_BASE) / 4) as usize]
-            }
-            o => r.values.get(&o).copied().unwrap_or(0),
+            o => match regs::Counter::ALL.iter().find(|c| c.offset() == o) {
+                Some(&c) => self.card.counter(c).wrapping_add(r.board_counts[c.index()]),
+                None => r.values.get(&o).copied().unwrap_or(0),
+            },
         }
     }
 
@@ -648,8 +653,6 @@ impl<C: Nic> FakeDevice<C> {
         match offset {
             o if o == regs::CONFIG_APPLY.offset && value & 1 == 1 => {
                 let config = self.regs.staged_config();
-                self.regs.next_slot = config.next_slot;
-                self.regs.commit = config.commit;
                 self.card.command(NicCommand::Configure(config));
             }
             o if o == regs::FENCE_REQUEST.offset && value & 1 == 1 => {
@@ -715,7 +718,7 @@ fn is_host_writable(offset: u32) -> bool {
         || (regs::PEER_BASE..peer_end).contains(&offset)
 }
 
-impl<C: Nic> PcieDevice for FakeDevice<C> {
+impl<C: CardLogic> PcieDevice for FakeDevice<C> {
     fn ids(&self) -> PciIds {
         self.ids
     }
@@ -779,12 +782,13 @@ impl<C: Nic> PcieDevice for FakeDevice<C> {
         out: &mut [u8],
     ) -> Result<(), DeviceError> {
         check_dma_range(offset, out.len(), buffer.len())?;
-        let bytes = self
-            .memory
-            .read(buffer.iova_at(offset), out.len())
-            .ok_or(DeviceError::UnknownBuffer {
+        // The engines run alongside the host: a poll of memory may see them move.
+        self.run();
+        let bytes = self.memory.read(buffer.iova_at(offset), out.len()).ok_or(
+            DeviceError::UnknownBuffer {
                 iova: buffer.iova(),
-            })?;
+            },
+        )?;
         out.copy_from_slice(bytes);
         Ok(())
     }
@@ -798,73 +802,5 @@ impl<C: Nic> PcieDevice for FakeDevice<C> {
         } else {
             Wake::Timeout
         })
-    }
-}
-
-/// The minimal card logic until the behavioural model lands: it records every
-/// command and frame it receives and answers like a NIC would at its simplest.
-/// A leader assigns slots to submissions (`Accepted`), a fence is done at once
-/// (`FenceDone`), transmits go to the network side, every received frame is
-/// punted. Tests make it report anything else with [`RecordingCard::emit`].
-#[derive(Debug, Default)]
-pub struct RecordingCard {
-    pub commands: Vec<NicCommand>,
-    pub frames: Vec<Vec<u8>>,
-    config: Option<NicConfig>,
-    next_slot: u64,
-    host: VecDeque<CardToHost>,
-    network: VecDeque<(u8, Vec<u8>)>,
-}
-
-impl RecordingCard {
-    /// Queues a record on the card-to-host stream.
-    pub fn emit(&mut self, record: CardToHost) {
-        self.host.push_back(record);
-    }
-
-    pub fn config(&self) -> Option<&NicConfig> {
-        self.config.as_ref()
-    }
-}
-
-impl Nic for RecordingCard {
-    fn command(&mut self, command: NicCommand) {
-        match &command {
-            NicCommand::Configure(config) => {
-                self.next_slot = config.next_slot;
-                self.config = Some(config.clone());
-            }
-            NicCommand::Fence { ballot } => self
-                .host
-                .push_back(CardToHost::Event(NicEvent::FenceDone { ballot: *ballot })),
-            NicCommand::Submit { value } => {
-                if let Some(config) = self.config.as_ref().filter(|c| c.role == NicRole::Leader) {
-                    self.host.push_back(CardToHost::Event(NicEvent::Accepted {
-                        ballot: config.ballot,
-                        slot: self.next_slot,
-                        value: value.clone(),
-                    }));
-                    self.next_slot += 1;
-                }
-            }
-            NicCommand::Transmit { to, datagram } => {
-                self.network.push_back((*to, datagram.clone()));
-            }
-            NicCommand::Heartbeat => {}
-        }
-        self.commands.push(command);
-    }
-
-    fn receive(&mut self, frame: &[u8]) {
-        self.frames.push(frame.to_vec());
-        self.host.push_back(CardToHost::Punted(frame.to_vec()));
-    }
-
-    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
-        self.network.pop_front()
-    }
-
-    fn poll_host(&mut self) -> Option<CardToHost> {
-        self.host.pop_front()
     }
 }

@@ -21,6 +21,6 @@ pub mod xdma;
 
 pub use board::{AlveoNic, AlveoOptions, BoardError, HostStats};
 pub use device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake};
-pub use fake::{FakeDevice, Fault, RecordingCard};
+pub use fake::{CardLogic, FakeDevice, Fault};
 pub use vfio::{PciAddress, VfioDevice, VfioError};
 pub use xdma::{RingConfig, XdmaError};

@@ -7,9 +7,7 @@
 //! address syntax, device present, IOMMU on, bound to vfio-pci, IOMMU group
 //! viable, /dev/vfio present and accessible, group not in use.
 
-use super::device::{
-    Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake, check_dma_range,
-};
+use super::device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake, check_dma_range};
 use pci_driver::backends::vfio::VfioPciDevice;
 use pci_driver::device::PciDevice;
 use pci_driver::regions::{MappedOwningPciRegion, PciRegion, Permissions};
@@ -372,10 +370,12 @@ impl VfioDevice {
         let group_path = paths.vfio().join(group.to_string());
         let device = VfioPciDevice::open(paths.device(address))
             .map_err(|e| open_error(e, group, &group_path, address, "opening the VFIO device"))?;
-        let failed = |step: &'static str| move |source| VfioError::Open {
-            address,
-            step,
-            source,
+        let failed = |step: &'static str| {
+            move |source| VfioError::Open {
+                address,
+                step,
+                source,
+            }
         };
         let config = device.config();
         let ids = PciIds {
@@ -618,7 +618,9 @@ impl PcieDevice for VfioDevice {
         // resets its counter, re-arming the wait.
         let read = unsafe { libc::read(eventfd.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
         if read != 8 {
-            return Err(DeviceError::Interrupt(io::Error::last_os_error().to_string()));
+            return Err(DeviceError::Interrupt(
+                io::Error::last_os_error().to_string(),
+            ));
         }
         Ok(Wake::Interrupt)
     }
@@ -657,13 +659,25 @@ mod tests {
             }
         );
         assert_eq!(a.to_string(), "0000:3b:00.0");
-        assert_eq!("3B:1f.7".parse::<PciAddress>().unwrap().to_string(), "0000:3b:1f.7");
+        assert_eq!(
+            "3B:1f.7".parse::<PciAddress>().unwrap().to_string(),
+            "0000:3b:1f.7"
+        );
         assert_eq!(parse_nic_spec("vfio:0001:02:03.4").unwrap().domain, 1);
     }
 
     #[test]
     fn bad_addresses_are_typed_errors_naming_the_input() {
-        for bad in ["", "3b:00", "0000:3b:00.8", "0000:3b:20.0", "00000:3b:00.0", "x:3b:00.0", "0000:3b:00.0.1", "a:b:c:d.0"] {
+        for bad in [
+            "",
+            "3b:00",
+            "0000:3b:00.8",
+            "0000:3b:20.0",
+            "00000:3b:00.0",
+            "x:3b:00.0",
+            "0000:3b:00.0.1",
+            "a:b:c:d.0",
+        ] {
             match bad.parse::<PciAddress>() {
                 Err(VfioError::BadAddress { input, .. }) => assert_eq!(input, bad),
                 other => panic!("{bad:?} gave {other:?}"),

@@ -303,7 +303,10 @@ impl fmt::Display for EngineStatus {
                 status::ALIGN_MISMATCH,
                 "source and destination misaligned to each other",
             ),
-            (status::DESC_STOPPED, "stopped at a descriptor with the Stop bit"),
+            (
+                status::DESC_STOPPED,
+                "stopped at a descriptor with the Stop bit",
+            ),
         ];
         for (bit, text) in flags {
             if self.has(bit) {
@@ -340,14 +343,21 @@ pub enum XdmaError {
          (0x1fc in bits 31:20): is BAR {bar} the XDMA register BAR? With the AXI-Lite \
          master enabled the XDMA registers are BAR 1, otherwise BAR 0"
     )]
-    NotAnEngine { engine: Engine, bar: Bar, found: u32 },
+    NotAnEngine {
+        engine: Engine,
+        bar: Bar,
+        found: u32,
+    },
     #[error(
         "XDMA {engine} is memory-mapped (identifier {found:#010x}); riptide needs the \
          AXI4-Stream interface: rebuild the bitstream with the XDMA IP in AXI-Stream mode"
     )]
     NotStreaming { engine: Engine, found: u32 },
     #[error("XDMA {engine} stopped: {status}")]
-    Engine { engine: Engine, status: EngineStatus },
+    Engine {
+        engine: Engine,
+        status: EngineStatus,
+    },
     #[error("ring geometry rejected: {0}")]
     Geometry(String),
     #[error("an empty packet cannot be sent on the H2C stream")]
@@ -371,7 +381,11 @@ pub enum XdmaError {
     #[error("C2H descriptor {index}: writeback magic {found:#06x}, expected 0x52b4")]
     BadWriteback { index: usize, found: u16 },
     #[error("C2H descriptor {index}: writeback length {len} exceeds its {size}-byte buffer")]
-    WritebackTooLong { index: usize, len: usize, size: usize },
+    WritebackTooLong {
+        index: usize,
+        len: usize,
+        size: usize,
+    },
     #[error("C2H packet grew past {max} bytes without an end of packet; dropped")]
     PacketTooLong { max: usize },
 }
@@ -423,7 +437,12 @@ impl Descriptor {
 
     pub fn decode(bytes: &[u8; DESCRIPTOR_LEN]) -> Result<Descriptor, BadMagic> {
         let word = |i: usize| {
-            u32::from_le_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])
+            u32::from_le_bytes([
+                bytes[4 * i],
+                bytes[4 * i + 1],
+                bytes[4 * i + 2],
+                bytes[4 * i + 3],
+            ])
         };
         let pair = |i: usize| word(i) as u64 | (word(i + 1) as u64) << 32;
         let first = word(0);
@@ -573,7 +592,11 @@ impl Ring {
         index: usize,
         descriptor: &Descriptor,
     ) -> Result<(), XdmaError> {
-        dev.dma_write(&self.descriptors, index * DESCRIPTOR_LEN, &descriptor.encode())?;
+        dev.dma_write(
+            &self.descriptors,
+            index * DESCRIPTOR_LEN,
+            &descriptor.encode(),
+        )?;
         Ok(())
     }
 
@@ -862,7 +885,10 @@ impl C2hChannel {
     /// Consumes the oldest filled descriptor; returns a packet if it ended one.
     /// The descriptor is given back to the engine even when its writeback is
     /// bad, so one corrupt entry never wedges the ring.
-    fn take_descriptor<D: PcieDevice>(&mut self, dev: &mut D) -> Result<Option<Vec<u8>>, XdmaError> {
+    fn take_descriptor<D: PcieDevice>(
+        &mut self,
+        dev: &mut D,
+    ) -> Result<Option<Vec<u8>>, XdmaError> {
         let index = (self.consumed % self.ring.len() as u64) as usize;
         let mut raw = [0u8; C2H_WB_LEN];
         dev.dma_read(&self.writebacks, index * C2H_WB_STRIDE, &mut raw)?;
@@ -987,8 +1013,15 @@ mod tests {
         let s = EngineStatus(status::MAGIC_STOPPED | 1 << status::DESC_ERROR_SHIFT);
         let text = s.to_string();
         assert!(text.contains("0xAD4B"), "{text}");
-        assert!(text.contains("descriptor fetch failed: unsupported request"), "{text}");
+        assert!(
+            text.contains("descriptor fetch failed: unsupported request"),
+            "{text}"
+        );
         assert_eq!(s.errors(), s.0);
-        assert!(EngineStatus(status::BUSY).to_string().contains("no error bits"));
+        assert!(
+            EngineStatus(status::BUSY)
+                .to_string()
+                .contains("no error bits")
+        );
     }
 }
