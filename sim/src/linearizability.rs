@@ -19,6 +19,7 @@
 mod model;
 mod search;
 mod shrink;
+mod supply;
 pub mod synthetic;
 
 use std::collections::BTreeMap;
@@ -310,7 +311,7 @@ impl fmt::Display for Explanation {
             }
             writeln!(
                 f,
-                "after which the key holds {value}, and no remaining operation can take effect next."
+                "after which the key holds {value}, and no order of the remaining operations is valid."
             )
         }
     }

@@ -12,7 +12,7 @@ pub(super) type ValueId = u32;
 pub(super) const ABSENT: ValueId = 0;
 
 /// What an operation does to, and observes of, the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Action {
     /// A get that returned this value.
     Read(ValueId),
@@ -58,6 +58,32 @@ impl Action {
                     ..
                 }
         )
+    }
+
+    /// Every value the action mentions.
+    pub(super) fn values(self) -> impl Iterator<Item = ValueId> {
+        let (first, second) = match self {
+            Action::Read(value) | Action::Write(value) => (value, None),
+            Action::Cas { expected, new, .. } => (expected, Some(new)),
+        };
+        std::iter::once(first).chain(second)
+    }
+
+    /// The same action with the values it writes renamed.
+    pub(super) fn renaming_writes(self, rename: impl Fn(ValueId) -> ValueId) -> Action {
+        match self {
+            Action::Read(value) => Action::Read(value),
+            Action::Write(value) => Action::Write(rename(value)),
+            Action::Cas {
+                expected,
+                new,
+                swapped,
+            } => Action::Cas {
+                expected,
+                new: rename(new),
+                swapped,
+            },
+        }
     }
 
     /// The value this action writes when it takes effect, if it may write one.

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::model::{ABSENT, Action, KeyOp, ValueId};
+use super::supply::Supply;
 use crate::history::Time;
 
 /// How far one search may go before giving up.
@@ -47,8 +48,7 @@ pub(super) struct SearchResult {
 
 /// Searches a linearization of `ops`, all on one key that starts absent.
 pub(super) fn search(ops: &[KeyOp], limits: Limits, track_longest: bool) -> SearchResult {
-    let relevant = relevant_ops(ops);
-    let mut search = Search::new(ops, relevant, limits, track_longest);
+    let mut search = Search::new(prepare(ops), limits, track_longest);
     let decision = search.run();
     SearchResult {
         decision,
@@ -61,50 +61,63 @@ pub(super) fn search(ops: &[KeyOp], limits: Limits, track_longest: bool) -> Sear
     }
 }
 
-/// The operations that can matter, as indices into `ops`, in call order.
+/// The operations that can matter, each with its index in `ops`, in call
+/// order, with every value that nothing observes (no get returned it, no cas
+/// expected it) renamed to one: such values are indistinguishable.
 ///
 /// An `info` operation called after every completed operation returned can
 /// always go last, so it never matters. Neither does an `info` write of a value
-/// that nothing observes (no get returned it, no cas expected it) as long as
-/// no cas failed: dropping it from any linearization only changes the value
-/// seen by operations up to the next write, and none of those can tell.
-fn relevant_ops(ops: &[KeyOp]) -> Vec<usize> {
-    let last_return = ops.iter().filter_map(|op| op.ret).max();
-    let Some(last_return) = last_return else {
+/// that nothing observes as long as no cas failed: dropping it from any
+/// linearization only changes the value seen by operations up to the next
+/// write, and none of those can tell.
+fn prepare(ops: &[KeyOp]) -> Vec<(usize, KeyOp)> {
+    let Some(last_return) = ops.iter().filter_map(|op| op.ret).max() else {
         return Vec::new();
     };
-    let mut observed = Vec::new();
-    let mut observe = |value: ValueId| {
+    let mut observed = vec![false; 1];
+    let mut some_cas_failed = false;
+    for op in ops {
+        let value = match op.action {
+            Action::Read(value) => value,
+            Action::Write(_) => continue,
+            Action::Cas {
+                expected, swapped, ..
+            } => {
+                some_cas_failed |= swapped == Some(false);
+                expected
+            }
+        };
         let index = value as usize;
         if observed.len() <= index {
             observed.resize(index + 1, false);
         }
         observed[index] = true;
-    };
-    let mut some_cas_failed = false;
-    for op in ops {
-        match op.action {
-            Action::Read(value) => observe(value),
-            Action::Write(_) => {}
-            Action::Cas {
-                expected, swapped, ..
-            } => {
-                observe(expected);
-                some_cas_failed |= swapped == Some(false);
-            }
-        }
     }
+    let is_observed =
+        |value: ValueId| value == ABSENT || observed.get(value as usize) == Some(&true);
+    let unseen = ops
+        .iter()
+        .flat_map(|op| op.action.values())
+        .max()
+        .unwrap_or(ABSENT)
+        + 1;
     let matters = |op: &KeyOp| {
         !op.is_info()
             || (op.call <= last_return
-                && (some_cas_failed
-                    || op
-                        .action
-                        .written()
-                        .is_none_or(|value| observed.get(value as usize) == Some(&true))))
+                && (some_cas_failed || op.action.written().is_none_or(is_observed)))
     };
-    let mut relevant: Vec<usize> = (0..ops.len()).filter(|&i| matters(&ops[i])).collect();
-    relevant.sort_by_key(|&i| (ops[i].call, i));
+    let mut relevant: Vec<(usize, KeyOp)> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matters(op))
+        .map(|(i, &op)| {
+            let action = op
+                .action
+                .renaming_writes(|value| if is_observed(value) { value } else { unseen });
+            (i, KeyOp { action, ..op })
+        })
+        .collect();
+    relevant.sort_by_key(|&(i, op)| (op.call, i));
     relevant
 }
 
@@ -187,8 +200,10 @@ struct Frame {
     prev_state: ValueId,
     prev_run: u32,
     prev_low_word: u32,
-    /// The highest operation that took effect, this one included.
-    max_op: u32,
+    /// The highest completed and `info` operations that took effect, this
+    /// one included (`NIL`: none).
+    max_completed: u32,
+    max_info: u32,
     /// Taken as the only candidate worth trying at its node.
     forced: bool,
 }
@@ -200,7 +215,8 @@ enum Lift {
 }
 
 struct Search {
-    /// The relevant operations in call order; "op" below is an index here.
+    /// The relevant operations, completed ones first, each kind in call
+    /// order; "op" below is an index here.
     ops: Vec<KeyOp>,
     origin: Vec<usize>,
     /// Events of completed operations at nodes `1..`.
@@ -212,10 +228,16 @@ struct Search {
     info_ops: Vec<u32>,
     info_links: Links,
     info_node: Vec<u32>,
+    /// The `info` operation called last before each with the same action.
+    twin: Vec<u32>,
 
     /// The configuration: which operations took effect, the key's value, and
     /// the value before the open run of `info` operations (or [`NO_RUN`]).
+    /// Completed operations take the words of `lifted` before `info_words`,
+    /// `info` ones the words from there, so that the `info` operations that
+    /// never take effect do not keep every configuration long.
     lifted: Vec<u64>,
+    info_words: usize,
     state: ValueId,
     run: u32,
     /// Every word of `lifted` below this one is all ones.
@@ -226,6 +248,7 @@ struct Search {
     lifted_completed: usize,
     completed: usize,
 
+    supply: Supply,
     cache: Cache,
     limits: Limits,
     track_longest: bool,
@@ -233,8 +256,12 @@ struct Search {
 }
 
 impl Search {
-    fn new(ops: &[KeyOp], relevant: Vec<usize>, limits: Limits, track_longest: bool) -> Search {
-        let ops_here: Vec<KeyOp> = relevant.iter().map(|&i| ops[i]).collect();
+    fn new(relevant: Vec<(usize, KeyOp)>, limits: Limits, track_longest: bool) -> Search {
+        let (mut ordered, info): (Vec<_>, Vec<_>) =
+            relevant.into_iter().partition(|(_, op)| !op.is_info());
+        let completed = ordered.len();
+        ordered.extend(info);
+        let (origin, ops_here): (Vec<usize>, Vec<KeyOp>) = ordered.into_iter().unzip();
         let mut events = vec![Event {
             time: 0,
             is_return: false,
@@ -275,11 +302,18 @@ impl Search {
             slot[event.op as usize] = node as u32;
         }
         let mut info_node = vec![NIL; len];
+        let mut twin = vec![NIL; len];
+        let mut last_with_action = HashMap::new();
         for (node, &op) in info_ops.iter().enumerate().skip(1) {
             info_node[op as usize] = node as u32;
+            if let Some(earlier) = last_with_action.insert(ops_here[op as usize].action, op) {
+                twin[op as usize] = earlier;
+            }
         }
-        let completed = events.len() / 2;
+        // One spare completed word, so that some word there is never all ones.
+        let info_words = completed / 64 + 1;
         Search {
+            supply: Supply::new(&ops_here, ABSENT),
             event_links: Links::new(events.len() - 1),
             info_links: Links::new(info_ops.len() - 1),
             events,
@@ -287,8 +321,9 @@ impl Search {
             return_event,
             info_ops,
             info_node,
-            // One spare word, so that some word is never all ones.
-            lifted: vec![0; len / 64 + 1],
+            twin,
+            lifted: vec![0; info_words + (len - completed).div_ceil(64)],
+            info_words,
             state: ABSENT,
             run: NO_RUN,
             low_word: 0,
@@ -303,7 +338,7 @@ impl Search {
             limits,
             track_longest,
             longest: Vec::new(),
-            origin: relevant,
+            origin,
             ops: ops_here,
         }
     }
@@ -327,6 +362,9 @@ impl Search {
     /// some completed candidate is wrong at the current value, and the run's
     /// start value is part of the configuration.
     fn run(&mut self) -> Decision {
+        if self.supply.is_dead() {
+            return Decision::NotLinearizable;
+        }
         let mut cursor = Cursor::Fresh;
         loop {
             if self.lifted_completed == self.completed {
@@ -362,7 +400,7 @@ impl Search {
                         node: self.info_links.next(node),
                         limit,
                     };
-                    if self.may_join_run(op) {
+                    if self.may_join_run(op) && !self.twin_waits(op) {
                         (self.try_lift(op, false), next)
                     } else {
                         (Lift::Rejected, next)
@@ -410,6 +448,18 @@ impl Search {
         }
     }
 
+    /// Whether an earlier `info` operation with the same action can still
+    /// take effect: then `op` is not worth trying, since any order with `op`
+    /// now and the twin later or never works as well with the two swapped.
+    fn twin_waits(&self, op: u32) -> bool {
+        let twin = self.twin[op as usize];
+        if twin == NIL {
+            return false;
+        }
+        let (word, bit) = self.bit(twin);
+        self.lifted[word] & bit == 0
+    }
+
     fn some_candidate_needs_a_run(&self) -> bool {
         self.completed_candidates()
             .any(|op| self.ops[op as usize].action.step(self.state).is_none())
@@ -455,24 +505,48 @@ impl Search {
         let Some(next_state) = key_op.action.step(self.state) else {
             return Lift::Rejected;
         };
+        if self.supply.strands(&key_op, self.state, next_state) {
+            return Lift::Rejected;
+        }
         let next_run = match key_op.ret {
             Some(_) => NO_RUN,
             None if self.run == NO_RUN => self.state,
             None => self.run,
         };
-        let (word, bit) = (op as usize / 64, 1u64 << (op % 64));
+        let (word, bit) = self.bit(op);
         self.lifted[word] |= bit;
         let mut low_word = self.low_word as usize;
         while self.lifted[low_word] == u64::MAX {
             low_word += 1;
         }
-        let max_op = self.stack.last().map_or(op, |frame| frame.max_op.max(op));
-        let high_word = (max_op as usize / 64).max(low_word);
+        let (mut max_completed, mut max_info) = self
+            .stack
+            .last()
+            .map_or((NIL, NIL), |frame| (frame.max_completed, frame.max_info));
+        let highest = if key_op.is_info() {
+            &mut max_info
+        } else {
+            &mut max_completed
+        };
+        *highest = if *highest == NIL {
+            op
+        } else {
+            op.max(*highest)
+        };
+        let completed_end = match max_completed {
+            NIL => low_word + 1,
+            op => (self.bit(op).0 + 1).max(low_word + 1),
+        };
+        let info_end = match max_info {
+            NIL => self.info_words,
+            op => self.bit(op).0 + 1,
+        };
         let set_hash = self.set_hash ^ self.zobrist[op as usize];
         let configuration = Configuration {
             hash: set_hash ^ splitmix64(u64::from(next_state) | u64::from(next_run) << 32),
             low_word: low_word as u32,
-            words: &self.lifted[low_word..=high_word],
+            completed: &self.lifted[low_word..completed_end],
+            info: &self.lifted[self.info_words..info_end],
             state: next_state,
             run: next_run,
         };
@@ -492,9 +566,11 @@ impl Search {
             prev_state: self.state,
             prev_run: self.run,
             prev_low_word: self.low_word,
-            max_op,
+            max_completed,
+            max_info,
             forced,
         });
+        self.supply.take(&key_op, self.state, next_state);
         self.state = next_state;
         self.run = next_run;
         self.low_word = low_word as u32;
@@ -523,11 +599,24 @@ impl Search {
             }
             None => self.info_links.relink(self.info_node[op]),
         }
-        self.lifted[op / 64] &= !(1u64 << (op % 64));
+        let (word, bit) = self.bit(frame.op);
+        self.lifted[word] &= !bit;
         self.set_hash ^= self.zobrist[op];
+        self.supply
+            .give_back(&self.ops[op], self.state, frame.prev_state);
         self.state = frame.prev_state;
         self.run = frame.prev_run;
         self.low_word = frame.prev_low_word;
+    }
+
+    /// Where `op` is in `lifted`: its word and bit.
+    fn bit(&self, op: u32) -> (usize, u64) {
+        let completed = self.completed as u32;
+        let (word, index) = match op.checked_sub(completed) {
+            Some(info) => (self.info_words + info as usize / 64, info),
+            None => (op as usize / 64, op),
+        };
+        (word, 1 << (index % 64))
     }
 
     /// The first return event still in the list (`NIL` if none).
@@ -549,20 +638,24 @@ impl Search {
     }
 }
 
-/// A configuration as the cache stores it: the words of the lifted set from
-/// the first one that is not all ones up to the highest lifted operation.
+/// A configuration as the cache stores it: the words of the lifted completed
+/// operations from the first one that is not all ones up to the highest one,
+/// and the words of the lifted `info` operations up to the highest one.
 struct Configuration<'a> {
     hash: u64,
     low_word: u32,
-    words: &'a [u64],
+    completed: &'a [u64],
+    info: &'a [u64],
     state: ValueId,
     run: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct CacheEntry {
+    /// Where its completed words start in `Cache::words`; its `info` words follow.
     start: usize,
-    len: u32,
+    completed_len: u32,
+    info_len: u32,
     low_word: u32,
     state: ValueId,
     run: u32,
@@ -598,7 +691,7 @@ impl Cache {
             if entry.state == configuration.state
                 && entry.run == configuration.run
                 && entry.low_word == configuration.low_word
-                && &self.words[entry.start..entry.start + entry.len as usize] == configuration.words
+                && entry.words(&self.words) == (configuration.completed, configuration.info)
             {
                 return true;
             }
@@ -612,13 +705,26 @@ impl Cache {
         let next = self.heads.insert(configuration.hash, index).unwrap_or(NIL);
         self.entries.push(CacheEntry {
             start: self.words.len(),
-            len: configuration.words.len() as u32,
+            completed_len: configuration.completed.len() as u32,
+            info_len: configuration.info.len() as u32,
             low_word: configuration.low_word,
             state: configuration.state,
             run: configuration.run,
             next,
         });
-        self.words.extend_from_slice(configuration.words);
+        self.words.extend_from_slice(configuration.completed);
+        self.words.extend_from_slice(configuration.info);
+    }
+}
+
+impl CacheEntry {
+    /// Its completed and `info` words.
+    fn words<'a>(&self, words: &'a [u64]) -> (&'a [u64], &'a [u64]) {
+        let middle = self.start + self.completed_len as usize;
+        (
+            &words[self.start..middle],
+            &words[middle..middle + self.info_len as usize],
+        )
     }
 }
 
