@@ -100,7 +100,10 @@ fn open_checks_pci_ids_identity_and_version() {
     match AlveoNic::open(card(0).with_ids(wrong), AlveoOptions::default()) {
         Err(e @ BoardError::WrongDevice { .. }) => {
             let text = e.to_string();
-            assert!(text.contains("10ee:7038") && text.contains("10ee:903f"), "{text}");
+            assert!(
+                text.contains("10ee:7038") && text.contains("10ee:903f"),
+                "{text}"
+            );
         }
         other => panic!("expected WrongDevice, got {other:?}"),
     }
@@ -152,7 +155,10 @@ fn configure_stages_every_register_then_applies_them_at_once() {
         window: 300,
     };
     nic.command(NicCommand::Configure(cfg.clone())).unwrap();
-    let names: Vec<String> = user_writes(&nic, start).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = user_writes(&nic, start)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(
         names,
         [
@@ -169,7 +175,11 @@ fn configure_stages_every_register_then_applies_them_at_once() {
         ]
     );
     assert_eq!(nic.device().card().config(), &cfg);
-    assert_eq!(nic.next_slot().unwrap(), 0x5_0000_0001, "read through the latch");
+    assert_eq!(
+        nic.next_slot().unwrap(),
+        0x5_0000_0001,
+        "read through the latch"
+    );
     assert_eq!(nic.commit().unwrap(), 0x5_0000_0000);
 }
 
@@ -183,9 +193,14 @@ fn staged_configuration_is_not_live_before_config_apply() {
         .unwrap();
     dev.write32(user, regs::CFG_ROLE.offset.into(), regs::ROLE_LEADER)
         .unwrap();
-    assert_eq!(dev.card().config().ballot, B1, "half-written ballot not live");
+    assert_eq!(
+        dev.card().config().ballot,
+        B1,
+        "half-written ballot not live"
+    );
     assert_eq!(dev.card().config().role, NicRole::Follower);
-    dev.write32(user, regs::CONFIG_APPLY.offset.into(), 1).unwrap();
+    dev.write32(user, regs::CONFIG_APPLY.offset.into(), 1)
+        .unwrap();
     assert_eq!(dev.card().config().ballot, Ballot(0xBEEF));
     assert_eq!(dev.card().config().role, NicRole::Leader);
 }
@@ -223,7 +238,11 @@ fn a_submission_comes_back_as_accepted_and_goes_out_to_followers() {
     assert_eq!(nic.counter(Counter::Submitted).unwrap(), 1);
     assert_eq!(nic.counter(Counter::TxAccept).unwrap(), 2);
     assert_eq!(nic.next_slot().unwrap(), 2);
-    assert_eq!(nic.h2c_in_flight(), 0, "the submission's descriptor was reaped");
+    assert_eq!(
+        nic.h2c_in_flight(),
+        0,
+        "the submission's descriptor was reaped"
+    );
 }
 
 #[test]
@@ -274,7 +293,8 @@ fn the_fence_writes_its_ballot_before_the_request_and_completes_after_earlier_re
     let mut nic = board_with(0, options);
     nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
     for v in [b"1", b"2", b"3"] {
-        nic.command(NicCommand::Submit { value: v.to_vec() }).unwrap();
+        nic.command(NicCommand::Submit { value: v.to_vec() })
+            .unwrap();
     }
     let start = nic.device().writes().len();
     nic.command(NicCommand::Fence { ballot: B2 }).unwrap();
@@ -287,7 +307,10 @@ fn the_fence_writes_its_ballot_before_the_request_and_completes_after_earlier_re
         ]
     );
     assert_eq!(nic.device().card().fence(), B2);
-    assert!(!nic.fence_done().unwrap(), "FenceDone is queued behind three records");
+    assert!(
+        !nic.fence_done().unwrap(),
+        "FenceDone is queued behind three records"
+    );
     let mut seen = Vec::new();
     while let Some(record) = nic.poll_host().unwrap() {
         let done = nic.fence_done().unwrap();
@@ -318,9 +341,11 @@ fn the_fence_reaches_the_card_only_with_the_request_strobe() {
     let dev = nic.device_mut();
     dev.write32(user, regs::FENCE_BALLOT_LO.offset.into(), B2.0 as u32)
         .unwrap();
-    dev.write32(user, regs::FENCE_BALLOT_HI.offset.into(), 0).unwrap();
+    dev.write32(user, regs::FENCE_BALLOT_HI.offset.into(), 0)
+        .unwrap();
     assert_eq!(dev.card().fence(), Ballot::ZERO);
-    dev.write32(user, regs::FENCE_REQUEST.offset.into(), 1).unwrap();
+    dev.write32(user, regs::FENCE_REQUEST.offset.into(), 1)
+        .unwrap();
     assert_eq!(dev.card().fence(), B2);
     assert!(nic.fence_done().unwrap());
     assert_eq!(
@@ -400,8 +425,14 @@ fn a_malformed_record_is_counted_and_dropped() {
     let mut nic = board(0);
     nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
     nic.device_mut().inject(Fault::CorruptRecord);
-    nic.command(NicCommand::Submit { value: b"x".to_vec() }).unwrap();
-    nic.command(NicCommand::Submit { value: b"y".to_vec() }).unwrap();
+    nic.command(NicCommand::Submit {
+        value: b"x".to_vec(),
+    })
+    .unwrap();
+    nic.command(NicCommand::Submit {
+        value: b"y".to_vec(),
+    })
+    .unwrap();
     assert_eq!(records(&mut nic), [accepted(B1, 2, b"y")]);
     assert_eq!(nic.stats().malformed_records, 1);
     assert_eq!(
@@ -415,8 +446,14 @@ fn a_corrupt_writeback_costs_one_record_not_the_stream() {
     let mut nic = board(0);
     nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
     nic.device_mut().inject(Fault::BadWriteback);
-    nic.command(NicCommand::Submit { value: b"x".to_vec() }).unwrap();
-    nic.command(NicCommand::Submit { value: b"y".to_vec() }).unwrap();
+    nic.command(NicCommand::Submit {
+        value: b"x".to_vec(),
+    })
+    .unwrap();
+    nic.command(NicCommand::Submit {
+        value: b"y".to_vec(),
+    })
+    .unwrap();
     assert_eq!(records(&mut nic), [accepted(B1, 2, b"y")]);
     assert_eq!(nic.stats().bad_descriptors, 1);
 }
@@ -426,7 +463,10 @@ fn completions_raise_an_interrupt_that_wakes_the_waiter_once() {
     let mut nic = board(0);
     nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
     assert_eq!(nic.wait(Duration::ZERO).unwrap(), Wake::Timeout);
-    nic.command(NicCommand::Submit { value: b"x".to_vec() }).unwrap();
+    nic.command(NicCommand::Submit {
+        value: b"x".to_vec(),
+    })
+    .unwrap();
     assert_eq!(nic.wait(Duration::ZERO).unwrap(), Wake::Interrupt);
     assert_eq!(nic.wait(Duration::ZERO).unwrap(), Wake::Timeout);
     assert_eq!(records(&mut nic), [accepted(B1, 1, b"x")]);
@@ -437,11 +477,20 @@ fn an_engine_fault_surfaces_from_wait_as_a_typed_error() {
     let mut nic = board(0);
     nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
     nic.device_mut().inject(Fault::BadMagic(Direction::H2c));
-    nic.command(NicCommand::Submit { value: b"x".to_vec() }).unwrap();
+    nic.command(NicCommand::Submit {
+        value: b"x".to_vec(),
+    })
+    .unwrap();
     let e = nic.wait(Duration::ZERO).unwrap_err();
     let text = e.to_string();
-    assert!(matches!(e, BoardError::Xdma(XdmaError::Engine { .. })), "{e:?}");
-    assert!(text.contains("H2C channel 0 stopped") && text.contains("magic"), "{text}");
+    assert!(
+        matches!(e, BoardError::Xdma(XdmaError::Engine { .. })),
+        "{e:?}"
+    );
+    assert!(
+        text.contains("H2C channel 0 stopped") && text.contains("magic"),
+        "{text}"
+    );
     assert!(nic.check_engines().is_err(), "the engine stays stopped");
 }
 
@@ -470,10 +519,19 @@ fn many_submissions_wrap_both_rings_without_loss() {
     }
     got.extend(records(&mut nic));
     let expected: Vec<CardToHost> = (0..200u32)
-        .map(|i| accepted(B1, u64::from(i) + 1, &i.to_le_bytes().repeat(1 + (i as usize % 40))))
+        .map(|i| {
+            accepted(
+                B1,
+                u64::from(i) + 1,
+                &i.to_le_bytes().repeat(1 + (i as usize % 40)),
+            )
+        })
         .collect();
     assert_eq!(got, expected);
-    assert_eq!(nic.stats().malformed_records + nic.stats().bad_descriptors, 0);
+    assert_eq!(
+        nic.stats().malformed_records + nic.stats().bad_descriptors,
+        0
+    );
 }
 
 #[test]

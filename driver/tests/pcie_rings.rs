@@ -12,11 +12,11 @@ use riptide_driver::pcie::xdma::{
     C2hChannel, DESC_COMPLETED, DESC_EOP, DESCRIPTOR_LEN, Descriptor, Direction, Engine,
     H2cChannel, RingConfig, XdmaError, adjacent_after, control, reg, status,
 };
+use riptide_wire::Ballot;
 use riptide_wire::frame::decode_frame;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::layout::UDP_PORT;
 use riptide_wire::records::{TRANSMIT_DATAGRAM_OFFSET, decode_c2h, encode_h2c};
-use riptide_wire::Ballot;
 
 const BAR: u8 = DEFAULT_DMA_BAR;
 const H2C: Engine = Engine::new(Direction::H2c, 0);
@@ -77,7 +77,9 @@ fn ring_base(dev: &mut Fake, engine: Engine) -> u64 {
 
 fn descriptor(dev: &mut Fake, engine: Engine, index: usize) -> Descriptor {
     let base = ring_base(dev, engine);
-    let raw = dev.peek(base + (index * DESCRIPTOR_LEN) as u64, DESCRIPTOR_LEN).unwrap();
+    let raw = dev
+        .peek(base + (index * DESCRIPTOR_LEN) as u64, DESCRIPTOR_LEN)
+        .unwrap();
     Descriptor::decode(&raw.try_into().unwrap()).unwrap()
 }
 
@@ -136,7 +138,10 @@ fn h2c_start_programs_the_engine_in_order() {
     ] {
         assert_eq!(run & bit, bit, "control {run:#x} lacks {bit:#x}");
     }
-    assert!(doorbells(&dev, H2C).is_empty(), "no credits before a packet");
+    assert!(
+        doorbells(&dev, H2C).is_empty(),
+        "no credits before a packet"
+    );
     assert_eq!(h2c.in_flight(), 0);
 }
 
@@ -150,7 +155,11 @@ fn descriptors_form_a_circle_with_adjacency_hints() {
         for i in 0..4 {
             let d = descriptor(&mut dev, engine, i);
             let next = (i + 1) % 4;
-            assert_eq!(d.next, base + (next * DESCRIPTOR_LEN) as u64, "{engine} {i}");
+            assert_eq!(
+                d.next,
+                base + (next * DESCRIPTOR_LEN) as u64,
+                "{engine} {i}"
+            );
             assert_eq!(d.next_adjacent, adjacent_after(next, 4));
             assert_eq!(d.control & DESC_COMPLETED, DESC_COMPLETED);
         }
@@ -158,7 +167,11 @@ fn descriptors_form_a_circle_with_adjacency_hints() {
     let c2h = descriptor(&mut dev, C2H, 2);
     assert_eq!(c2h.len, 256, "a C2H descriptor offers its whole buffer");
     assert_ne!(c2h.src, 0, "C2H source is the writeback address");
-    assert_eq!(doorbells(&dev, C2H), [4], "every C2H descriptor credited at start");
+    assert_eq!(
+        doorbells(&dev, C2H),
+        [4],
+        "every C2H descriptor credited at start"
+    );
 }
 
 #[test]
@@ -205,7 +218,8 @@ fn the_h2c_ring_wraps_and_reuses_its_slots() {
     let mut dev = fake();
     let mut h2c = H2cChannel::start(&mut dev, BAR, 0, ring(4, 256)).unwrap();
     for tag in 0..10u8 {
-        h2c.send(&mut dev, &transmit(tag, 20 + usize::from(tag))).unwrap();
+        h2c.send(&mut dev, &transmit(tag, 20 + usize::from(tag)))
+            .unwrap();
     }
     let expected: Vec<Vec<u8>> = (0..10u8).map(|t| vec![t; 20 + usize::from(t)]).collect();
     assert_eq!(sent_datagrams(&mut dev), expected, "in order, none lost");
@@ -213,7 +227,9 @@ fn the_h2c_ring_wraps_and_reuses_its_slots() {
     // Packet 9 went into slot 9 % 4 = 1, over packets 1 and 5.
     let d = descriptor(&mut dev, H2C, 1);
     assert_eq!(dev.peek(d.src, d.len as usize).unwrap(), transmit(9, 29));
-    let count = dev.read32(BAR, H2C.channel_reg(reg::COMPLETED_COUNT)).unwrap();
+    let count = dev
+        .read32(BAR, H2C.channel_reg(reg::COMPLETED_COUNT))
+        .unwrap();
     assert_eq!(count, 10);
     h2c.reap(&mut dev).unwrap();
     assert_eq!(h2c.in_flight(), 0);
@@ -240,7 +256,10 @@ fn a_full_h2c_ring_refuses_more_work() {
         h2c.send(&mut dev, &[0u8; 5 * 256]),
         Err(XdmaError::TooLarge { needed: 5, .. })
     ));
-    assert!(matches!(h2c.send(&mut dev, &[]), Err(XdmaError::EmptyPacket)));
+    assert!(matches!(
+        h2c.send(&mut dev, &[]),
+        Err(XdmaError::EmptyPacket)
+    ));
 }
 
 #[test]
@@ -248,7 +267,8 @@ fn c2h_records_arrive_in_order_and_each_returns_a_credit() {
     let mut dev = leading();
     let mut c2h = C2hChannel::start(&mut dev, BAR, 0, ring(4, 256)).unwrap();
     for i in 0..10u8 {
-        dev.card_mut().command(NicCommand::Submit { value: vec![i; 3] });
+        dev.card_mut()
+            .command(NicCommand::Submit { value: vec![i; 3] });
     }
     let mut slots = Vec::new();
     while let Some(packet) = c2h.poll(&mut dev).unwrap() {
@@ -297,9 +317,12 @@ fn c2h_backpressure_holds_records_until_credits_return() {
     let mut dev = leading();
     let mut c2h = C2hChannel::start(&mut dev, BAR, 0, ring(2, 256)).unwrap();
     for i in 0..5u8 {
-        dev.card_mut().command(NicCommand::Submit { value: vec![i] });
+        dev.card_mut()
+            .command(NicCommand::Submit { value: vec![i] });
     }
-    let done = dev.read32(BAR, C2H.channel_reg(reg::COMPLETED_COUNT)).unwrap();
+    let done = dev
+        .read32(BAR, C2H.channel_reg(reg::COMPLETED_COUNT))
+        .unwrap();
     assert_eq!(done, 2, "only the credited descriptors are filled");
     let credits = dev.read32(BAR, C2H.sgdma_reg(reg::DESC_CREDITS)).unwrap();
     assert_eq!(credits, 0);
@@ -336,10 +359,14 @@ fn fetch_and_read_errors_name_the_failed_transfer() {
     h2c.send(&mut dev, &transmit(1, 8)).unwrap();
     let (_, bits, text) = engine_error(h2c.check(&mut dev));
     assert_eq!(bits & status::READ_ERROR, 1 << status::READ_ERROR_SHIFT);
-    assert!(text.contains("data read failed: unsupported request"), "{text}");
+    assert!(
+        text.contains("data read failed: unsupported request"),
+        "{text}"
+    );
 
     dev.inject(Fault::DescriptorFetchError(Direction::C2h));
-    dev.card_mut().command(NicCommand::Submit { value: vec![1] });
+    dev.card_mut()
+        .command(NicCommand::Submit { value: vec![1] });
     assert_eq!(c2h.poll(&mut dev).unwrap(), None, "nothing was written");
     let (engine, bits, text) = engine_error(c2h.check(&mut dev));
     assert_eq!(engine, C2H);
@@ -353,7 +380,8 @@ fn a_bad_writeback_is_reported_and_the_ring_goes_on() {
     let mut c2h = C2hChannel::start(&mut dev, BAR, 0, ring(4, 256)).unwrap();
     dev.inject(Fault::BadWriteback);
     for i in 0..2u8 {
-        dev.card_mut().command(NicCommand::Submit { value: vec![i] });
+        dev.card_mut()
+            .command(NicCommand::Submit { value: vec![i] });
     }
     match c2h.poll(&mut dev) {
         Err(XdmaError::BadWriteback { index: 0, found }) => assert_ne!(found, 0x52B4),
@@ -364,7 +392,11 @@ fn a_bad_writeback_is_reported_and_the_ring_goes_on() {
         decode_c2h(&second).unwrap(),
         CardToHost::Event(NicEvent::Accepted { slot: 2, .. })
     ));
-    assert_eq!(doorbells(&dev, C2H), [4, 1, 1], "the bad descriptor was recycled");
+    assert_eq!(
+        doorbells(&dev, C2H),
+        [4, 1, 1],
+        "the bad descriptor was recycled"
+    );
 }
 
 #[test]
@@ -384,7 +416,8 @@ fn a_c2h_descriptor_of_invalid_length_sets_its_status_bit() {
     };
     dev.dma_write(&ring_mem, 0, &d.encode()).unwrap();
     let iova = ring_mem.iova();
-    dev.write32(BAR, C2H.sgdma_reg(reg::DESC_LO), iova as u32).unwrap();
+    dev.write32(BAR, C2H.sgdma_reg(reg::DESC_LO), iova as u32)
+        .unwrap();
     dev.write32(BAR, C2H.sgdma_reg(reg::DESC_HI), (iova >> 32) as u32)
         .unwrap();
     dev.write32(
@@ -395,8 +428,10 @@ fn a_c2h_descriptor_of_invalid_length_sets_its_status_bit() {
     .unwrap();
     dev.write32(BAR, C2H.channel_reg(reg::CONTROL), C2H.running_control())
         .unwrap();
-    dev.write32(BAR, C2H.sgdma_reg(reg::DESC_CREDITS), 1).unwrap();
-    dev.card_mut().command(NicCommand::Submit { value: vec![1] });
+    dev.write32(BAR, C2H.sgdma_reg(reg::DESC_CREDITS), 1)
+        .unwrap();
+    dev.card_mut()
+        .command(NicCommand::Submit { value: vec![1] });
     let value = dev.read32(BAR, C2H.channel_reg(reg::STATUS)).unwrap();
     assert_eq!(value & status::INVALID_LENGTH, status::INVALID_LENGTH);
     let text = riptide_driver::pcie::xdma::EngineStatus(value).to_string();
