@@ -152,6 +152,12 @@ register!(
     Ro,
     "bit 0: the last requested fence is done (its FenceDone record was sent)"
 );
+register!(
+    HEARTBEAT,
+    0x060,
+    Wo,
+    "write 1 (leader): send COMMIT(ballot, commit) to every follower"
+);
 
 /// The registers above the peer table and counters, in offset order.
 pub const CONTROL: &[Register] = &[
@@ -178,6 +184,7 @@ pub const CONTROL: &[Register] = &[
     FENCE_BALLOT_HI,
     FENCE_REQUEST,
     FENCE_STATUS,
+    HEARTBEAT,
 ];
 
 /// The peer table: one block of [`PEER_STRIDE`] bytes per replica id, with

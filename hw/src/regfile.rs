@@ -1,0 +1,635 @@
+//! AXI4-Lite register file: the map of `riptide_wire::regs` (offsets come
+//! from there), staged configuration with an apply strobe, the fence and
+//! heartbeat strobes, the peer table and the counters.
+//!
+//! One outstanding transaction per direction; writes take `awvalid` and
+//! `wvalid` together (as AXI4-Lite masters from Xilinx IP present them) and
+//! write whole words (`wstrb` is ignored: every register is written 32 bits
+//! at a time by the driver). Unmapped addresses read 0 and ignore writes;
+//! responses are always OKAY.
+
+use riptide_wire::layout;
+use riptide_wire::regs::{self, Counter, MAX_REPLICAS, PEER_BASE, PEER_STRIDE, Register};
+use rust_hdl::prelude::*;
+
+pub const AXIL_ADDR_BITS: usize = 12;
+pub type AxilAddr = Bits<AXIL_ADDR_BITS>;
+pub const COUNTERS: usize = Counter::COUNT;
+
+const _: () = assert!(regs::COUNTER_BASE as usize + 4 * COUNTERS <= 1 << AXIL_ADDR_BITS);
+const _: () = assert!(MAX_REPLICAS == 8 && PEER_STRIDE == 16);
+
+#[derive(LogicBlock)]
+pub struct RegFile {
+    pub clock: Signal<In, Clock>,
+    pub rst: Signal<In, Bit>,
+    pub s_axil_awaddr: Signal<In, AxilAddr>,
+    pub s_axil_awvalid: Signal<In, Bit>,
+    pub s_axil_awready: Signal<Out, Bit>,
+    pub s_axil_wdata: Signal<In, Bits<32>>,
+    pub s_axil_wstrb: Signal<In, Bits<4>>,
+    pub s_axil_wvalid: Signal<In, Bit>,
+    pub s_axil_wready: Signal<Out, Bit>,
+    pub s_axil_bresp: Signal<Out, Bits<2>>,
+    pub s_axil_bvalid: Signal<Out, Bit>,
+    pub s_axil_bready: Signal<In, Bit>,
+    pub s_axil_araddr: Signal<In, AxilAddr>,
+    pub s_axil_arvalid: Signal<In, Bit>,
+    pub s_axil_arready: Signal<Out, Bit>,
+    pub s_axil_rdata: Signal<Out, Bits<32>>,
+    pub s_axil_rresp: Signal<Out, Bits<2>>,
+    pub s_axil_rvalid: Signal<Out, Bit>,
+    pub s_axil_rready: Signal<In, Bit>,
+    // Live configuration.
+    pub enable: Signal<Out, Bit>,
+    pub role: Signal<Out, Bits<2>>,
+    pub replica_id: Signal<Out, Bits<8>>,
+    pub group: Signal<Out, Bits<16>>,
+    pub replicas: Signal<Out, Bits<4>>,
+    pub window: Signal<Out, Bits<16>>,
+    pub ballot: Signal<Out, Bits<64>>,
+    pub configure: Signal<Out, Bit>,
+    pub cfg_next_slot: Signal<Out, Bits<64>>,
+    pub cfg_commit: Signal<Out, Bits<64>>,
+    pub fence_request: Signal<Out, Bit>,
+    pub fence_ballot: Signal<Out, Bits<64>>,
+    pub heartbeat: Signal<Out, Bit>,
+    /// Fast-path state to read back.
+    pub next_slot: Signal<In, Bits<64>>,
+    pub commit_index: Signal<In, Bits<64>>,
+    /// A FenceDone record left on the card-to-host stream.
+    pub fence_done: Signal<In, Bit>,
+    // Peer table lookups.
+    pub peer_sel: Signal<In, Bits<3>>,
+    pub peer_mac: Signal<Out, Bits<48>>,
+    pub peer_ip: Signal<Out, Bits<32>>,
+    pub peer_port: Signal<Out, Bits<16>>,
+    pub own_mac: Signal<Out, Bits<48>>,
+    pub own_ip: Signal<Out, Bits<32>>,
+    pub own_port: Signal<Out, Bits<16>>,
+    /// Bit `i` counts one for counter `i` this cycle.
+    pub count: Signal<In, Bits<64>>,
+
+    a_id: Constant<AxilAddr>,
+    a_version: Constant<AxilAddr>,
+    a_enable: Constant<AxilAddr>,
+    a_apply: Constant<AxilAddr>,
+    a_role: Constant<AxilAddr>,
+    a_replica_id: Constant<AxilAddr>,
+    a_group: Constant<AxilAddr>,
+    a_replicas: Constant<AxilAddr>,
+    a_window: Constant<AxilAddr>,
+    a_ballot_lo: Constant<AxilAddr>,
+    a_ballot_hi: Constant<AxilAddr>,
+    a_cfg_next_lo: Constant<AxilAddr>,
+    a_cfg_next_hi: Constant<AxilAddr>,
+    a_cfg_commit_lo: Constant<AxilAddr>,
+    a_cfg_commit_hi: Constant<AxilAddr>,
+    a_next_lo: Constant<AxilAddr>,
+    a_next_hi: Constant<AxilAddr>,
+    a_commit_lo: Constant<AxilAddr>,
+    a_commit_hi: Constant<AxilAddr>,
+    a_fence_lo: Constant<AxilAddr>,
+    a_fence_hi: Constant<AxilAddr>,
+    a_fence_request: Constant<AxilAddr>,
+    a_fence_status: Constant<AxilAddr>,
+    a_heartbeat: Constant<AxilAddr>,
+    a_peer_base: Constant<AxilAddr>,
+    a_peer_end: Constant<AxilAddr>,
+    a_counter_base: Constant<AxilAddr>,
+    a_counter_end: Constant<AxilAddr>,
+    id_value: Constant<Bits<32>>,
+    version_value: Constant<Bits<32>>,
+    peer_index: [Constant<Bits<3>>; MAX_REPLICAS],
+    counter_index: [Constant<Bits<10>>; COUNTERS],
+
+    enable_reg: DFF<Bit>,
+    cfg_role: DFF<Bits<32>>,
+    cfg_replica_id: DFF<Bits<32>>,
+    cfg_group: DFF<Bits<32>>,
+    cfg_replicas: DFF<Bits<32>>,
+    cfg_window: DFF<Bits<32>>,
+    cfg_ballot_lo: DFF<Bits<32>>,
+    cfg_ballot_hi: DFF<Bits<32>>,
+    cfg_next_lo: DFF<Bits<32>>,
+    cfg_next_hi: DFF<Bits<32>>,
+    cfg_commit_lo: DFF<Bits<32>>,
+    cfg_commit_hi: DFF<Bits<32>>,
+    fence_lo: DFF<Bits<32>>,
+    fence_hi: DFF<Bits<32>>,
+    fence_status: DFF<Bit>,
+    live_role: DFF<Bits<2>>,
+    live_replica_id: DFF<Bits<8>>,
+    live_group: DFF<Bits<16>>,
+    live_replicas: DFF<Bits<4>>,
+    live_window: DFF<Bits<16>>,
+    live_ballot: DFF<Bits<64>>,
+    apply: DFF<Bit>,
+    fence_go: DFF<Bit>,
+    heartbeat_go: DFF<Bit>,
+    latched_next_hi: DFF<Bits<32>>,
+    latched_commit_hi: DFF<Bits<32>>,
+    peer_mac_lo: [DFF<Bits<32>>; MAX_REPLICAS],
+    peer_mac_hi: [DFF<Bits<32>>; MAX_REPLICAS],
+    peer_ip_reg: [DFF<Bits<32>>; MAX_REPLICAS],
+    peer_port_reg: [DFF<Bits<32>>; MAX_REPLICAS],
+    counters: [DFF<Bits<32>>; COUNTERS],
+    b_valid: DFF<Bit>,
+    r_valid: DFF<Bit>,
+    r_data: DFF<Bits<32>>,
+
+    write: Signal<Local, Bit>,
+    read: Signal<Local, Bit>,
+    waddr: Signal<Local, AxilAddr>,
+    raddr: Signal<Local, AxilAddr>,
+    wpeer: Signal<Local, Bits<3>>,
+    rpeer: Signal<Local, Bits<3>>,
+    rcounter: Signal<Local, Bits<10>>,
+    rvalue: Signal<Local, Bits<32>>,
+    sel_mac_lo: Signal<Local, Bits<32>>,
+    sel_mac_hi: Signal<Local, Bits<32>>,
+    sel_ip: Signal<Local, Bits<32>>,
+    sel_port: Signal<Local, Bits<32>>,
+    own_mac_lo: Signal<Local, Bits<32>>,
+    own_mac_hi: Signal<Local, Bits<32>>,
+    own_ip_sel: Signal<Local, Bits<32>>,
+    own_port_sel: Signal<Local, Bits<32>>,
+}
+
+fn at(r: Register) -> Constant<AxilAddr> {
+    Constant::new(u64::from(r.offset).into())
+}
+
+impl Default for RegFile {
+    fn default() -> Self {
+        let peer_end = PEER_BASE + PEER_STRIDE * MAX_REPLICAS as u32;
+        let counter_end = regs::COUNTER_BASE + 4 * COUNTERS as u32;
+        let version = (u32::from(layout::VERSION) << 16) | regs::REGMAP_REVISION;
+        Self {
+            clock: Default::default(),
+            rst: Default::default(),
+            s_axil_awaddr: Default::default(),
+            s_axil_awvalid: Default::default(),
+            s_axil_awready: Default::default(),
+            s_axil_wdata: Default::default(),
+            s_axil_wstrb: Default::default(),
+            s_axil_wvalid: Default::default(),
+            s_axil_wready: Default::default(),
+            s_axil_bresp: Default::default(),
+            s_axil_bvalid: Default::default(),
+            s_axil_bready: Default::default(),
+            s_axil_araddr: Default::default(),
+            s_axil_arvalid: Default::default(),
+            s_axil_arready: Default::default(),
+            s_axil_rdata: Default::default(),
+            s_axil_rresp: Default::default(),
+            s_axil_rvalid: Default::default(),
+            s_axil_rready: Default::default(),
+            enable: Default::default(),
+            role: Default::default(),
+            replica_id: Default::default(),
+            group: Default::default(),
+            replicas: Default::default(),
+            window: Default::default(),
+            ballot: Default::default(),
+            configure: Default::default(),
+            cfg_next_slot: Default::default(),
+            cfg_commit: Default::default(),
+            fence_request: Default::default(),
+            fence_ballot: Default::default(),
+            heartbeat: Default::default(),
+            next_slot: Default::default(),
+            commit_index: Default::default(),
+            fence_done: Default::default(),
+            peer_sel: Default::default(),
+            peer_mac: Default::default(),
+            peer_ip: Default::default(),
+            peer_port: Default::default(),
+            own_mac: Default::default(),
+            own_ip: Default::default(),
+            own_port: Default::default(),
+            count: Default::default(),
+            a_id: at(regs::ID),
+            a_version: at(regs::VERSION),
+            a_enable: at(regs::ENABLE),
+            a_apply: at(regs::CONFIG_APPLY),
+            a_role: at(regs::CFG_ROLE),
+            a_replica_id: at(regs::CFG_REPLICA_ID),
+            a_group: at(regs::CFG_GROUP_ID),
+            a_replicas: at(regs::CFG_REPLICAS),
+            a_window: at(regs::CFG_WINDOW),
+            a_ballot_lo: at(regs::CFG_BALLOT_LO),
+            a_ballot_hi: at(regs::CFG_BALLOT_HI),
+            a_cfg_next_lo: at(regs::CFG_NEXT_SLOT_LO),
+            a_cfg_next_hi: at(regs::CFG_NEXT_SLOT_HI),
+            a_cfg_commit_lo: at(regs::CFG_COMMIT_LO),
+            a_cfg_commit_hi: at(regs::CFG_COMMIT_HI),
+            a_next_lo: at(regs::NEXT_SLOT_LO),
+            a_next_hi: at(regs::NEXT_SLOT_HI),
+            a_commit_lo: at(regs::COMMIT_LO),
+            a_commit_hi: at(regs::COMMIT_HI),
+            a_fence_lo: at(regs::FENCE_BALLOT_LO),
+            a_fence_hi: at(regs::FENCE_BALLOT_HI),
+            a_fence_request: at(regs::FENCE_REQUEST),
+            a_fence_status: at(regs::FENCE_STATUS),
+            a_heartbeat: at(regs::HEARTBEAT),
+            a_peer_base: Constant::new(u64::from(PEER_BASE).into()),
+            a_peer_end: Constant::new(u64::from(peer_end).into()),
+            a_counter_base: Constant::new(u64::from(regs::COUNTER_BASE).into()),
+            a_counter_end: Constant::new(u64::from(counter_end).into()),
+            id_value: Constant::new(u64::from(regs::ID_VALUE).into()),
+            version_value: Constant::new(u64::from(version).into()),
+            peer_index: std::array::from_fn(|i| Constant::new((i as u64).into())),
+            counter_index: std::array::from_fn(|i| Constant::new((i as u64).into())),
+            enable_reg: Default::default(),
+            cfg_role: Default::default(),
+            cfg_replica_id: Default::default(),
+            cfg_group: Default::default(),
+            cfg_replicas: Default::default(),
+            cfg_window: Default::default(),
+            cfg_ballot_lo: Default::default(),
+            cfg_ballot_hi: Default::default(),
+            cfg_next_lo: Default::default(),
+            cfg_next_hi: Default::default(),
+            cfg_commit_lo: Default::default(),
+            cfg_commit_hi: Default::default(),
+            fence_lo: Default::default(),
+            fence_hi: Default::default(),
+            fence_status: Default::default(),
+            live_role: Default::default(),
+            live_replica_id: Default::default(),
+            live_group: Default::default(),
+            live_replicas: Default::default(),
+            live_window: Default::default(),
+            live_ballot: Default::default(),
+            apply: Default::default(),
+            fence_go: Default::default(),
+            heartbeat_go: Default::default(),
+            latched_next_hi: Default::default(),
+            latched_commit_hi: Default::default(),
+            peer_mac_lo: Default::default(),
+            peer_mac_hi: Default::default(),
+            peer_ip_reg: Default::default(),
+            peer_port_reg: Default::default(),
+            counters: std::array::from_fn(|_| DFF::default()),
+            b_valid: Default::default(),
+            r_valid: Default::default(),
+            r_data: Default::default(),
+            write: Default::default(),
+            read: Default::default(),
+            waddr: Default::default(),
+            raddr: Default::default(),
+            wpeer: Default::default(),
+            rpeer: Default::default(),
+            rcounter: Default::default(),
+            rvalue: Default::default(),
+            sel_mac_lo: Default::default(),
+            sel_mac_hi: Default::default(),
+            sel_ip: Default::default(),
+            sel_port: Default::default(),
+            own_mac_lo: Default::default(),
+            own_mac_hi: Default::default(),
+            own_ip_sel: Default::default(),
+            own_port_sel: Default::default(),
+        }
+    }
+}
+
+impl Logic for RegFile {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            enable_reg,
+            cfg_role,
+            cfg_replica_id,
+            cfg_group,
+            cfg_replicas,
+            cfg_window,
+            cfg_ballot_lo,
+            cfg_ballot_hi,
+            cfg_next_lo,
+            cfg_next_hi,
+            cfg_commit_lo,
+            cfg_commit_hi,
+            fence_lo,
+            fence_hi,
+            fence_status,
+            live_role,
+            live_replica_id,
+            live_group,
+            live_replicas,
+            live_window,
+            live_ballot,
+            apply,
+            fence_go,
+            heartbeat_go,
+            latched_next_hi,
+            latched_commit_hi,
+            b_valid,
+            r_valid,
+            r_data
+        );
+        for i in 0..8 {
+            self.peer_mac_lo[i].clock.next = self.clock.val();
+            self.peer_mac_hi[i].clock.next = self.clock.val();
+            self.peer_ip_reg[i].clock.next = self.clock.val();
+            self.peer_port_reg[i].clock.next = self.clock.val();
+            self.peer_mac_lo[i].d.next = self.peer_mac_lo[i].q.val();
+            self.peer_mac_hi[i].d.next = self.peer_mac_hi[i].q.val();
+            self.peer_ip_reg[i].d.next = self.peer_ip_reg[i].q.val();
+            self.peer_port_reg[i].d.next = self.peer_port_reg[i].q.val();
+        }
+        for i in 0..COUNTERS {
+            self.counters[i].clock.next = self.clock.val();
+            self.counters[i].d.next = self.counters[i].q.val();
+            if self.count.val().get_bit(i) {
+                self.counters[i].d.next = self.counters[i].q.val() + 1;
+            }
+        }
+
+        // Writes.
+        self.write.next =
+            self.s_axil_awvalid.val() && self.s_axil_wvalid.val() && !self.b_valid.q.val();
+        self.s_axil_awready.next = self.write.val();
+        self.s_axil_wready.next = self.write.val();
+        self.waddr.next = self.s_axil_awaddr.val() & 0xFFC_u64;
+        self.wpeer.next = ((self.waddr.val() - self.a_peer_base.val()) >> 4).get_bits::<3>(0);
+        self.apply.d.next = false;
+        self.fence_go.d.next = false;
+        self.heartbeat_go.d.next = false;
+        if self.write.val() {
+            self.b_valid.d.next = true;
+            if self.waddr.val() == self.a_enable.val() {
+                self.enable_reg.d.next = self.s_axil_wdata.val().get_bit(0);
+            }
+            if self.waddr.val() == self.a_apply.val() {
+                self.apply.d.next = self.s_axil_wdata.val().get_bit(0);
+            }
+            if self.waddr.val() == self.a_role.val() {
+                self.cfg_role.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_replica_id.val() {
+                self.cfg_replica_id.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_group.val() {
+                self.cfg_group.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_replicas.val() {
+                self.cfg_replicas.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_window.val() {
+                self.cfg_window.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_ballot_lo.val() {
+                self.cfg_ballot_lo.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_ballot_hi.val() {
+                self.cfg_ballot_hi.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_cfg_next_lo.val() {
+                self.cfg_next_lo.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_cfg_next_hi.val() {
+                self.cfg_next_hi.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_cfg_commit_lo.val() {
+                self.cfg_commit_lo.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_cfg_commit_hi.val() {
+                self.cfg_commit_hi.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_fence_lo.val() {
+                self.fence_lo.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_fence_hi.val() {
+                self.fence_hi.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_fence_request.val() {
+                self.fence_go.d.next = self.s_axil_wdata.val().get_bit(0);
+            }
+            if self.waddr.val() == self.a_heartbeat.val() {
+                self.heartbeat_go.d.next = self.s_axil_wdata.val().get_bit(0);
+            }
+            if (self.waddr.val() >= self.a_peer_base.val())
+                && (self.waddr.val() < self.a_peer_end.val())
+            {
+                for i in 0..8 {
+                    if self.wpeer.val() == self.peer_index[i].val() {
+                        if self.waddr.val().get_bits::<2>(2) == 0_u64 {
+                            self.peer_mac_lo[i].d.next = self.s_axil_wdata.val();
+                        }
+                        if self.waddr.val().get_bits::<2>(2) == 1_u64 {
+                            self.peer_mac_hi[i].d.next = self.s_axil_wdata.val() & 0xFFFF_u64;
+                        }
+                        if self.waddr.val().get_bits::<2>(2) == 2_u64 {
+                            self.peer_ip_reg[i].d.next = self.s_axil_wdata.val();
+                        }
+                        if self.waddr.val().get_bits::<2>(2) == 3_u64 {
+                            self.peer_port_reg[i].d.next = self.s_axil_wdata.val() & 0xFFFF_u64;
+                        }
+                    }
+                }
+            }
+        }
+        if self.b_valid.q.val() && self.s_axil_bready.val() {
+            self.b_valid.d.next = false;
+        }
+        self.s_axil_bvalid.next = self.b_valid.q.val();
+        self.s_axil_bresp.next = 0.into();
+
+        // Reads.
+        self.read.next = self.s_axil_arvalid.val() && !self.r_valid.q.val();
+        self.s_axil_arready.next = self.read.val();
+        self.raddr.next = self.s_axil_araddr.val() & 0xFFC_u64;
+        self.rpeer.next = ((self.raddr.val() - self.a_peer_base.val()) >> 4).get_bits::<3>(0);
+        self.rcounter.next =
+            bit_cast::<10, 12>((self.raddr.val() - self.a_counter_base.val()) >> 2);
+        self.rvalue.next = 0.into();
+        if self.raddr.val() == self.a_id.val() {
+            self.rvalue.next = self.id_value.val();
+        }
+        if self.raddr.val() == self.a_version.val() {
+            self.rvalue.next = self.version_value.val();
+        }
+        if self.raddr.val() == self.a_enable.val() {
+            self.rvalue.next = bit_cast::<32, 1>(self.enable_reg.q.val().into());
+        }
+        if self.raddr.val() == self.a_role.val() {
+            self.rvalue.next = self.cfg_role.q.val();
+        }
+        if self.raddr.val() == self.a_replica_id.val() {
+            self.rvalue.next = self.cfg_replica_id.q.val();
+        }
+        if self.raddr.val() == self.a_group.val() {
+            self.rvalue.next = self.cfg_group.q.val();
+        }
+        if self.raddr.val() == self.a_replicas.val() {
+            self.rvalue.next = self.cfg_replicas.q.val();
+        }
+        if self.raddr.val() == self.a_window.val() {
+            self.rvalue.next = self.cfg_window.q.val();
+        }
+        if self.raddr.val() == self.a_ballot_lo.val() {
+            self.rvalue.next = self.cfg_ballot_lo.q.val();
+        }
+        if self.raddr.val() == self.a_ballot_hi.val() {
+            self.rvalue.next = self.cfg_ballot_hi.q.val();
+        }
+        if self.raddr.val() == self.a_cfg_next_lo.val() {
+            self.rvalue.next = self.cfg_next_lo.q.val();
+        }
+        if self.raddr.val() == self.a_cfg_next_hi.val() {
+            self.rvalue.next = self.cfg_next_hi.q.val();
+        }
+        if self.raddr.val() == self.a_cfg_commit_lo.val() {
+            self.rvalue.next = self.cfg_commit_lo.q.val();
+        }
+        if self.raddr.val() == self.a_cfg_commit_hi.val() {
+            self.rvalue.next = self.cfg_commit_hi.q.val();
+        }
+        if self.raddr.val() == self.a_next_lo.val() {
+            self.rvalue.next = self.next_slot.val().get_bits::<32>(0);
+        }
+        if self.raddr.val() == self.a_next_hi.val() {
+            self.rvalue.next = self.latched_next_hi.q.val();
+        }
+        if self.raddr.val() == self.a_commit_lo.val() {
+            self.rvalue.next = self.commit_index.val().get_bits::<32>(0);
+        }
+        if self.raddr.val() == self.a_commit_hi.val() {
+            self.rvalue.next = self.latched_commit_hi.q.val();
+        }
+        if self.raddr.val() == self.a_fence_lo.val() {
+            self.rvalue.next = self.fence_lo.q.val();
+        }
+        if self.raddr.val() == self.a_fence_hi.val() {
+            self.rvalue.next = self.fence_hi.q.val();
+        }
+        if self.raddr.val() == self.a_fence_status.val() {
+            self.rvalue.next = bit_cast::<32, 1>(self.fence_status.q.val().into());
+        }
+        if (self.raddr.val() >= self.a_peer_base.val())
+            && (self.raddr.val() < self.a_peer_end.val())
+        {
+            for i in 0..8 {
+                if self.rpeer.val() == self.peer_index[i].val() {
+                    if self.raddr.val().get_bits::<2>(2) == 0_u64 {
+                        self.rvalue.next = self.peer_mac_lo[i].q.val();
+                    }
+                    if self.raddr.val().get_bits::<2>(2) == 1_u64 {
+                        self.rvalue.next = self.peer_mac_hi[i].q.val();
+                    }
+                    if self.raddr.val().get_bits::<2>(2) == 2_u64 {
+                        self.rvalue.next = self.peer_ip_reg[i].q.val();
+                    }
+                    if self.raddr.val().get_bits::<2>(2) == 3_u64 {
+                        self.rvalue.next = self.peer_port_reg[i].q.val();
+                    }
+                }
+            }
+        }
+        if (self.raddr.val() >= self.a_counter_base.val())
+            && (self.raddr.val() < self.a_counter_end.val())
+        {
+            for i in 0..COUNTERS {
+                if self.rcounter.val() == self.counter_index[i].val() {
+                    self.rvalue.next = self.counters[i].q.val();
+                }
+            }
+        }
+        if self.read.val() {
+            self.r_valid.d.next = true;
+            self.r_data.d.next = self.rvalue.val();
+            if self.raddr.val() == self.a_next_lo.val() {
+                self.latched_next_hi.d.next = self.next_slot.val().get_bits::<32>(32);
+            }
+            if self.raddr.val() == self.a_commit_lo.val() {
+                self.latched_commit_hi.d.next = self.commit_index.val().get_bits::<32>(32);
+            }
+        }
+        if self.r_valid.q.val() && self.s_axil_rready.val() {
+            self.r_valid.d.next = false;
+        }
+        self.s_axil_rvalid.next = self.r_valid.q.val();
+        self.s_axil_rdata.next = self.r_data.q.val();
+        self.s_axil_rresp.next = 0.into();
+
+        // Configuration takes effect together, the cycle after the apply write.
+        if self.apply.q.val() {
+            self.live_role.d.next = self.cfg_role.q.val().get_bits::<2>(0);
+            self.live_replica_id.d.next = self.cfg_replica_id.q.val().get_bits::<8>(0);
+            self.live_group.d.next = self.cfg_group.q.val().get_bits::<16>(0);
+            self.live_replicas.d.next = self.cfg_replicas.q.val().get_bits::<4>(0);
+            self.live_window.d.next = self.cfg_window.q.val().get_bits::<16>(0);
+            self.live_ballot.d.next = (bit_cast::<64, 32>(self.cfg_ballot_hi.q.val()) << 32)
+                | bit_cast::<64, 32>(self.cfg_ballot_lo.q.val());
+        }
+        self.configure.next = self.apply.q.val();
+        self.cfg_next_slot.next = (bit_cast::<64, 32>(self.cfg_next_hi.q.val()) << 32)
+            | bit_cast::<64, 32>(self.cfg_next_lo.q.val());
+        self.cfg_commit.next = (bit_cast::<64, 32>(self.cfg_commit_hi.q.val()) << 32)
+            | bit_cast::<64, 32>(self.cfg_commit_lo.q.val());
+        self.fence_request.next = self.fence_go.q.val();
+        self.fence_ballot.next = (bit_cast::<64, 32>(self.fence_hi.q.val()) << 32)
+            | bit_cast::<64, 32>(self.fence_lo.q.val());
+        if self.fence_go.q.val() {
+            self.fence_status.d.next = false;
+        }
+        if self.fence_done.val() {
+            self.fence_status.d.next = true;
+        }
+        self.heartbeat.next = self.heartbeat_go.q.val();
+        self.enable.next = self.enable_reg.q.val();
+        self.role.next = self.live_role.q.val();
+        self.replica_id.next = self.live_replica_id.q.val();
+        self.group.next = self.live_group.q.val();
+        self.replicas.next = self.live_replicas.q.val();
+        self.window.next = self.live_window.q.val();
+        self.ballot.next = self.live_ballot.q.val();
+
+        // Peer table lookups.
+        self.sel_mac_lo.next = 0.into();
+        self.sel_mac_hi.next = 0.into();
+        self.sel_ip.next = 0.into();
+        self.sel_port.next = 0.into();
+        self.own_mac_lo.next = 0.into();
+        self.own_mac_hi.next = 0.into();
+        self.own_ip_sel.next = 0.into();
+        self.own_port_sel.next = 0.into();
+        for i in 0..8 {
+            if self.peer_sel.val() == self.peer_index[i].val() {
+                self.sel_mac_lo.next = self.peer_mac_lo[i].q.val();
+                self.sel_mac_hi.next = self.peer_mac_hi[i].q.val();
+                self.sel_ip.next = self.peer_ip_reg[i].q.val();
+                self.sel_port.next = self.peer_port_reg[i].q.val();
+            }
+            if self.live_replica_id.q.val().get_bits::<3>(0) == self.peer_index[i].val() {
+                self.own_mac_lo.next = self.peer_mac_lo[i].q.val();
+                self.own_mac_hi.next = self.peer_mac_hi[i].q.val();
+                self.own_ip_sel.next = self.peer_ip_reg[i].q.val();
+                self.own_port_sel.next = self.peer_port_reg[i].q.val();
+            }
+        }
+        self.peer_mac.next = (bit_cast::<48, 32>(self.sel_mac_hi.val()) << 32)
+            | bit_cast::<48, 32>(self.sel_mac_lo.val());
+        self.peer_ip.next = self.sel_ip.val();
+        self.peer_port.next = self.sel_port.val().get_bits::<16>(0);
+        self.own_mac.next = (bit_cast::<48, 32>(self.own_mac_hi.val()) << 32)
+            | bit_cast::<48, 32>(self.own_mac_lo.val());
+        self.own_ip.next = self.own_ip_sel.val();
+        self.own_port.next = self.own_port_sel.val().get_bits::<16>(0);
+
+        if self.rst.val() {
+            self.enable_reg.d.next = false;
+            self.apply.d.next = false;
+            self.fence_go.d.next = false;
+            self.heartbeat_go.d.next = false;
+            self.b_valid.d.next = false;
+            self.r_valid.d.next = false;
+            self.fence_status.d.next = false;
+            self.live_role.d.next = 0.into();
+        }
+    }
+}
