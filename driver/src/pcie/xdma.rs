@@ -1009,6 +1009,32 @@ mod tests {
     }
 
     #[test]
+    fn the_24_bit_completion_count_is_extended_past_its_wrap() {
+        use crate::model::{ModelBugs, ModelNic};
+        use crate::pcie::fake::FakeDevice;
+        let mut dev = FakeDevice::new(ModelNic::new(0, 3, 1, ModelBugs::default()));
+        let config = RingConfig {
+            descriptors: 4,
+            buffer_size: 64,
+        };
+        let mut ring = Ring::allocate(&mut dev, Engine::new(Direction::H2c, 0), 1, config).unwrap();
+        fn set(dev: &mut FakeDevice<ModelNic>, ring: &Ring, word: u32) {
+            dev.dma_write(&ring.completion, 0, &word.to_le_bytes())
+                .unwrap();
+        }
+        set(&mut dev, &ring, 0x00FF_FFFE);
+        assert_eq!(ring.refresh(&mut dev).unwrap(), 0x00FF_FFFE);
+        set(&mut dev, &ring, 0x0000_0001);
+        assert_eq!(ring.refresh(&mut dev).unwrap(), 3);
+        assert_eq!(ring.completed, 0x0100_0001);
+        set(&mut dev, &ring, POLL_WB_ERROR | 2);
+        assert!(matches!(
+            ring.refresh(&mut dev),
+            Err(XdmaError::Engine { .. })
+        ));
+    }
+
+    #[test]
     fn status_text_names_every_error() {
         let s = EngineStatus(status::MAGIC_STOPPED | 1 << status::DESC_ERROR_SHIFT);
         let text = s.to_string();
