@@ -61,6 +61,9 @@ pub struct ModelNic {
     /// leader, submit beyond the window, transmit to an unknown replica):
     /// refused without effect.
     refused_commands: u64,
+    /// Follower: COMMIT frames of our ballot reported to the host. A frame
+    /// fate the register map has no counter for yet.
+    heartbeats: u64,
 }
 
 impl ModelNic {
@@ -95,6 +98,7 @@ impl ModelNic {
             host: VecDeque::new(),
             counters: Counters::default(),
             refused_commands: 0,
+            heartbeats: 0,
             peers,
         }
     }
@@ -116,6 +120,11 @@ impl ModelNic {
     /// Commands refused for breaking the host contract (see the field).
     pub fn refused_commands(&self) -> u64 {
         self.refused_commands
+    }
+
+    /// Heartbeats (COMMIT of our ballot) a follower reported to the host.
+    pub fn heartbeats(&self) -> u64 {
+        self.heartbeats
     }
 
     /// The current programming (commit and next slot advance with traffic).
@@ -241,6 +250,7 @@ impl ModelNic {
                 }
             }
             MsgType::Commit if b == ours => {
+                self.heartbeats += 1;
                 self.counters.bump(Counter::Committed);
                 self.reported_commit = self.reported_commit.max(header.commit);
                 self.event(NicEvent::Committed {
