@@ -338,6 +338,11 @@ impl HostMemory {
     }
 }
 
+// SAFETY: the mapping is owned by exactly one `HostMemory` and only reached
+// through `&mut VfioDevice`, so moving it to another thread (the NIC poll
+// thread) cannot create shared access.
+unsafe impl Send for HostMemory {}
+
 impl Drop for HostMemory {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`len` are exactly the mapping made in `new`, and the
