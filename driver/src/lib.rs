@@ -7,6 +7,7 @@
 //! and the Alveo board over VFIO implement the same trait.
 
 pub mod model;
+pub mod pcie;
 
 use riptide_wire::host::{CardToHost, NicCommand};
 
