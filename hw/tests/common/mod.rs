@@ -1,0 +1,126 @@
+//! Shared by the whole-core tests: the behavioural model and the RTL core
+//! side by side, driven with the same frames and commands.
+
+#![allow(dead_code)]
+
+use riptide_driver::Nic;
+use riptide_driver::model::{ModelBugs, ModelNic};
+use riptide_hw::sim::RtlNic;
+use riptide_wire::frame::{Endpoint, encode_frame};
+use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicRole};
+use riptide_wire::regs::Counter;
+use riptide_wire::{Ballot, Envelope, Message};
+
+pub const GROUP: u16 = 7;
+
+pub fn peers(replicas: u8) -> Vec<Endpoint> {
+    (0..replicas).map(ModelNic::default_endpoint).collect()
+}
+
+/// A frame from replica `from` to replica `to`.
+pub fn frame(from: u8, to: u8, message: Message) -> Vec<u8> {
+    let datagram = Envelope {
+        group: GROUP,
+        sender: from,
+        message,
+    }
+    .encode();
+    encode_frame(
+        &ModelNic::default_endpoint(from),
+        &ModelNic::default_endpoint(to),
+        &datagram,
+    )
+}
+
+pub fn config(role: NicRole, ballot: Ballot, next_slot: u64, replicas: u8) -> NicConfig {
+    NicConfig {
+        role,
+        ballot,
+        next_slot,
+        commit: next_slot - 1,
+        replicas,
+        window: 16,
+    }
+}
+
+/// The model and the RTL of replica `id`, fed the same inputs.
+pub struct Pair {
+    pub model: ModelNic,
+    pub rtl: RtlNic,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outputs {
+    pub frames: Vec<(u8, Vec<u8>)>,
+    pub records: Vec<CardToHost>,
+}
+
+impl Pair {
+    pub fn new(name: &str, id: u8, replicas: u8) -> Pair {
+        Pair {
+            model: ModelNic::new(id, replicas, GROUP, ModelBugs::default()),
+            rtl: RtlNic::new(name, id, GROUP, peers(replicas)),
+        }
+    }
+
+    pub fn command(&mut self, command: NicCommand) {
+        self.model.command(command.clone());
+        self.rtl.command(command);
+    }
+
+    pub fn receive(&mut self, frame: &[u8]) {
+        self.model.receive(frame);
+        self.rtl.receive(frame);
+    }
+
+    /// Everything each side produced since the last call.
+    pub fn outputs(&mut self) -> (Outputs, Outputs) {
+        let mut model = Outputs::default();
+        while let Some(f) = self.model.poll_transmit() {
+            model.frames.push(f);
+        }
+        while let Some(r) = self.model.poll_host() {
+            model.records.push(r);
+        }
+        let mut rtl = Outputs::default();
+        while let Some(f) = self.rtl.poll_transmit() {
+            rtl.frames.push(f);
+        }
+        while let Some(r) = self.rtl.poll_record() {
+            rtl.records
+                .push(r.expect("the RTL writes well-formed records"));
+        }
+        (model, rtl)
+    }
+
+    /// Asserts both sides produced the same frames and records.
+    pub fn agree(&mut self, context: &str) -> Outputs {
+        let (model, rtl) = self.outputs();
+        assert_eq!(rtl.records, model.records, "host records differ: {context}");
+        assert_eq!(rtl.frames, model.frames, "frames differ: {context}");
+        rtl
+    }
+
+    /// Asserts every counter agrees (the RTL's are 32-bit).
+    pub fn counters_agree(&mut self, context: &str) {
+        for (counter, value) in self.rtl.counters() {
+            assert_eq!(
+                u64::from(value),
+                self.model.counters().get(counter) & 0xFFFF_FFFF,
+                "counter {} differs: {context}",
+                counter.name()
+            );
+        }
+    }
+
+    pub fn counter(&mut self, counter: Counter) -> u64 {
+        let rtl = u64::from(self.rtl.counter(counter));
+        assert_eq!(
+            rtl,
+            self.model.counters().get(counter),
+            "{}",
+            counter.name()
+        );
+        rtl
+    }
+}
