@@ -221,7 +221,7 @@ impl Operation {
             (Status::Ok | Status::Fail, None) => {
                 return Err(FieldError::invalid(
                     "return",
-                    format!("is null, but a {status} operation returned"),
+                    format!("is null, but status {status} means the operation returned"),
                 ));
             }
             (_, Some(ret)) if ret < call => {

@@ -225,9 +225,9 @@ impl fmt::Display for Verdict {
             (ok + key.ok, info + key.info, fail + key.fail)
         });
         let summary = format!(
-            "{} operations ({ok} ok, {info} info, {fail} fail) on {} keys; {} search states",
-            ok + info + fail,
-            self.keys.len(),
+            "{} ({ok} ok, {info} info, {fail} fail) on {}; {} search states",
+            counted(ok + info + fail, "operation"),
+            counted(self.keys.len(), "key"),
             self.states_explored
         );
         match self.outcome {
@@ -263,6 +263,14 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// "1 key", "2 keys".
+fn counted(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        count => format!("{count} {noun}s"),
+    }
+}
+
 /// "key \"a\"" or "3 keys: \"a\", \"b\", \"c\"", at most ten named.
 fn key_list<'a>(keys: impl Iterator<Item = &'a KeyReport>) -> String {
     const SHOWN: usize = 10;
@@ -277,12 +285,18 @@ fn key_list<'a>(keys: impl Iterator<Item = &'a KeyReport>) -> String {
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (these, them) = match self.operations.len() {
+            1 => ("this operation cannot have".to_owned(), "it"),
+            count => (
+                format!("these {count} operations cannot all have"),
+                "any one of them",
+            ),
+        };
         writeln!(
             f,
-            "Key {:?}: these {} operations cannot all have happened as recorded, even if every \
-             other operation on the key took effect at any time after its call, or not at all:",
+            "Key {:?}: {these} happened as recorded, even if every other operation on the key \
+             took effect at any time after its call, or not at all:",
             self.key,
-            self.operations.len()
         )?;
         for op in &self.operations {
             writeln!(f, "  {op}")?;
@@ -290,7 +304,7 @@ impl fmt::Display for Explanation {
         if self.minimal {
             writeln!(
                 f,
-                "Treating any one of them as of unknown outcome makes the key linearizable."
+                "Treating {them} as of unknown outcome makes the key linearizable."
             )?;
         } else {
             writeln!(

@@ -43,7 +43,11 @@ fn assert_culprits(name: &str, culprits: &[usize]) -> Verdict {
     assert!(explanation.operations.iter().all(|op| !op.unknown_outcome));
     let text = verdict.to_string();
     assert!(text.starts_with("NOT linearizable: "), "{text}");
-    assert!(text.contains("Key \"x\": these"), "{text}");
+    let claim = match culprits.len() {
+        1 => "Key \"x\": this operation cannot have happened".to_owned(),
+        count => format!("Key \"x\": these {count} operations cannot all have happened"),
+    };
+    assert!(text.contains(&claim), "{text}");
     for position in culprits {
         assert!(text.contains(&format!("#{position} ")), "{text}");
     }
