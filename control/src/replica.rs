@@ -383,8 +383,8 @@ impl Replica {
             self.try_finish_phase1();
         }
         if self.role == Role::Leader {
-            self.submit_ready();
             self.answer_reads();
+            self.submit_ready();
         }
         self.maybe_catch_up();
     }

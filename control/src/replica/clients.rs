@@ -38,14 +38,21 @@ impl Replica {
                 {
                     return;
                 }
-                // Read-index: answer once the slot the next submission gets is
-                // applied; that slot being chosen at our ballot proves we were
-                // still the leader after the get arrived.
-                if leadership.queue.is_empty() {
+                // Read-index: answer once a slot assigned after the get
+                // arrived is applied; that slot being chosen at our ballot
+                // proves we were still the leader after the get arrived. A
+                // queued write will take the next slot; otherwise a no-op
+                // does, shared by every get that arrives before it is chosen.
+                let barrier = if !leadership.queue.is_empty() {
+                    Some(leadership.next_slot)
+                } else if leadership.reads.iter().any(|read| read.barrier.is_some()) {
+                    None
+                } else {
                     leadership.queue.push_back(LogValue::Noop.encode());
-                }
+                    Some(leadership.next_slot)
+                };
                 leadership.reads.push(PendingRead {
-                    barrier: leadership.next_slot,
+                    barrier,
                     client,
                     request,
                     key,
@@ -101,7 +108,8 @@ impl Replica {
         self.reply(client, request, reply);
     }
 
-    /// Answer the gets whose barrier is applied.
+    /// Answer the gets whose barrier is applied; give the gets that waited for
+    /// it one new barrier.
     pub(super) fn answer_reads(&mut self) {
         let applied = self.applied;
         let Some(leadership) = &mut self.leadership else {
@@ -110,8 +118,19 @@ impl Replica {
         let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
             std::mem::take(&mut leadership.reads)
                 .into_iter()
-                .partition(|read| read.barrier <= applied);
+                .partition(|read| read.barrier.is_some_and(|barrier| barrier <= applied));
         leadership.reads = waiting;
+        if leadership.reads.iter().all(|read| read.barrier.is_none())
+            && !leadership.reads.is_empty()
+        {
+            if leadership.queue.is_empty() {
+                leadership.queue.push_back(LogValue::Noop.encode());
+            }
+            let barrier = leadership.next_slot;
+            for read in &mut leadership.reads {
+                read.barrier = Some(barrier);
+            }
+        }
         for read in ready {
             let value = self.kv.read(&read.key).map(str::to_owned);
             self.reply(read.client, read.request, Reply::Value(value));

@@ -13,7 +13,9 @@ use super::Replica;
 /// A get waiting for its read-index barrier slot to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PendingRead {
-    pub(super) barrier: u64,
+    /// `None`: it arrived while another barrier was in flight, and waits to
+    /// share the next one with every get that arrives meanwhile.
+    pub(super) barrier: Option<u64>,
     pub(super) client: u64,
     pub(super) request: u64,
     pub(super) key: String,

@@ -1,0 +1,997 @@
+//! The control plane's rules one at a time, driving a single replica with
+//! hand-made inputs (no NIC, no network) and checking exactly what it emits.
+
+use riptide_control::kv::{Command, LogValue, Reply};
+use riptide_control::{Input, Output, Replica, ReplicaConfig, Role, Variant};
+use riptide_wire::host::{NicCommand, NicConfig, NicEvent, NicRole};
+use riptide_wire::{Ballot, Entry, Message};
+
+const GROUP: u16 = 1;
+
+fn config(id: u8) -> ReplicaConfig {
+    let mut config = ReplicaConfig::new(id, 3, GROUP, 100 + u64::from(id));
+    config.election_ticks = (10, 10);
+    config
+}
+
+fn step(replica: &mut Replica, input: Input) -> Vec<Output> {
+    replica.step(input)
+}
+
+fn ticks(replica: &mut Replica, n: u64) -> Vec<Output> {
+    (0..n).flat_map(|_| replica.step(Input::Tick)).collect()
+}
+
+fn receive(replica: &mut Replica, from: u8, message: Message) -> Vec<Output> {
+    replica.step(Input::Receive { from, message })
+}
+
+fn nic(replica: &mut Replica, event: NicEvent) -> Vec<Output> {
+    replica.step(Input::Nic(event))
+}
+
+fn sends(outputs: &[Output]) -> Vec<(u8, Message)> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Send { to, message } => Some((*to, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn commands(outputs: &[Output]) -> Vec<NicCommand> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Nic(command) => Some(command.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replies(outputs: &[Output]) -> Vec<(u64, u64, Reply)> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Reply {
+                client,
+                request,
+                reply,
+            } => Some((*client, *request, reply.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn submitted(outputs: &[Output]) -> Vec<Vec<u8>> {
+    commands(outputs)
+        .into_iter()
+        .filter_map(|command| match command {
+            NicCommand::Submit { value } => Some(value),
+            _ => None,
+        })
+        .collect()
+}
+
+fn put(client: u64, request: u64, value: &str) -> Command {
+    let _ = (client, request);
+    Command::Put {
+        key: "k".into(),
+        value: value.into(),
+    }
+}
+
+fn request(client: u64, request: u64, command: Command) -> Input {
+    Input::Client {
+        client,
+        request,
+        command,
+    }
+}
+
+fn value(client: u64, request: u64, command: Command) -> Vec<u8> {
+    LogValue::Request {
+        client,
+        request,
+        command,
+    }
+    .encode()
+}
+
+fn noop() -> Vec<u8> {
+    LogValue::Noop.encode()
+}
+
+/// Replica `id` times out and runs phase 1 with `promiser`'s (empty) promise.
+fn leader(id: u8, variant: Variant) -> (Replica, Ballot, Vec<Output>) {
+    let mut config = config(id);
+    config.variant = variant;
+    let mut replica = Replica::new(config);
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    nic(&mut replica, NicEvent::FenceDone { ballot });
+    let promiser = (id + 1) % 3;
+    let outputs = receive(
+        &mut replica,
+        promiser,
+        Message::Promise {
+            ballot,
+            commit: 0,
+            entries: vec![],
+        },
+    );
+    assert_eq!(replica.status().role, Role::Leader);
+    (replica, ballot, outputs)
+}
+
+#[test]
+fn a_follower_stands_for_election_when_its_randomized_timeout_expires() {
+    let mut replica = Replica::new(config(2));
+    assert!(
+        ticks(&mut replica, 9).is_empty(),
+        "quiet before the timeout"
+    );
+    let outputs = ticks(&mut replica, 1);
+    let ballot = Ballot::new(1, 2);
+    assert_eq!(replica.status().role, Role::Candidate);
+    assert_eq!(replica.status().promised, ballot);
+    assert_eq!(commands(&outputs), [NicCommand::Fence { ballot }]);
+    assert_eq!(
+        sends(&outputs),
+        [
+            (0, Message::Prepare { ballot, commit: 0 }),
+            (1, Message::Prepare { ballot, commit: 0 }),
+        ]
+    );
+    // Timeouts are drawn from the range, per seed.
+    let deadline = |seed| {
+        let mut replica = Replica::new(ReplicaConfig::new(0, 3, GROUP, seed));
+        (1..=61)
+            .find(|_| !replica.step(Input::Tick).is_empty())
+            .unwrap()
+    };
+    let drawn: Vec<u64> = (0..20).map(deadline).collect();
+    assert!(drawn.iter().all(|t| (30..=60).contains(t)), "{drawn:?}");
+    assert!(drawn.iter().any(|t| *t != drawn[0]), "{drawn:?}");
+}
+
+#[test]
+fn heartbeats_of_the_promised_leader_hold_off_elections() {
+    let mut replica = Replica::new(config(1));
+    let ballot = Ballot::new(1, 0);
+    receive(&mut replica, 0, Message::Commit { ballot, commit: 0 });
+    for _ in 0..5 {
+        assert!(ticks(&mut replica, 8).is_empty());
+        nic(&mut replica, NicEvent::Committed { ballot, commit: 0 });
+    }
+    assert_eq!(replica.status().role, Role::Follower);
+    ticks(&mut replica, 10);
+    assert_eq!(replica.status().role, Role::Candidate);
+    assert_eq!(replica.status().promised, Ballot::new(2, 1));
+}
+
+#[test]
+fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
+    let mut replica = Replica::new(config(1));
+    let old = Ballot::new(1, 0);
+    let new = Ballot::new(2, 2);
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::Prepare {
+            ballot: new,
+            commit: 0,
+        },
+    );
+    assert_eq!(commands(&outputs), [NicCommand::Fence { ballot: new }]);
+    assert!(sends(&outputs).is_empty(), "no promise before FenceDone");
+    // The NIC acked an old-ballot ACCEPT just before the fence; its record
+    // reaches the host ahead of FenceDone (the stream is FIFO).
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot: old,
+            slot: 1,
+            value: b"v".to_vec(),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::FenceDone { ballot: new });
+    assert_eq!(
+        sends(&outputs),
+        [(
+            2,
+            Message::Promise {
+                ballot: new,
+                commit: 0,
+                entries: vec![Entry {
+                    slot: 1,
+                    ballot: old,
+                    value: b"v".to_vec()
+                }],
+            }
+        )]
+    );
+    assert_eq!(
+        commands(&outputs),
+        [NicCommand::Configure(NicConfig {
+            role: NicRole::Follower,
+            ballot: new,
+            next_slot: 1,
+            commit: 0,
+            replicas: 3,
+            window: 64,
+        })]
+    );
+    // A retransmitted PREPARE gets the promise again, without reprogramming.
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::Prepare {
+            ballot: new,
+            commit: 0,
+        },
+    );
+    assert_eq!(sends(&outputs).len(), 1);
+    assert!(commands(&outputs).is_empty());
+}
+
+#[test]
+fn the_promise_before_fence_variant_promises_without_waiting() {
+    let mut config = config(1);
+    config.variant = Variant::PromiseBeforeFence;
+    let mut replica = Replica::new(config);
+    let new = Ballot::new(2, 2);
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::Prepare {
+            ballot: new,
+            commit: 0,
+        },
+    );
+    assert!(matches!(
+        sends(&outputs)[..],
+        [(2, Message::Promise { ref entries, .. })] if entries.is_empty()
+    ));
+}
+
+#[test]
+fn prepares_at_or_below_the_promise_are_refused() {
+    let mut replica = Replica::new(config(1));
+    let high = Ballot::new(5, 2);
+    receive(
+        &mut replica,
+        2,
+        Message::Prepare {
+            ballot: high,
+            commit: 0,
+        },
+    );
+    let outputs = receive(
+        &mut replica,
+        0,
+        Message::Prepare {
+            ballot: Ballot::new(3, 0),
+            commit: 0,
+        },
+    );
+    assert_eq!(
+        sends(&outputs),
+        [(
+            0,
+            Message::Nack {
+                ballot: high,
+                slot: 0
+            }
+        )]
+    );
+    assert!(commands(&outputs).is_empty());
+    assert_eq!(replica.status().promised, high);
+}
+
+#[test]
+fn phase_one_counts_its_own_promise_only_after_its_own_fence() {
+    let mut replica = Replica::new(config(0));
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    let promise = Message::Promise {
+        ballot,
+        commit: 0,
+        entries: vec![],
+    };
+    let outputs = receive(&mut replica, 1, promise);
+    assert!(commands(&outputs).is_empty());
+    assert_eq!(replica.status().role, Role::Candidate);
+    let outputs = nic(&mut replica, NicEvent::FenceDone { ballot });
+    assert_eq!(replica.status().role, Role::Leader);
+    assert_eq!(
+        commands(&outputs),
+        [
+            NicCommand::Configure(NicConfig {
+                role: NicRole::Leader,
+                ballot,
+                next_slot: 1,
+                commit: 0,
+                replicas: 3,
+                window: 64,
+            }),
+            NicCommand::Heartbeat,
+        ]
+    );
+}
+
+/// Candidate 0 holds slot 1 at a low ballot and slot 4; replica 1 promises
+/// slot 1 at a higher ballot and slot 3. Returns what it submits.
+fn merged(variant: Variant) -> Vec<Vec<u8>> {
+    let mut config = config(0);
+    config.variant = variant;
+    let mut replica = Replica::new(config);
+    let low = Ballot::new(1, 1);
+    let high = Ballot::new(1, 2);
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot: low,
+            slot: 1,
+            value: b"own".to_vec(),
+        },
+    );
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot: low,
+            slot: 4,
+            value: b"four".to_vec(),
+        },
+    );
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    nic(&mut replica, NicEvent::FenceDone { ballot });
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::Promise {
+            ballot,
+            commit: 0,
+            entries: vec![
+                Entry {
+                    slot: 1,
+                    ballot: high,
+                    value: b"theirs".to_vec(),
+                },
+                Entry {
+                    slot: 3,
+                    ballot: low,
+                    value: b"three".to_vec(),
+                },
+            ],
+        },
+    );
+    submitted(&outputs)
+}
+
+#[test]
+fn the_merge_takes_the_highest_ballot_per_slot_and_fills_holes_with_noops() {
+    assert_eq!(
+        merged(Variant::Correct),
+        [
+            b"theirs".to_vec(),
+            noop(),
+            b"three".to_vec(),
+            b"four".to_vec()
+        ]
+    );
+}
+
+#[test]
+fn the_leader_log_wins_variant_keeps_its_own_value() {
+    assert_eq!(merged(Variant::LeaderLogWins)[0], b"own");
+}
+
+#[test]
+fn a_candidate_catches_up_to_its_promisers_commit_before_leading() {
+    let mut replica = Replica::new(config(0));
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    nic(&mut replica, NicEvent::FenceDone { ballot });
+    // Replica 1 has chosen slots 1..=2, which its promise does not carry.
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::Promise {
+            ballot,
+            commit: 2,
+            entries: vec![],
+        },
+    );
+    assert_eq!(replica.status().role, Role::Candidate);
+    assert_eq!(
+        sends(&outputs),
+        [(1, Message::CatchupRequest { ballot, from: 1 })]
+    );
+    let chosen = |slot, v: &[u8]| Entry {
+        slot,
+        ballot: Ballot::new(1, 1),
+        value: v.to_vec(),
+    };
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::CatchupResponse {
+            ballot,
+            commit: 2,
+            entries: vec![chosen(1, b"a"), chosen(2, b"b")],
+        },
+    );
+    assert_eq!(replica.status().role, Role::Leader);
+    // Re-proposed from our PREPARE's commit on: the chosen values themselves.
+    assert_eq!(submitted(&outputs), [b"a".to_vec(), b"b".to_vec()]);
+}
+
+#[test]
+fn higher_ballots_make_a_leader_step_down_and_fail_waiting_reads() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    let outputs = step(
+        &mut replica,
+        request(5, 1, Command::Get { key: "k".into() }),
+    );
+    assert_eq!(submitted(&outputs), [noop()]);
+    let higher = Ballot::new(ballot.round() + 1, 1);
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::Nack {
+            ballot: higher,
+            slot: 1,
+        },
+    );
+    assert_eq!(replica.status().role, Role::Follower);
+    assert_eq!(replica.status().promised, higher);
+    assert_eq!(
+        replies(&outputs),
+        [(5, 1, Reply::NotLeader { leader: None })]
+    );
+    // Now a follower: clients are sent to the new leader.
+    let outputs = step(&mut replica, request(6, 1, put(6, 1, "x")));
+    assert_eq!(
+        replies(&outputs),
+        [(6, 1, Reply::NotLeader { leader: Some(1) })]
+    );
+}
+
+#[test]
+fn a_prepare_above_a_leader_deposes_it_through_the_fence() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    let higher = Ballot::new(ballot.round() + 1, 2);
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::Prepare {
+            ballot: higher,
+            commit: 0,
+        },
+    );
+    assert_eq!(replica.status().role, Role::Follower);
+    assert_eq!(commands(&outputs), [NicCommand::Fence { ballot: higher }]);
+}
+
+#[test]
+fn writes_execute_at_most_once_and_duplicates_are_answered_from_the_session_table() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    let outputs = step(&mut replica, request(7, 1, put(7, 1, "a")));
+    assert_eq!(submitted(&outputs), [value(7, 1, put(7, 1, "a"))]);
+    // A retry while in flight is not proposed again.
+    assert!(step(&mut replica, request(7, 1, put(7, 1, "a"))).is_empty());
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 1,
+            value: value(7, 1, put(7, 1, "a")),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    assert_eq!(replies(&outputs), [(7, 1, Reply::Done)]);
+    assert!(matches!(outputs[0], Output::Applied { slot: 1, .. }));
+    // A retry after execution: the stored reply, no new slot.
+    let outputs = step(&mut replica, request(7, 1, put(7, 1, "a")));
+    assert_eq!(replies(&outputs), [(7, 1, Reply::Done)]);
+    assert!(submitted(&outputs).is_empty());
+    // An older request is ignored.
+    assert!(step(&mut replica, request(7, 0, put(7, 0, "z"))).is_empty());
+    assert_eq!(replica.kv().read("k"), Some("a"));
+}
+
+#[test]
+fn reads_wait_for_a_barrier_slot_chosen_at_the_leaders_ballot() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    let get = |client| request(client, 1, Command::Get { key: "k".into() });
+    // A write in flight was assigned its slot before the get arrived: it
+    // proves nothing, so the get gets a no-op barrier of its own (slot 2).
+    step(&mut replica, request(1, 1, put(1, 1, "v")));
+    let outputs = step(&mut replica, get(2));
+    assert_eq!(submitted(&outputs), [noop()]);
+    // Gets arriving while that barrier is in flight wait to share the next one.
+    assert!(submitted(&step(&mut replica, get(3))).is_empty());
+    assert!(submitted(&step(&mut replica, get(4))).is_empty());
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 1,
+            value: value(1, 1, put(1, 1, "v")),
+        },
+    );
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 2,
+            value: noop(),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    assert_eq!(
+        replies(&outputs),
+        [(1, 1, Reply::Done)],
+        "barrier 2 not applied yet"
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
+    assert_eq!(replies(&outputs), [(2, 1, Reply::Value(Some("v".into())))]);
+    // One no-op (slot 3) serves both waiting gets.
+    assert_eq!(submitted(&outputs), [noop()]);
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 3,
+            value: noop(),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 3 });
+    assert_eq!(
+        replies(&outputs),
+        [
+            (3, 1, Reply::Value(Some("v".into()))),
+            (4, 1, Reply::Value(Some("v".into())))
+        ]
+    );
+}
+
+#[test]
+fn a_queued_write_serves_as_a_read_barrier() {
+    let mut config = config(0);
+    config.window = 1;
+    let mut replica = Replica::new(config);
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    nic(&mut replica, NicEvent::FenceDone { ballot });
+    receive(
+        &mut replica,
+        1,
+        Message::Promise {
+            ballot,
+            commit: 0,
+            entries: vec![],
+        },
+    );
+    step(&mut replica, request(1, 1, put(1, 1, "a")));
+    // The window is full: this write waits in the queue for slot 2 ...
+    assert!(submitted(&step(&mut replica, request(1, 2, put(1, 2, "b")))).is_empty());
+    // ... which the get takes as its barrier, without a no-op.
+    let get = step(
+        &mut replica,
+        request(2, 1, Command::Get { key: "k".into() }),
+    );
+    assert!(submitted(&get).is_empty());
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 1,
+            value: value(1, 1, put(1, 1, "a")),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    assert_eq!(submitted(&outputs), [value(1, 2, put(1, 2, "b"))]);
+    assert_eq!(replies(&outputs), [(1, 1, Reply::Done)]);
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 2,
+            value: value(1, 2, put(1, 2, "b")),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
+    assert_eq!(
+        replies(&outputs),
+        [(1, 2, Reply::Done), (2, 1, Reply::Value(Some("b".into())))]
+    );
+}
+
+#[test]
+fn the_window_queues_submissions_until_commit_advances() {
+    let mut config = config(0);
+    config.window = 2;
+    let mut replica = Replica::new(config);
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    nic(&mut replica, NicEvent::FenceDone { ballot });
+    receive(
+        &mut replica,
+        1,
+        Message::Promise {
+            ballot,
+            commit: 0,
+            entries: vec![],
+        },
+    );
+    let mut outputs = Vec::new();
+    for client in 0..3 {
+        outputs.extend(step(&mut replica, request(client, 1, put(client, 1, "x"))));
+    }
+    assert_eq!(submitted(&outputs).len(), 2);
+    for slot in 1..=2 {
+        nic(
+            &mut replica,
+            NicEvent::Accepted {
+                ballot,
+                slot,
+                value: value(slot - 1, 1, put(0, 0, "x")),
+            },
+        );
+    }
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    assert_eq!(submitted(&outputs), [value(2, 1, put(2, 1, "x"))]);
+}
+
+#[test]
+fn a_stalled_leader_retransmits_then_seeks_a_new_ballot() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    step(&mut replica, request(1, 1, put(1, 1, "v")));
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 1,
+            value: value(1, 1, put(1, 1, "v")),
+        },
+    );
+    let outputs = ticks(&mut replica, 10);
+    let accept = Message::Accept {
+        ballot,
+        slot: 1,
+        commit: 0,
+        value: value(1, 1, put(1, 1, "v")),
+    };
+    assert_eq!(sends(&outputs), [(1, accept.clone()), (2, accept)]);
+    assert_eq!(replica.status().role, Role::Leader);
+    ticks(&mut replica, 30);
+    assert_eq!(replica.status().role, Role::Candidate);
+    assert!(replica.status().promised > ballot);
+}
+
+#[test]
+fn a_punted_accept_after_a_gap_is_stored_acked_and_resumes_the_fast_path() {
+    let mut replica = Replica::new(config(1));
+    let ballot = Ballot::new(1, 0);
+    let outputs = receive(
+        &mut replica,
+        0,
+        Message::Accept {
+            ballot,
+            slot: 3,
+            commit: 0,
+            value: b"c".to_vec(),
+        },
+    );
+    assert_eq!(
+        sends(&outputs),
+        [(0, Message::Accepted { ballot, slot: 3 })]
+    );
+    assert!(matches!(
+        commands(&outputs)[..],
+        [NicCommand::Configure(NicConfig { role: NicRole::Follower, ballot: b, next_slot: 4, .. })] if b == ballot
+    ));
+    assert_eq!(replica.status().promised, ballot);
+    let held: Vec<u64> = replica.entries().map(|(slot, _)| slot).collect();
+    assert_eq!(held, [3]);
+    // Below the promise: refused with a NACK naming it.
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::Accept {
+            ballot: Ballot::new(0, 2),
+            slot: 1,
+            commit: 0,
+            value: vec![],
+        },
+    );
+    assert_eq!(sends(&outputs), [(2, Message::Nack { ballot, slot: 1 })]);
+}
+
+#[test]
+fn a_follower_learns_commits_catches_up_what_it_misses_and_applies_in_order() {
+    let mut replica = Replica::new(config(1));
+    let ballot = Ballot::new(1, 0);
+    receive(&mut replica, 0, Message::Commit { ballot, commit: 0 });
+    let a = value(1, 1, put(1, 1, "a"));
+    let b = value(1, 2, put(1, 2, "b"));
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 2,
+            value: b.clone(),
+        },
+    );
+    let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
+    // Slot 1 is missing: ask the leader, apply nothing yet.
+    assert_eq!(
+        sends(&outputs),
+        [(0, Message::CatchupRequest { ballot, from: 1 })]
+    );
+    assert_eq!(replica.commit(), 0);
+    let outputs = receive(
+        &mut replica,
+        0,
+        Message::CatchupResponse {
+            ballot,
+            commit: 2,
+            entries: vec![Entry {
+                slot: 1,
+                ballot,
+                value: a.clone(),
+            }],
+        },
+    );
+    let applied: Vec<(u64, Vec<u8>)> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Applied { slot, value } => Some((*slot, value.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applied, [(1, a), (2, b)]);
+    assert_eq!((replica.commit(), replica.applied()), (2, 2));
+    assert!(
+        replies(&outputs).is_empty(),
+        "followers do not answer clients"
+    );
+    assert_eq!(replica.kv().read("k"), Some("b"));
+}
+
+#[test]
+fn catchup_requests_are_answered_with_chosen_entries_only() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    for slot in 1..=3 {
+        nic(
+            &mut replica,
+            NicEvent::Accepted {
+                ballot,
+                slot,
+                value: vec![slot as u8],
+            },
+        );
+    }
+    nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::CatchupRequest {
+            ballot: Ballot::ZERO,
+            from: 2,
+        },
+    );
+    assert_eq!(
+        sends(&outputs),
+        [(
+            2,
+            Message::CatchupResponse {
+                ballot,
+                commit: 2,
+                entries: vec![Entry {
+                    slot: 2,
+                    ballot,
+                    value: vec![2]
+                }]
+            }
+        )]
+    );
+}
+
+#[test]
+fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
+    let mut replica = Replica::restarted(config(0));
+    assert_eq!(replica.status().role, Role::Recovering);
+    let outputs = ticks(&mut replica, 1);
+    assert!(matches!(
+        commands(&outputs)[..],
+        [NicCommand::Configure(NicConfig {
+            role: NicRole::Idle,
+            ..
+        })]
+    ));
+    let requests = sends(&outputs);
+    assert_eq!(requests.len(), 2);
+    let Message::RecoveryRequest { nonce } = requests[0].1 else {
+        panic!("{requests:?}")
+    };
+    // While recovering it neither votes nor accepts.
+    assert!(
+        receive(
+            &mut replica,
+            1,
+            Message::Prepare {
+                ballot: Ballot::new(9, 1),
+                commit: 0
+            }
+        )
+        .is_empty()
+    );
+    let b3 = Ballot::new(3, 1);
+    let b5 = Ballot::new(5, 2);
+    let entry = |slot, ballot, v: &[u8]| Entry {
+        slot,
+        ballot,
+        value: v.to_vec(),
+    };
+    receive(
+        &mut replica,
+        1,
+        Message::RecoveryResponse {
+            nonce: nonce ^ 1,
+            ballot: Ballot::new(50, 1),
+            commit: 0,
+            entries: vec![],
+        },
+    );
+    assert_eq!(
+        replica.status().role,
+        Role::Recovering,
+        "a stale nonce does not count"
+    );
+    receive(
+        &mut replica,
+        1,
+        Message::RecoveryResponse {
+            nonce,
+            ballot: b3,
+            commit: 1,
+            entries: vec![entry(2, b3, b"low")],
+        },
+    );
+    assert_eq!(
+        replica.status().role,
+        Role::Recovering,
+        "f+1 = 2 others are needed"
+    );
+    let recovered = receive(
+        &mut replica,
+        2,
+        Message::RecoveryResponse {
+            nonce,
+            ballot: b5,
+            commit: 0,
+            entries: vec![entry(2, b5, b"high"), entry(1, b3, b"one")],
+        },
+    );
+    // It catches up at once, from the replica that reported commit 1.
+    assert_eq!(
+        sends(&recovered),
+        [(
+            1,
+            Message::CatchupRequest {
+                ballot: b5,
+                from: 1
+            }
+        )]
+    );
+    let status = replica.status();
+    assert_eq!(
+        (status.role, status.promised, status.commit),
+        (Role::Follower, b5, 0)
+    );
+    assert_eq!(replica.vote_floor(), b5);
+    let held: Vec<(u64, Ballot, Vec<u8>)> = replica
+        .entries()
+        .map(|(s, e)| (s, e.ballot, e.value.clone()))
+        .collect();
+    assert_eq!(held, [(1, b3, b"one".to_vec()), (2, b5, b"high".to_vec())]);
+    // Not above the floor: no vote, no acceptance.
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::Accept {
+            ballot: b5,
+            slot: 3,
+            commit: 0,
+            value: vec![],
+        },
+    );
+    assert_eq!(
+        sends(&outputs),
+        [(
+            2,
+            Message::Nack {
+                ballot: b5,
+                slot: 3
+            }
+        )]
+    );
+    // Above it, but before catching up to commit 1: no promise yet.
+    let b6 = Ballot::new(6, 1);
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::Prepare {
+            ballot: b6,
+            commit: 0,
+        },
+    );
+    assert!(commands(&outputs).is_empty());
+    assert_eq!(replica.status().promised, b5);
+    // Once caught up ...
+    receive(
+        &mut replica,
+        1,
+        Message::CatchupResponse {
+            ballot: b6,
+            commit: 1,
+            entries: vec![entry(1, b3, b"one")],
+        },
+    );
+    assert_eq!(replica.commit(), 1);
+    // ... and then may promise.
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::Prepare {
+            ballot: b6,
+            commit: 0,
+        },
+    );
+    assert_eq!(commands(&outputs), [NicCommand::Fence { ballot: b6 }]);
+}
+
+#[test]
+fn responders_report_their_promise_commit_and_undecided_entries() {
+    let mut replica = Replica::new(config(1));
+    let ballot = Ballot::new(1, 0);
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 1,
+            value: b"a".to_vec(),
+        },
+    );
+    nic(
+        &mut replica,
+        NicEvent::Accepted {
+            ballot,
+            slot: 2,
+            value: b"b".to_vec(),
+        },
+    );
+    nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    let outputs = receive(&mut replica, 0, Message::RecoveryRequest { nonce: 9 });
+    assert_eq!(
+        sends(&outputs),
+        [(
+            0,
+            Message::RecoveryResponse {
+                nonce: 9,
+                ballot: Ballot::ZERO,
+                commit: 1,
+                entries: vec![Entry {
+                    slot: 2,
+                    ballot,
+                    value: b"b".to_vec()
+                }],
+            }
+        )]
+    );
+}
