@@ -343,7 +343,9 @@ impl Search {
         }
     }
 
-    /// The depth-first search. Two reductions keep it small; both only skip
+    /// The depth-first search. Besides the cache, the merged values of
+    /// [`prepare`], the stranded needs of [`Supply`] and the twins of
+    /// [`Search::twin_waits`], two reductions keep it small; each only skips
     /// orders for which an equivalent order is explored.
     ///
     /// A completed read-only candidate (a get of the current value, a failed
