@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use riptide_sim::{history, linearizability};
+use riptide_sim::history;
+use riptide_sim::linearizability::{self, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,9 +30,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         println!("{verdict}");
     }
-    Ok(if verdict.linearizable {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(match verdict.outcome {
+        Outcome::Linearizable => ExitCode::SUCCESS,
+        Outcome::NotLinearizable => ExitCode::from(1),
+        // Neither a pass nor a proof of a violation: the search hit its budget.
+        Outcome::Unknown => ExitCode::from(3),
     })
 }

@@ -1,7 +1,8 @@
 //! One module per subcommand: parse arguments, call the library, print.
 //!
 //! Exit codes: 0 all checks hold, 1 a check failed (the output says how to
-//! replay it), 2 bad input or an I/O error.
+//! replay it), 2 bad input or an I/O error, 3 undecided (`riptide check`'s
+//! search ran out of budget).
 
 pub mod bench;
 pub mod check;
