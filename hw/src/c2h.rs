@@ -343,7 +343,7 @@ impl Logic for C2hWriter {
                 self.a_pad.d.next = false;
                 if self.a_left.q.val() == 1_u64 {
                     self.emit_keep.next = self.a_keep_last.q.val();
-                    self.emit_last.next = !self.trailer.q.val();
+                    self.emit_last.next = true;
                     self.emit_frees.next = true;
                     self.busy.d.next = false;
                 }

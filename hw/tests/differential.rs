@@ -1,0 +1,171 @@
+//! Differential test: random streams of frames (valid, stale, gapped,
+//! duplicated, higher-ballot, rare, malformed) and host commands through the
+//! RTL core and the behavioural model must give identical host records,
+//! identical frames on the network, and identical counters.
+//!
+//! `RIPTIDE_DIFF_STREAMS` overrides the number of streams (CI default below).
+
+mod common;
+
+use common::{GROUP, Pair, config, frame};
+use riptide_control::rng::Rng;
+use riptide_driver::Nic;
+use riptide_wire::host::{NicCommand, NicRole};
+use riptide_wire::{Ballot, Message, layout};
+
+const DEFAULT_STREAMS: u64 = 300;
+const OPS_PER_STREAM: u64 = 24;
+
+fn streams() -> u64 {
+    std::env::var("RIPTIDE_DIFF_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_STREAMS)
+}
+
+/// A ballot near `ours`: below, equal (most often) or above.
+fn near_ballot(rng: &mut Rng, ours: Ballot) -> Ballot {
+    match rng.below(6) {
+        0 => Ballot(ours.0.saturating_sub(1 + rng.below(300))),
+        1 => Ballot(ours.0 + 1 + rng.below(300)),
+        _ => ours,
+    }
+}
+
+/// A slot near `next`: mostly in order, sometimes duplicate, gap or far.
+fn near_slot(rng: &mut Rng, next: u64) -> u64 {
+    match rng.below(8) {
+        0 => next.saturating_sub(rng.below(4)),
+        1 => next + 1 + rng.below(3),
+        2 => rng.next_u64() >> rng.below(64),
+        _ => next,
+    }
+}
+
+fn value(rng: &mut Rng) -> Vec<u8> {
+    let len = match rng.below(4) {
+        0 => 0,
+        1 => rng.below(8),
+        2 => 54 + rng.below(20),
+        _ => rng.below(300),
+    };
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+fn random_frame(rng: &mut Rng, pair: &Pair, id: u8, replicas: u8) -> Vec<u8> {
+    let state = pair.model.config().clone();
+    let from = rng.below(u64::from(replicas) + 1) as u8;
+    let ballot = near_ballot(rng, state.ballot);
+    let message = match rng.below(10) {
+        0..=3 => Message::Accept {
+            ballot,
+            slot: near_slot(rng, state.next_slot),
+            commit: state.commit + rng.below(3),
+            value: value(rng),
+        },
+        4..=6 => Message::Accepted {
+            ballot,
+            slot: state.commit + rng.below(state.next_slot - state.commit + 2),
+        },
+        7 => Message::Commit {
+            ballot,
+            commit: rng.below(state.next_slot + 2),
+        },
+        8 => Message::Nack {
+            ballot,
+            slot: rng.below(9),
+        },
+        _ => Message::Prepare {
+            ballot,
+            commit: rng.below(9),
+        },
+    };
+    let mut bytes = frame(from, id, message);
+    if rng.chance(1, 8) {
+        match rng.below(3) {
+            0 => {
+                let at = rng.below(layout::FRAME_HEADER_LEN as u64) as usize;
+                bytes[at] ^= 1 << rng.below(8);
+            }
+            1 => bytes.truncate(rng.below(bytes.len() as u64) as usize + 1),
+            _ => bytes.extend((0..rng.below(70)).map(|i| i as u8)),
+        }
+    }
+    bytes
+}
+
+fn random_command(rng: &mut Rng, pair: &Pair, replicas: u8) -> Option<NicCommand> {
+    let state = pair.model.config().clone();
+    let leader = state.role == NicRole::Leader;
+    let room = state.next_slot - 1 - state.commit < state.window;
+    match rng.below(10) {
+        0..=4 if leader && room => Some(NicCommand::Submit { value: value(rng) }),
+        5 if leader => Some(NicCommand::Heartbeat),
+        6 => Some(NicCommand::Fence {
+            ballot: near_ballot(rng, state.ballot),
+        }),
+        7 => Some(NicCommand::Transmit {
+            to: rng.below(u64::from(replicas)) as u8,
+            datagram: value(rng),
+        }),
+        8 if rng.chance(1, 3) => {
+            let role = [NicRole::Idle, NicRole::Follower, NicRole::Leader][rng.below(3) as usize];
+            let ballot = Ballot::new(1 + rng.below(4), rng.below(u64::from(replicas)) as u8);
+            Some(NicCommand::Configure(config(role, ballot, 1 + rng.below(30), replicas)))
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn rtl_and_model_agree_on_random_streams() {
+    let started = std::time::Instant::now();
+    let mut cycles = 0;
+    let mut records = 0;
+    let mut frames = 0;
+    for stream in 0..streams() {
+        let mut rng = Rng::new(0xD1FF ^ stream);
+        let replicas = if rng.chance(1, 2) { 3 } else { 5 };
+        let id = rng.below(u64::from(replicas)) as u8;
+        let mut pair = Pair::new("differential", id, replicas);
+        let role = if rng.chance(1, 2) {
+            NicRole::Follower
+        } else {
+            NicRole::Leader
+        };
+        let ballot = Ballot::new(1 + rng.below(3), rng.below(u64::from(replicas)) as u8);
+        pair.command(NicCommand::Configure(config(role, ballot, 1 + rng.below(20), replicas)));
+        let mut log = vec![];
+        for _ in 0..OPS_PER_STREAM {
+            if rng.chance(1, 4) {
+                if let Some(command) = random_command(&mut rng, &pair, replicas) {
+                    log.push(format!("{command:?}"));
+                    pair.command(command);
+                }
+            } else {
+                let bytes = random_frame(&mut rng, &pair, id, replicas);
+                log.push(format!("frame {bytes:02x?}"));
+                pair.receive(&bytes);
+            }
+        }
+        let context = format!("stream {stream} (replica {id} of {replicas}), ops:\n{}", log.join("\n"));
+        let out = pair.agree(&context);
+        records += out.records.len();
+        frames += out.frames.len();
+        pair.counters_agree(&context);
+        cycles += pair.rtl.cycles();
+        let _ = pair.model.poll_host();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{} streams, {records} records, {frames} frames agreed; {cycles} cycles in {secs:.1} s ({:.0} cycles/s)",
+        streams(),
+        cycles as f64 / secs
+    );
+    assert!(records > 0 && frames > 0);
+}
+
+#[test]
+fn group_constant_is_what_frames_carry() {
+    assert_eq!(GROUP, 7);
+}
