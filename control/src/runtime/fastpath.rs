@@ -1,0 +1,151 @@
+//! The NIC a replica process drives: the software fast path (the behavioural
+//! model, run in-process over UDP sockets) or an Alveo board over PCIe.
+//!
+//! Both speak the host records of `riptide_wire::host`, so the rest of the
+//! runtime does not care which it has; the differences are where frames go
+//! (the model's frames leave through this process's UDP socket, a board's
+//! through its own Ethernet port) and that a board has no heartbeat command.
+
+use riptide_driver::Nic;
+use riptide_driver::model::ModelNic;
+use riptide_driver::pcie::{AlveoNic, AlveoOptions, BoardError, PcieDevice, VfioDevice};
+use riptide_wire::host::{CardToHost, NicCommand};
+use riptide_wire::regs::Counter;
+
+use super::config::ClusterConfig;
+
+/// A NIC backend as the replica loop uses it.
+pub trait FastPath {
+    /// For status dumps: `model` or the board's address.
+    fn name(&self) -> String;
+    /// Whether [`NicCommand::Heartbeat`] is carried out; if not, the host
+    /// sends the COMMIT frames itself.
+    fn has_heartbeat(&self) -> bool;
+    /// Whether the loop must poll the card for records (they do not arrive
+    /// through the loop's sockets).
+    fn needs_polling(&self) -> bool;
+    fn command(&mut self, command: NicCommand) -> Result<(), BoardError>;
+    /// A frame from this process's replica socket (software fast path only:
+    /// the loop opens no replica socket for a board).
+    fn receive(&mut self, frame: &[u8]);
+    /// A frame the NIC wants this process to send, with the replica it is for.
+    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)>;
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, BoardError>;
+    fn counters(&mut self) -> Vec<(Counter, u64)>;
+}
+
+impl FastPath for ModelNic {
+    fn name(&self) -> String {
+        "model".to_string()
+    }
+
+    fn has_heartbeat(&self) -> bool {
+        true
+    }
+
+    fn needs_polling(&self) -> bool {
+        false
+    }
+
+    fn command(&mut self, command: NicCommand) -> Result<(), BoardError> {
+        Nic::command(self, command);
+        Ok(())
+    }
+
+    fn receive(&mut self, frame: &[u8]) {
+        Nic::receive(self, frame);
+    }
+
+    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
+        Nic::poll_transmit(self)
+    }
+
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, BoardError> {
+        Ok(Nic::poll_host(self))
+    }
+
+    fn counters(&mut self) -> Vec<(Counter, u64)> {
+        ModelNic::counters(self).iter().collect()
+    }
+}
+
+/// An Alveo board running riptide's bitstream.
+pub struct Board<D: PcieDevice> {
+    name: String,
+    nic: AlveoNic<D>,
+}
+
+impl Board<VfioDevice> {
+    /// Opens the board at `spec` (`vfio:DDDD:BB:DD.F`) and programs it as
+    /// replica `id` of `config`. Every replica needs a MAC in the config: the
+    /// board puts frames on a real Ethernet.
+    pub fn open(spec: &str, config: &ClusterConfig, id: u8) -> Result<Self, BoardError> {
+        let nic = AlveoNic::open_vfio(spec, AlveoOptions::default())?;
+        Board::program(spec.to_string(), nic, config, id)
+    }
+}
+
+impl<D: PcieDevice> Board<D> {
+    /// Identity, peer table, then the fast path on.
+    pub fn program(
+        name: String,
+        mut nic: AlveoNic<D>,
+        config: &ClusterConfig,
+        id: u8,
+    ) -> Result<Self, BoardError> {
+        nic.set_identity(id, config.group)?;
+        for (replica, endpoint) in config.endpoints().iter().enumerate() {
+            nic.set_peer(replica, endpoint)?;
+        }
+        nic.enable(true)?;
+        Ok(Board { name, nic })
+    }
+}
+
+impl<D: PcieDevice> FastPath for Board<D> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn has_heartbeat(&self) -> bool {
+        false
+    }
+
+    fn needs_polling(&self) -> bool {
+        true
+    }
+
+    fn command(&mut self, command: NicCommand) -> Result<(), BoardError> {
+        self.nic.command(command)
+    }
+
+    fn receive(&mut self, _frame: &[u8]) {
+        // Unreachable by construction: a board receives on its own Ethernet port.
+    }
+
+    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
+        None
+    }
+
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, BoardError> {
+        self.nic.poll_host()
+    }
+
+    fn counters(&mut self) -> Vec<(Counter, u64)> {
+        self.nic
+            .counters()
+            .map(|counters| {
+                counters
+                    .into_iter()
+                    .map(|(counter, value)| (counter, u64::from(value)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Whether `counter` counts frames dropped by validation (a malformed or
+/// misaddressed frame), as opposed to a protocol decision.
+pub fn is_validation_drop(counter: Counter) -> bool {
+    (Counter::DropShort..=Counter::DropUnusedNonZero).contains(&counter)
+}

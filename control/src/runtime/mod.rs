@@ -1,0 +1,22 @@
+//! The replica runtime: a replica as a process on real UDP sockets.
+//!
+//! - [`config`]: `cluster.toml`, validated, errors naming the field;
+//! - [`ring`]: UDP sockets on one io_uring (batched, fixed buffer pools);
+//! - [`fastpath`]: the NIC a process drives: the software fast path (the
+//!   behavioural model) or an Alveo board;
+//! - [`node`]: the control plane wired to its NIC, without I/O;
+//! - [`serve`]: the loop that moves datagrams and ticks through a node;
+//! - [`status`]: the status dump, asked for by datagram.
+//!
+//! `docs/runtime.md` describes the process, its threading and its ports.
+
+pub mod config;
+pub mod fastpath;
+pub mod node;
+pub mod ring;
+pub mod serve;
+pub mod status;
+
+pub use config::{ClusterConfig, ConfigError, Timing};
+pub use serve::{ServeError, Start, serve, stop_on_signals};
+pub use status::StatusReport;

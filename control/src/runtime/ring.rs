@@ -1,0 +1,553 @@
+//! UDP sockets driven by one io_uring: batched receive and send, no syscall
+//! per packet in the steady state.
+//!
+//! Every socket has a fixed number of `recvmsg` operations posted at all
+//! times, each into its own buffer from a pool allocated once. Sends take a
+//! slot from a fixed pool of `sendmsg` slots (the datagram's bytes are moved
+//! in, not copied); when every slot is in flight, sends wait in a bounded
+//! backlog, and past it they are dropped and counted, as a full NIC queue
+//! drops. One `io_uring_enter` per loop iteration submits every queued send
+//! and re-posted receive and waits for the next completion or the deadline,
+//! so a burst of N datagrams costs one syscall, not N.
+//!
+//! The pools live in boxed slices that never move or shrink while the ring
+//! lives: the kernel holds pointers into them for every operation in flight.
+//! Dropping the ring cancels every operation and waits for them first.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::{IoUring, opcode, squeue};
+use serde::{Deserialize, Serialize};
+
+/// Index of a socket in the order given to [`UdpRing::new`].
+pub type SocketId = usize;
+
+/// Buffer size of a receive slot: larger than any UDP payload over IPv4, so
+/// nothing is truncated.
+const RECV_BUFFER: usize = 1 << 16;
+
+/// Kernel socket buffer size asked for: bursts of a benchmark must not
+/// overflow the default (about 200 KiB) before the loop drains them.
+const SOCKET_BUFFER: libc::c_int = 4 << 20;
+
+const KIND_RECV: u64 = 1 << 32;
+const KIND_SEND: u64 = 2 << 32;
+const SLOT_MASK: u64 = (1 << 32) - 1;
+
+/// Pool sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct RingOptions {
+    /// `recvmsg` operations kept posted per socket.
+    pub recv_per_socket: usize,
+    /// `sendmsg` operations in flight at most.
+    pub send_slots: usize,
+    /// Sends waiting for a slot at most; more are dropped.
+    pub backlog: usize,
+}
+
+impl Default for RingOptions {
+    fn default() -> RingOptions {
+        RingOptions {
+            recv_per_socket: 32,
+            send_slots: 256,
+            backlog: 8192,
+        }
+    }
+}
+
+/// What the transport did, for status dumps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportStats {
+    pub received: u64,
+    pub receive_errors: u64,
+    pub sent: u64,
+    pub send_errors: u64,
+    /// Sends dropped because the slots and the backlog were full.
+    pub send_dropped: u64,
+    /// `io_uring_enter` calls: compare with `received + sent` to see the batching.
+    pub enters: u64,
+}
+
+/// A datagram to send: `bytes[range]` to `to` from socket `socket`. Sending
+/// a range lets a caller hand over a buffer with headers in front (a NIC
+/// frame) without copying the datagram out of it.
+#[derive(Debug)]
+pub struct Outbound {
+    pub socket: SocketId,
+    pub to: SocketAddr,
+    pub bytes: Vec<u8>,
+    pub range: Range<usize>,
+}
+
+impl Outbound {
+    pub fn whole(socket: SocketId, to: SocketAddr, bytes: Vec<u8>) -> Outbound {
+        let range = 0..bytes.len();
+        Outbound {
+            socket,
+            to,
+            bytes,
+            range,
+        }
+    }
+}
+
+struct RecvSlot {
+    socket: SocketId,
+    buf: Box<[u8]>,
+    addr: libc::sockaddr_storage,
+    iov: libc::iovec,
+    msg: libc::msghdr,
+}
+
+struct SendSlot {
+    bytes: Vec<u8>,
+    addr: libc::sockaddr_storage,
+    iov: libc::iovec,
+    msg: libc::msghdr,
+}
+
+/// Sockets and one io_uring. Not `Send`: the kernel holds raw pointers into
+/// the pools, and one thread owns the network.
+pub struct UdpRing {
+    ring: IoUring,
+    sockets: Vec<UdpSocket>,
+    recv: Box<[RecvSlot]>,
+    send: Box<[SendSlot]>,
+    free_send: Vec<usize>,
+    backlog: VecDeque<Outbound>,
+    backlog_limit: usize,
+    /// Receive completions not yet handed out: (slot, result).
+    received: Vec<(usize, i32)>,
+    in_flight: usize,
+    stats: TransportStats,
+}
+
+impl UdpRing {
+    /// Takes over `sockets` and posts their receives.
+    pub fn new(sockets: Vec<UdpSocket>, options: RingOptions) -> io::Result<UdpRing> {
+        for socket in &sockets {
+            grow_buffers(socket);
+        }
+        let recv_count = sockets.len() * options.recv_per_socket;
+        let ops = recv_count + options.send_slots;
+        let entries = u32::try_from(ops.next_power_of_two())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many ring operations"))?;
+        let ring = IoUring::builder()
+            .setup_cqsize(entries * 2)
+            .build(entries)?;
+        let recv: Box<[RecvSlot]> = (0..recv_count)
+            .map(|i| RecvSlot {
+                socket: i / options.recv_per_socket,
+                buf: vec![0; RECV_BUFFER].into_boxed_slice(),
+                // SAFETY: all-zero bytes are a valid sockaddr_storage / iovec / msghdr.
+                addr: unsafe { mem::zeroed() },
+                iov: unsafe { mem::zeroed() },
+                msg: unsafe { mem::zeroed() },
+            })
+            .collect();
+        let send: Box<[SendSlot]> = (0..options.send_slots)
+            .map(|_| SendSlot {
+                bytes: Vec::new(),
+                // SAFETY: as above.
+                addr: unsafe { mem::zeroed() },
+                iov: unsafe { mem::zeroed() },
+                msg: unsafe { mem::zeroed() },
+            })
+            .collect();
+        let mut this = UdpRing {
+            ring,
+            sockets,
+            recv,
+            send,
+            free_send: (0..options.send_slots).rev().collect(),
+            backlog: VecDeque::new(),
+            backlog_limit: options.backlog,
+            received: Vec::new(),
+            in_flight: 0,
+            stats: TransportStats::default(),
+        };
+        for slot in 0..recv_count {
+            this.post_recv(slot)?;
+        }
+        Ok(this)
+    }
+
+    pub fn local_addr(&self, socket: SocketId) -> io::Result<SocketAddr> {
+        self.sockets[socket].local_addr()
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        self.stats
+    }
+
+    /// Queues a datagram; it goes out with the next [`UdpRing::wait`].
+    pub fn send(&mut self, out: Outbound) {
+        if out.range.end > out.bytes.len() || out.range.start > out.range.end {
+            self.stats.send_errors += 1;
+            return;
+        }
+        match self.free_send.pop() {
+            Some(slot) => self.post_send(slot, out),
+            None if self.backlog.len() < self.backlog_limit => self.backlog.push_back(out),
+            None => self.stats.send_dropped += 1,
+        }
+    }
+
+    /// Submits everything queued and waits until something completes or
+    /// `deadline` passes (`None`: no deadline). Completions are collected;
+    /// received datagrams are then handed out by [`UdpRing::drain_received`].
+    pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.stats.enters += 1;
+        let result = match timeout {
+            Some(Duration::ZERO) => self.ring.submit(),
+            Some(timeout) => {
+                let ts = Timespec::from(timeout);
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None => self.ring.submit_and_wait(1),
+        };
+        match result {
+            Ok(_) => {}
+            // The deadline passed, or a signal arrived: both just end the wait.
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) => return Err(e),
+        }
+        self.reap();
+        Ok(())
+    }
+
+    /// Hands every datagram received so far to `handle(socket, from, bytes)`,
+    /// then posts its buffer again.
+    pub fn drain_received(
+        &mut self,
+        mut handle: impl FnMut(SocketId, SocketAddr, &[u8]),
+    ) -> io::Result<()> {
+        for (slot, result) in mem::take(&mut self.received) {
+            let s = &self.recv[slot];
+            match usize::try_from(result) {
+                Ok(len) if len <= s.buf.len() => {
+                    self.stats.received += 1;
+                    if let Some(from) = from_sockaddr(&s.addr) {
+                        handle(s.socket, from, &s.buf[..len]);
+                    }
+                }
+                _ => self.stats.receive_errors += 1,
+            }
+            self.post_recv(slot)?;
+        }
+        Ok(())
+    }
+
+    fn reap(&mut self) {
+        let completions: Vec<(u64, i32)> = self
+            .ring
+            .completion()
+            .map(|cqe| (cqe.user_data(), cqe.result()))
+            .collect();
+        for (user_data, result) in completions {
+            self.in_flight -= 1;
+            let slot = (user_data & SLOT_MASK) as usize;
+            if user_data & !SLOT_MASK == KIND_RECV {
+                self.received.push((slot, result));
+            } else {
+                if result < 0 {
+                    self.stats.send_errors += 1;
+                } else {
+                    self.stats.sent += 1;
+                }
+                self.send[slot].bytes = Vec::new();
+                match self.backlog.pop_front() {
+                    Some(out) => self.post_send(slot, out),
+                    None => self.free_send.push(slot),
+                }
+            }
+        }
+    }
+
+    fn post_recv(&mut self, slot: usize) -> io::Result<()> {
+        let s = &mut self.recv[slot];
+        s.iov = libc::iovec {
+            iov_base: s.buf.as_mut_ptr().cast(),
+            iov_len: s.buf.len(),
+        };
+        // SAFETY: all-zero is a valid msghdr.
+        s.msg = unsafe { mem::zeroed() };
+        s.msg.msg_name = (&raw mut s.addr).cast();
+        s.msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        s.msg.msg_iov = &raw mut s.iov;
+        s.msg.msg_iovlen = 1;
+        let fd = Fd(self.sockets[s.socket].as_raw_fd());
+        let entry = opcode::RecvMsg::new(fd, &raw mut s.msg)
+            .build()
+            .user_data(KIND_RECV | slot as u64);
+        self.push(entry)
+    }
+
+    fn post_send(&mut self, slot: usize, out: Outbound) {
+        let Some(fd) = self.sockets.get(out.socket).map(|s| Fd(s.as_raw_fd())) else {
+            self.stats.send_errors += 1;
+            self.free_send.push(slot);
+            return;
+        };
+        let s = &mut self.send[slot];
+        s.bytes = out.bytes;
+        let (addr, addr_len) = to_sockaddr(out.to);
+        s.addr = addr;
+        let data = &mut s.bytes[out.range];
+        s.iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        // SAFETY: all-zero is a valid msghdr.
+        s.msg = unsafe { mem::zeroed() };
+        s.msg.msg_name = (&raw mut s.addr).cast();
+        s.msg.msg_namelen = addr_len;
+        s.msg.msg_iov = &raw mut s.iov;
+        s.msg.msg_iovlen = 1;
+        let entry = opcode::SendMsg::new(fd, &raw const s.msg)
+            .build()
+            .user_data(KIND_SEND | slot as u64);
+        if self.push(entry).is_err() {
+            self.stats.send_errors += 1;
+            self.send[slot].bytes = Vec::new();
+            self.free_send.push(slot);
+        }
+    }
+
+    fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
+        // The queue holds every operation the pools allow, so it is full only
+        // if submissions piled up since the last enter: submit and retry.
+        loop {
+            // SAFETY: the entry points into the pools, which outlive the
+            // operation (they are freed only after Drop cancelled and reaped
+            // every operation in flight).
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                self.in_flight += 1;
+                return Ok(());
+            }
+            self.ring.submit()?;
+        }
+    }
+}
+
+impl Drop for UdpRing {
+    fn drop(&mut self) {
+        let timeout = Timespec::from(Duration::from_secs(1));
+        let _ = self
+            .ring
+            .submitter()
+            .register_sync_cancel(Some(timeout), CancelBuilder::any());
+        // Reap until the kernel holds no pointer into the pools.
+        for _ in 0..100 {
+            self.ring.completion().for_each(|_| self.in_flight -= 1);
+            if self.in_flight == 0 {
+                return;
+            }
+            let _ = self.ring.submit_and_wait(1);
+        }
+        // Operations the kernel would not give back: leak the pools rather
+        // than let it write into freed memory.
+        mem::forget(mem::take(&mut self.recv));
+        mem::forget(mem::take(&mut self.send));
+    }
+}
+
+fn grow_buffers(socket: &UdpSocket) {
+    let size = SOCKET_BUFFER;
+    for option in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        // SAFETY: a valid fd and a c_int option value of the right size.
+        // Failure only leaves the default size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&raw const size).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+fn to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { (&raw mut storage).cast::<libc::sockaddr_in>().write(sin) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { (&raw mut storage).cast::<libc::sockaddr_in6>().write(sin6) };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = sin.sin_addr.s_addr.to_ne_bytes();
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip.into(),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                sin6.sin6_addr.s6_addr.into(),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound() -> UdpSocket {
+        UdpSocket::bind("127.0.0.1:0").unwrap()
+    }
+
+    fn collect(ring: &mut UdpRing, want: usize) -> Vec<(SocketId, SocketAddr, Vec<u8>)> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
+        while got.len() < want && Instant::now() < deadline {
+            ring.wait(Some(deadline)).unwrap();
+            ring.drain_received(|socket, from, bytes| got.push((socket, from, bytes.to_vec())))
+                .unwrap();
+        }
+        got
+    }
+
+    #[test]
+    fn sockaddrs_round_trip() {
+        for addr in ["127.0.0.1:7100", "[::1]:9", "10.1.2.3:65535"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let (storage, _) = to_sockaddr(addr);
+            assert_eq!(from_sockaddr(&storage), Some(addr));
+        }
+    }
+
+    #[test]
+    fn a_burst_is_received_in_few_enters_and_echoed() {
+        let peer = bound();
+        let mut ring = UdpRing::new(vec![bound(), bound()], RingOptions::default()).unwrap();
+        let target = ring.local_addr(1).unwrap();
+        for i in 0..100u8 {
+            peer.send_to(&[i; 3], target).unwrap();
+        }
+        let got = collect(&mut ring, 100);
+        assert_eq!(got.len(), 100);
+        assert!(
+            got.iter()
+                .all(|(socket, from, _)| *socket == 1 && *from == peer.local_addr().unwrap())
+        );
+        let mut firsts: Vec<u8> = got.iter().map(|(_, _, b)| b[0]).collect();
+        firsts.sort_unstable();
+        assert_eq!(firsts, (0..100).collect::<Vec<u8>>());
+        assert!(ring.stats().enters < 50, "{:?}", ring.stats());
+
+        // Send a range of a larger buffer back from socket 0.
+        let to = peer.local_addr().unwrap();
+        ring.send(Outbound {
+            socket: 0,
+            to,
+            bytes: b"headerpayload".to_vec(),
+            range: 6..13,
+        });
+        ring.wait(Some(Instant::now() + Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0; 64];
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let (len, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..len], b"payload");
+        assert_eq!(from, ring.local_addr(0).unwrap());
+    }
+
+    #[test]
+    fn more_sends_than_slots_wait_in_the_backlog_then_drop() {
+        let peer = bound();
+        let options = RingOptions {
+            recv_per_socket: 2,
+            send_slots: 4,
+            backlog: 6,
+        };
+        let mut ring = UdpRing::new(vec![bound()], options).unwrap();
+        let to = peer.local_addr().unwrap();
+        for i in 0..12u8 {
+            ring.send(Outbound::whole(0, to, vec![i]));
+        }
+        assert_eq!(ring.stats().send_dropped, 2);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ring.stats().sent < 10 && Instant::now() < deadline {
+            ring.wait(Some(Instant::now() + Duration::from_millis(10)))
+                .unwrap();
+        }
+        assert_eq!(ring.stats().sent, 10);
+        let mut buf = [0; 8];
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut seen: Vec<u8> = (0..10)
+            .map(|_| {
+                peer.recv_from(&mut buf).unwrap();
+                buf[0]
+            })
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn a_deadline_ends_an_idle_wait() {
+        let mut ring = UdpRing::new(vec![bound()], RingOptions::default()).unwrap();
+        let start = Instant::now();
+        ring.wait(Some(start + Duration::from_millis(20))).unwrap();
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(15) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! The replica loop: one thread owns the sockets (one io_uring), the NIC and
+//! the control plane, and runs them inline.
+//!
+//! Each iteration: one `io_uring_enter` submits the queued sends and waits
+//! for datagrams or the next tick; every datagram received goes through the
+//! NIC and the control plane; due ticks are run; the outbox is queued. See
+//! `docs/runtime.md` for why there is no second thread.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tracing::info;
+
+use super::config::ClusterConfig;
+use super::fastpath::FastPath;
+use super::node::{Node, Outgoing};
+use super::ring::{Outbound, RingOptions, SocketId, UdpRing};
+use crate::Replica;
+
+/// Ticks run back to back at most after the loop fell behind (a stalled
+/// host): more would be a burst of timeouts, not the passage of time.
+const MAX_CATCHUP_TICKS: u32 = 4;
+
+/// How often a board is polled for records when nothing else wakes the loop.
+const BOARD_POLL: Duration = Duration::from_micros(50);
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("replica {id} is not in the config (ids 0..{size})")]
+    UnknownReplica { id: u8, size: u8 },
+    #[error("cannot bind {what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("io_uring: {0}")]
+    Ring(#[source] io::Error),
+}
+
+/// How to start the control plane.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    pub id: u8,
+    /// Seeds the replica's randomness (election timeouts, recovery nonce).
+    pub seed: u64,
+    /// The replica ran before and lost its state: recover before voting.
+    pub rejoin: bool,
+}
+
+/// Runs replica `start.id` of `config` on `nic` until `stop` is set.
+pub fn serve<F: FastPath>(
+    config: &ClusterConfig,
+    start: Start,
+    nic: F,
+    stop: &AtomicBool,
+) -> Result<(), ServeError> {
+    let me = *config.replica(start.id).ok_or(ServeError::UnknownReplica {
+        id: start.id,
+        size: config.size(),
+    })?;
+    let bind = |what, addr: SocketAddr| {
+        UdpSocket::bind(addr).map_err(|source| ServeError::Bind { what, addr, source })
+    };
+    let mut sockets = vec![bind("the client address", me.client.into())?];
+    // A board receives replica traffic on its own port.
+    let peer_socket: Option<SocketId> = if nic.needs_polling() {
+        None
+    } else {
+        sockets.push(bind("the replica address", me.peer.into())?);
+        Some(1)
+    };
+    const CLIENT_SOCKET: SocketId = 0;
+    let mut ring = UdpRing::new(sockets, RingOptions::default()).map_err(ServeError::Ring)?;
+
+    let cfg = config.replica_config(start.id, start.seed);
+    let replica = if start.rejoin {
+        Replica::restarted(cfg)
+    } else {
+        Replica::new(cfg)
+    };
+    let polling = nic.needs_polling();
+    let mut node = Node::new(replica, nic, config);
+    let peers: Vec<SocketAddr> = config.replicas.iter().map(|r| r.peer.into()).collect();
+    info!(
+        id = start.id,
+        replicas = config.size(),
+        group = config.group,
+        peer = %me.peer,
+        client = %me.client,
+        nic = %node.nic().name(),
+        seed = start.seed,
+        rejoin = start.rejoin,
+        "replica started"
+    );
+
+    let tick = Duration::from_millis(config.timing.tick_ms);
+    let mut next_tick = Instant::now() + tick;
+    while !stop.load(Ordering::Relaxed) {
+        let deadline = if polling {
+            next_tick.min(Instant::now() + BOARD_POLL)
+        } else {
+            next_tick
+        };
+        ring.wait(Some(deadline)).map_err(ServeError::Ring)?;
+        node.note_transport(ring.stats());
+        ring.drain_received(|socket, from, bytes| {
+            if Some(socket) == peer_socket {
+                node.peer_datagram(from, bytes);
+            } else {
+                node.client_datagram(from, bytes);
+            }
+        })
+        .map_err(ServeError::Ring)?;
+        let now = Instant::now();
+        let mut ran = 0;
+        while now >= next_tick && ran < MAX_CATCHUP_TICKS {
+            node.tick();
+            next_tick += tick;
+            ran += 1;
+        }
+        if now >= next_tick {
+            next_tick = now + tick;
+        }
+        if polling {
+            node.poll_nic();
+        }
+        for out in node.take_outbox() {
+            match out {
+                Outgoing::Peer {
+                    to,
+                    frame,
+                    datagram,
+                } => {
+                    if let (Some(socket), Some(&addr)) = (peer_socket, peers.get(usize::from(to))) {
+                        ring.send(Outbound {
+                            socket,
+                            to: addr,
+                            bytes: frame,
+                            range: datagram,
+                        });
+                    }
+                }
+                Outgoing::Client { to, datagram } => {
+                    ring.send(Outbound::whole(CLIENT_SOCKET, to, datagram))
+                }
+            }
+        }
+    }
+    info!(id = start.id, "replica stopped");
+    Ok(())
+}
+
+/// A flag that SIGINT and SIGTERM set, so a loop can stop cleanly.
+pub fn stop_on_signals() -> &'static AtomicBool {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    extern "C" fn on_signal(_: libc::c_int) {
+        STOP.store(true, Ordering::Relaxed);
+    }
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe.
+        unsafe {
+            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+    &STOP
+}

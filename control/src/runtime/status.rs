@@ -1,0 +1,89 @@
+//! The status dump of a running replica: asked for with a status datagram on
+//! its client port, answered with JSON.
+//!
+//! The request is the ASCII text [`STATUS_REQUEST`]. It cannot be mistaken for
+//! a riptide datagram: its first byte (`r`, 0x72) is not a wire version.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ring::TransportStats;
+use crate::Role;
+
+/// The datagram that asks a replica for its [`StatusReport`].
+pub const STATUS_REQUEST: &[u8] = b"riptide-status\n";
+
+/// What the replica host did with what it received, beyond its NIC's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCounters {
+    /// Datagrams on the replica port, handed to the NIC.
+    pub peer_datagrams: u64,
+    /// Frames the NIC punted that software could not decode: counted, dropped.
+    pub malformed_punts: u64,
+    /// Datagrams on the client port.
+    pub client_datagrams: u64,
+    /// Client-port datagrams that were neither a client request nor a
+    /// status request: counted, dropped.
+    pub malformed_client: u64,
+    pub client_requests: u64,
+    pub client_replies: u64,
+    pub status_requests: u64,
+    /// Log entries applied to the state machine.
+    pub applied: u64,
+    /// Messages the control plane asked to send that do not fit a datagram.
+    pub oversize: u64,
+    /// Replica-port datagrams too long to frame for the NIC (over IPv6 only).
+    pub unframeable: u64,
+    /// NIC commands the NIC backend failed to carry out.
+    pub nic_errors: u64,
+}
+
+/// A replica's state and counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub id: u8,
+    pub group: u16,
+    /// `leader`, `follower`, `candidate` or `recovering`.
+    pub role: String,
+    /// The promised ballot: `round` and the `leader` it belongs to.
+    pub ballot_round: u64,
+    pub ballot_leader: u8,
+    pub commit: u64,
+    pub applied: u64,
+    pub ticks: u64,
+    /// The NIC backend: `model` (the software fast path) or `vfio:…`.
+    pub nic: String,
+    /// Frames the NIC dropped in validation (bad headers, wrong group, …):
+    /// every garbage datagram on the replica port lands here.
+    pub nic_invalid_frames: u64,
+    /// Every non-zero NIC counter by its register-map name.
+    pub nic_counters: BTreeMap<String, u64>,
+    pub host: HostCounters,
+    pub transport: TransportStats,
+}
+
+impl StatusReport {
+    /// Datagrams this replica counted and dropped as garbage, on both ports.
+    pub fn garbage_dropped(&self) -> u64 {
+        self.nic_invalid_frames + self.host.malformed_punts + self.host.malformed_client
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.role == role_name(Role::Leader)
+    }
+
+    /// The promised ballot as one comparable number (round, then leader).
+    pub fn ballot(&self) -> u64 {
+        riptide_wire::Ballot::new(self.ballot_round, self.ballot_leader).0
+    }
+}
+
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Recovering => "recovering",
+        Role::Follower => "follower",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
