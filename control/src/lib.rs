@@ -14,5 +14,6 @@
 pub mod kv;
 pub mod replica;
 pub mod rng;
+pub mod runtime;
 
 pub use replica::{Input, Output, Replica, ReplicaConfig, Role, Status, Variant};
