@@ -11,6 +11,7 @@
 //! retransmission, recovery after amnesia, and the replicated KV store.
 //! `docs/protocol.md` states the rules and why they are safe.
 
+pub mod client;
 pub mod kv;
 pub mod replica;
 pub mod rng;

@@ -371,3 +371,208 @@ impl<F: FastPath> Node<F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    use riptide_driver::model::{ModelBugs, ModelNic};
+
+    use super::*;
+    use crate::client::{Progress, Session};
+    use crate::rng::Rng;
+
+    const GROUP: u16 = 9;
+
+    fn config() -> ClusterConfig {
+        let ports: Vec<(u16, u16)> = (0..3).map(|i| (7100 + i, 7200 + i)).collect();
+        ClusterConfig::local(GROUP, Ipv4Addr::LOCALHOST, &ports, Default::default()).unwrap()
+    }
+
+    fn client_addr() -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5555))
+    }
+
+    /// Three nodes on a lossless in-memory network; client replies collected.
+    struct Group {
+        config: ClusterConfig,
+        nodes: Vec<Node<ModelNic>>,
+        to_client: Vec<Vec<u8>>,
+    }
+
+    impl Group {
+        fn new() -> Group {
+            let config = config();
+            let nodes = (0..3)
+                .map(|id| {
+                    let replica = Replica::new(config.replica_config(id, 100 + u64::from(id)));
+                    let nic =
+                        ModelNic::with_peers(id, GROUP, config.endpoints(), ModelBugs::default());
+                    Node::new(replica, nic, &config)
+                })
+                .collect();
+            Group {
+                config,
+                nodes,
+                to_client: Vec::new(),
+            }
+        }
+
+        fn deliver(&mut self) {
+            for _ in 0..1000 {
+                let mut moved = false;
+                for id in 0..self.nodes.len() {
+                    for out in self.nodes[id].take_outbox() {
+                        moved = true;
+                        match out {
+                            Outgoing::Peer {
+                                to,
+                                frame,
+                                datagram,
+                            } => {
+                                let from = SocketAddr::V4(self.config.replicas[id].peer);
+                                self.nodes[usize::from(to)].peer_datagram(from, &frame[datagram]);
+                            }
+                            Outgoing::Client { to, datagram } => {
+                                assert_eq!(to, client_addr());
+                                self.to_client.push(datagram);
+                            }
+                        }
+                    }
+                }
+                if !moved {
+                    return;
+                }
+            }
+            panic!("the network never went quiet");
+        }
+
+        fn leader(&mut self) -> Option<usize> {
+            (0..3).find(|&id| self.nodes[id].status().is_leader())
+        }
+
+        fn elect(&mut self) -> usize {
+            for _ in 0..500 {
+                for node in &mut self.nodes {
+                    node.tick();
+                }
+                self.deliver();
+                if let Some(leader) = self.leader() {
+                    return leader;
+                }
+            }
+            panic!("no leader elected");
+        }
+
+        /// Runs one request of `session` to completion, following redirects.
+        fn request(&mut self, session: &mut Session, command: &Command) -> Reply {
+            let mut datagram = session.begin(command);
+            for _ in 0..10 {
+                self.nodes[session.target()].client_datagram(client_addr(), &datagram);
+                self.deliver();
+                for reply in std::mem::take(&mut self.to_client) {
+                    match session.on_datagram(&reply) {
+                        Progress::Done(reply) => return reply,
+                        Progress::Resend { .. } => {}
+                        Progress::Ignored => {}
+                    }
+                }
+                datagram = session.retry_datagram().unwrap().to_vec();
+            }
+            panic!("the request did not complete");
+        }
+    }
+
+    #[test]
+    fn a_group_elects_commits_and_answers_clients_through_redirects() {
+        let mut group = Group::new();
+        let leader = group.elect();
+        // Start at a follower: it redirects to the leader.
+        let mut session = Session::new((leader as u64 + 1) % 3, GROUP, 3);
+        assert_ne!(session.target(), leader);
+        let put = Command::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        assert_eq!(group.request(&mut session, &put), Reply::Done);
+        assert_eq!(session.target(), leader);
+        let get = Command::Get { key: "k".into() };
+        assert_eq!(
+            group.request(&mut session, &get),
+            Reply::Value(Some("v".into()))
+        );
+        // Heartbeats carry the commit index to the followers.
+        for _ in 0..20 {
+            for node in &mut group.nodes {
+                node.tick();
+            }
+            group.deliver();
+        }
+        for node in &mut group.nodes {
+            let status = node.status();
+            assert!(status.commit >= 2, "{status:?}");
+            assert_eq!(status.garbage_dropped(), 0);
+            assert_eq!(node.replica().kv().read("k"), Some("v"));
+        }
+        let status = group.nodes[leader].status();
+        assert_eq!(status.host.client_requests, 2);
+        assert_eq!(status.host.client_replies, 2);
+        assert_eq!(status.nic, "model");
+        assert!(status.nic_counters["submitted"] >= 2);
+    }
+
+    #[test]
+    fn garbage_on_both_ports_is_counted_and_dropped() {
+        let mut group = Group::new();
+        let leader = group.elect();
+        let mut rng = Rng::new(7);
+        let sent = 2_000;
+        for _ in 0..sent {
+            let len = rng.below(200) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            group.nodes[leader].peer_datagram(client_addr(), &bytes);
+            group.nodes[leader].client_datagram(client_addr(), &bytes);
+        }
+        // A valid header of a rare-path type with a truncated body: the NIC
+        // punts it, software fails to decode it.
+        let mut truncated = Envelope {
+            group: GROUP,
+            sender: 1,
+            message: Message::RecoveryRequest { nonce: 1 },
+        }
+        .encode();
+        truncated.truncate(truncated.len() - 3);
+        truncated[riptide_wire::layout::header::PAYLOAD_LEN.offset + 1] -= 3;
+        group.nodes[leader].peer_datagram(client_addr(), &truncated);
+        group.deliver();
+        let status = group.nodes[leader].status();
+        assert_eq!(status.nic_invalid_frames, sent);
+        assert_eq!(status.host.malformed_punts, 1);
+        assert_eq!(status.host.malformed_client, sent);
+        assert_eq!(status.garbage_dropped(), 2 * sent + 1);
+        assert!(status.is_leader());
+        // Still serving.
+        let mut session = Session::new(1, GROUP, 3);
+        let put = Command::Put {
+            key: "a".into(),
+            value: "b".into(),
+        };
+        assert_eq!(group.request(&mut session, &put), Reply::Done);
+    }
+
+    #[test]
+    fn a_status_request_is_answered_with_json() {
+        let mut group = Group::new();
+        group.nodes[0].client_datagram(client_addr(), STATUS_REQUEST);
+        let outbox = group.nodes[0].take_outbox();
+        let Some(Outgoing::Client { datagram, .. }) = outbox.last() else {
+            panic!("no status reply: {outbox:?}");
+        };
+        let report: StatusReport = serde_json::from_slice(datagram).unwrap();
+        assert_eq!(
+            (report.id, report.group, report.role.as_str()),
+            (0, GROUP, "follower")
+        );
+        assert_eq!(report.host.status_requests, 1);
+    }
+}
