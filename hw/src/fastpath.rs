@@ -123,7 +123,6 @@ pub struct FastPath {
     fence_pending: DFF<Bit>,
     fence_done_ballot: DFF<Bits<64>>,
     commit_pending: DFF<Bit>,
-    quorum_size: DFF<Bits<4>>,
 
     // Decision (combinational).
     ours: Signal<Local, Bits<64>>,
@@ -245,7 +244,6 @@ impl Default for FastPath {
             fence_pending: Default::default(),
             fence_done_ballot: Default::default(),
             commit_pending: Default::default(),
-            quorum_size: Default::default(),
             ours: Default::default(),
             is_follower: Default::default(),
             is_leader: Default::default(),
@@ -284,8 +282,7 @@ impl Logic for FastPath {
             fence_reg,
             fence_pending,
             fence_done_ballot,
-            commit_pending,
-            quorum_size
+            commit_pending
         );
         self.quorum.clock.next = self.clock.val();
         self.quorum.rst.next = self.rst.val();
@@ -293,85 +290,93 @@ impl Logic for FastPath {
         self.ours.next = self.cfg_ballot.val();
         self.is_follower.next = self.enable.val() && (self.role.val() == self.role_follower.val());
         self.is_leader.next = self.enable.val() && (self.role.val() == self.role_leader.val());
-        self.from_peer.next = (self.sender.val() != self.replica_id.val())
-            && (self.sender.val() < bit_cast::<8, 4>(self.replicas.val()));
-        self.stale.next =
-            (self.ballot.val() < self.ours.val()) || (self.ballot.val() < self.fence_reg.q.val());
-        self.higher.next = self.ballot.val() > self.ours.val();
-        self.seen.next = (self.base.q.val() <= self.slot.val())
-            && (self.slot.val() < self.next_slot_reg.q.val());
-        self.outstanding.next = (self.commit_reg.q.val() < self.slot.val())
-            && (self.slot.val() < self.next_slot_reg.q.val());
-
-        // The table of docs/protocol.md, row by row.
+        self.from_peer.next = false;
+        self.stale.next = false;
+        self.higher.next = false;
+        self.seen.next = false;
+        self.outstanding.next = false;
         self.want_fate.next = self.ok.val();
         self.want_c2h.next = false;
         self.want_kind.next = self.k_punted.val();
         self.want_tx.next = false;
         self.want_tx_kind.next = self.t_accepted.val();
         self.want_tx_ballot.next = self.ballot.val();
-        if self.reason.val() != self.ok.val() {
-            self.want_fate.next = self.reason.val();
-        } else if self.overflow.val() {
-            self.want_fate.next = self.f_overflow.val();
-        } else if (self.msg_type.val() != self.t_accept.val())
-            && (self.msg_type.val() != self.t_accepted.val())
-            && (self.msg_type.val() != self.t_commit.val())
-        {
-            self.want_fate.next = self.f_rare.val();
-            self.want_c2h.next = true;
-        } else if !self.is_follower.val() && !self.is_leader.val() {
-            self.want_fate.next = self.f_idle.val();
-            self.want_c2h.next = true;
-        } else if !self.from_peer.val() {
-            self.want_fate.next = self.f_phase2.val();
-        } else if self.is_follower.val() {
-            if self.msg_type.val() == self.t_accept.val() {
-                if self.stale.val() {
-                    self.want_fate.next = self.f_stale.val();
-                    self.want_tx.next = true;
-                    self.want_tx_kind.next = self.t_nack.val();
-                    self.want_tx_ballot.next = self.ours.val();
-                    if self.fence_reg.q.val() > self.ours.val() {
-                        self.want_tx_ballot.next = self.fence_reg.q.val();
+        // Only a frame verdict needs the table (and the simulator the time).
+        if self.done.val() {
+            self.from_peer.next = (self.sender.val() != self.replica_id.val())
+                && (self.sender.val() < bit_cast::<8, 4>(self.replicas.val()));
+            self.stale.next = (self.ballot.val() < self.ours.val())
+                || (self.ballot.val() < self.fence_reg.q.val());
+            self.higher.next = self.ballot.val() > self.ours.val();
+            self.seen.next = (self.base.q.val() <= self.slot.val())
+                && (self.slot.val() < self.next_slot_reg.q.val());
+            self.outstanding.next = (self.commit_reg.q.val() < self.slot.val())
+                && (self.slot.val() < self.next_slot_reg.q.val());
+
+            // The table of docs/protocol.md, row by row.
+            if self.reason.val() != self.ok.val() {
+                self.want_fate.next = self.reason.val();
+            } else if self.overflow.val() {
+                self.want_fate.next = self.f_overflow.val();
+            } else if (self.msg_type.val() != self.t_accept.val())
+                && (self.msg_type.val() != self.t_accepted.val())
+                && (self.msg_type.val() != self.t_commit.val())
+            {
+                self.want_fate.next = self.f_rare.val();
+                self.want_c2h.next = true;
+            } else if !self.is_follower.val() && !self.is_leader.val() {
+                self.want_fate.next = self.f_idle.val();
+                self.want_c2h.next = true;
+            } else if !self.from_peer.val() {
+                self.want_fate.next = self.f_phase2.val();
+            } else if self.is_follower.val() {
+                if self.msg_type.val() == self.t_accept.val() {
+                    if self.stale.val() {
+                        self.want_fate.next = self.f_stale.val();
+                        self.want_tx.next = true;
+                        self.want_tx_kind.next = self.t_nack.val();
+                        self.want_tx_ballot.next = self.ours.val();
+                        if self.fence_reg.q.val() > self.ours.val() {
+                            self.want_tx_ballot.next = self.fence_reg.q.val();
+                        }
+                    } else if self.higher.val() {
+                        self.want_fate.next = self.f_higher.val();
+                        self.want_c2h.next = true;
+                    } else if self.slot.val() == self.next_slot_reg.q.val() {
+                        self.want_fate.next = self.f_accepted.val();
+                        self.want_c2h.next = true;
+                        self.want_kind.next = self.k_accepted.val();
+                        self.want_tx.next = true;
+                    } else if self.seen.val() {
+                        self.want_fate.next = self.f_reacked.val();
+                        self.want_tx.next = true;
+                    } else {
+                        self.want_fate.next = self.f_slot.val();
+                        self.want_c2h.next = true;
                     }
-                } else if self.higher.val() {
+                } else if (self.msg_type.val() == self.t_commit.val())
+                    && (self.ballot.val() == self.ours.val())
+                {
+                    // A heartbeat of our leader: reported on every one.
+                    self.want_c2h.next = true;
+                    self.want_kind.next = self.k_committed.val();
+                } else if (self.msg_type.val() == self.t_commit.val()) && self.higher.val() {
                     self.want_fate.next = self.f_higher.val();
                     self.want_c2h.next = true;
-                } else if self.slot.val() == self.next_slot_reg.q.val() {
-                    self.want_fate.next = self.f_accepted.val();
-                    self.want_c2h.next = true;
-                    self.want_kind.next = self.k_accepted.val();
-                    self.want_tx.next = true;
-                } else if self.seen.val() {
-                    self.want_fate.next = self.f_reacked.val();
-                    self.want_tx.next = true;
                 } else {
-                    self.want_fate.next = self.f_slot.val();
-                    self.want_c2h.next = true;
+                    self.want_fate.next = self.f_phase2.val();
                 }
-            } else if (self.msg_type.val() == self.t_commit.val())
+            } else if (self.msg_type.val() == self.t_accepted.val())
+                && self.outstanding.val()
                 && (self.ballot.val() == self.ours.val())
             {
-                // A heartbeat of our leader: reported on every one.
-                self.want_c2h.next = true;
-                self.want_kind.next = self.k_committed.val();
-            } else if (self.msg_type.val() == self.t_commit.val()) && self.higher.val() {
+                self.want_fate.next = self.f_ack.val();
+            } else if self.higher.val() {
                 self.want_fate.next = self.f_higher.val();
                 self.want_c2h.next = true;
             } else {
                 self.want_fate.next = self.f_phase2.val();
             }
-        } else if (self.msg_type.val() == self.t_accepted.val())
-            && self.outstanding.val()
-            && (self.ballot.val() == self.ours.val())
-        {
-            self.want_fate.next = self.f_ack.val();
-        } else if self.higher.val() {
-            self.want_fate.next = self.f_higher.val();
-            self.want_c2h.next = true;
-        } else {
-            self.want_fate.next = self.f_phase2.val();
         }
         self.fits.next = (!self.want_c2h.val() || self.c2h_room.val())
             && (!self.want_tx.val() || self.tx_room.val());
@@ -454,7 +459,7 @@ impl Logic for FastPath {
 
         // Leader: commit advances over contiguous chosen slots; the record
         // waits for a free cycle of the queue.
-        self.quorum.quorum.next = self.quorum_size.q.val();
+        self.quorum.quorum.next = (self.replicas.val() >> 1) + 1;
         self.quorum.first.next = (self.commit_reg.q.val() + 1).get_bits::<4>(0);
         self.advance.next =
             self.is_leader.val() && (self.quorum.advance.val() != 0_u64) && !self.grant.val();
@@ -502,7 +507,6 @@ impl Logic for FastPath {
             self.commit_reg.d.next = self.cfg_commit.val();
             self.reported.d.next = self.cfg_commit.val();
             self.commit_pending.d.next = false;
-            self.quorum_size.d.next = (self.replicas.val() >> 1) + 1;
         }
         self.quorum.clear.next = self.configure.val();
         if self.rst.val() {
@@ -513,7 +517,6 @@ impl Logic for FastPath {
             self.fence_reg.d.next = 0.into();
             self.fence_pending.d.next = false;
             self.commit_pending.d.next = false;
-            self.quorum_size.d.next = 1.into();
         }
         self.next_slot.next = self.next_slot_reg.q.val();
         self.commit_index.next = self.commit_reg.q.val();

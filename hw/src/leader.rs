@@ -247,8 +247,10 @@ impl Logic for LeaderUnit {
         self.data_mask.next = self.all_data.val();
         if self.tail.val() != 0_u64 {
             self.last_keep.next = self.all_keep.val() >> (64_u64 - self.tail.val());
-            self.data_mask.next =
-                self.all_data.val() >> (512_u64 - (bit_cast::<10, 7>(self.tail.val()) << 3));
+            if self.h2c_tvalid.val() && self.h2c_tlast.val() {
+                self.data_mask.next =
+                    self.all_data.val() >> (512_u64 - (bit_cast::<10, 7>(self.tail.val()) << 3));
+            }
         }
 
         // Receive: beats go to the store, bytes past the record zeroed.

@@ -11,5 +11,6 @@ pub mod regfile;
 pub mod sim;
 pub mod store;
 pub mod swap;
+pub mod tap;
 pub mod testbench;
 pub mod tx;

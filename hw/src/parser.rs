@@ -14,8 +14,9 @@
 //!
 //! `rx_tready` is not an input: the parser never stalls (a MAC cannot wait).
 
-use crate::beat::{Data, Keep, bit_in_beat, counter_code};
+use crate::beat::{Data, Keep, counter_code};
 use crate::swap::Swap64;
+use crate::tap::HeaderTap;
 use riptide_wire::layout::{self, eth, header, ipv4, udp};
 use riptide_wire::message::MsgType;
 use riptide_wire::regs::Counter;
@@ -70,24 +71,6 @@ pub struct RxParser {
     pub payload_len: Signal<Out, Bits<16>>,
     pub frame_len: Signal<Out, Bits<17>>,
 
-    // Where each field sits in its beat (bit offsets from `layout`).
-    at_ethertype: Constant<Bits<16>>,
-    at_version_ihl: Constant<Bits<16>>,
-    at_ip: Constant<Bits<16>>,
-    at_total_len: Constant<Bits<16>>,
-    at_flags_frag: Constant<Bits<16>>,
-    at_protocol: Constant<Bits<16>>,
-    at_udp_len: Constant<Bits<16>>,
-    at_dst_port: Constant<Bits<16>>,
-    at_version: Constant<Bits<16>>,
-    at_type: Constant<Bits<16>>,
-    at_group: Constant<Bits<16>>,
-    at_sender: Constant<Bits<16>>,
-    at_flags: Constant<Bits<16>>,
-    at_payload_len: Constant<Bits<16>>,
-    at_ballot: Constant<Bits<16>>,
-    at_slot_hi: Constant<Bits<16>>,
-    at_commit: Constant<Bits<16>>,
     // Expected values, in bus byte order where the field is wider than a byte.
     ethertype_ipv4: Constant<Bits<16>>,
     version_ihl: Constant<Bits<8>>,
@@ -121,6 +104,7 @@ pub struct RxParser {
     r_payload_len: Constant<Reason>,
     r_unused: Constant<Reason>,
 
+    tap: HeaderTap,
     total_len_swap: Swap64,
     udp_len_swap: Swap64,
     payload_len_swap: Swap64,
@@ -185,10 +169,6 @@ pub struct RxParser {
     out_frame_len: DFF<Bits<17>>,
 }
 
-fn at(byte: usize) -> Constant<Bits<16>> {
-    Constant::new((bit_in_beat(byte) as u64).into())
-}
-
 fn wire16(value: u16) -> Constant<Bits<16>> {
     Constant::new(u64::from(value.swap_bytes()).into())
 }
@@ -226,23 +206,6 @@ impl Default for RxParser {
             commit: Default::default(),
             payload_len: Default::default(),
             frame_len: Default::default(),
-            at_ethertype: at(eth::ETHERTYPE.offset),
-            at_version_ihl: at(ipv4::VERSION_IHL.offset),
-            at_ip: at(ipv4::VERSION_IHL.offset),
-            at_total_len: at(ipv4::TOTAL_LEN.offset),
-            at_flags_frag: at(ipv4::FLAGS_FRAG.offset),
-            at_protocol: at(ipv4::PROTOCOL.offset),
-            at_udp_len: at(udp::LENGTH.offset),
-            at_dst_port: at(udp::DST_PORT.offset),
-            at_version: at(layout::RIPTIDE_OFFSET + header::VERSION.offset),
-            at_type: at(layout::RIPTIDE_OFFSET + header::MSG_TYPE.offset),
-            at_group: at(layout::RIPTIDE_OFFSET + header::GROUP.offset),
-            at_sender: at(layout::RIPTIDE_OFFSET + header::SENDER.offset),
-            at_flags: at(layout::RIPTIDE_OFFSET + header::FLAGS.offset),
-            at_payload_len: at(layout::RIPTIDE_OFFSET + header::PAYLOAD_LEN.offset),
-            at_ballot: at(layout::RIPTIDE_OFFSET + header::BALLOT.offset),
-            at_slot_hi: at(SLOT_AT),
-            at_commit: at(COMMIT_AT),
             ethertype_ipv4: wire16(layout::ETHERTYPE_IPV4),
             version_ihl: Constant::new(u64::from(layout::IPV4_VERSION_IHL).into()),
             fragment_bits: wire16(layout::IPV4_FRAGMENT_BITS),
@@ -273,6 +236,7 @@ impl Default for RxParser {
             r_wrong_group: r(Counter::DropWrongGroup),
             r_payload_len: r(Counter::DropPayloadLenMismatch),
             r_unused: r(Counter::DropUnusedNonZero),
+            tap: Default::default(),
             total_len_swap: Default::default(),
             udp_len_swap: Default::default(),
             payload_len_swap: Default::default(),
@@ -366,83 +330,28 @@ impl Logic for RxParser {
             out_frame_len
         );
         self.first.next = self.beat_no.q.val() == 0;
+        self.tap.beat.next = self.rx_tdata.val();
 
         // Beat-0 checks, computed on every beat and kept from the first one.
-        self.total_len_swap.word.next = bit_cast::<64, 16>(
-            self.rx_tdata
-                .val()
-                .get_bits::<16>(self.at_total_len.val().index()),
-        );
+        self.total_len_swap.word.next = bit_cast::<64, 16>(self.tap.total_len.val());
         self.total_len_now.next = self.total_len_swap.swapped16.val();
-        self.udp_len_swap.word.next = bit_cast::<64, 16>(
-            self.rx_tdata
-                .val()
-                .get_bits::<16>(self.at_udp_len.val().index()),
-        );
-        self.payload_len_swap.word.next = bit_cast::<64, 16>(
-            self.rx_tdata
-                .val()
-                .get_bits::<16>(self.at_payload_len.val().index()),
-        );
-        self.group_swap.word.next = bit_cast::<64, 16>(
-            self.rx_tdata
-                .val()
-                .get_bits::<16>(self.at_group.val().index()),
-        );
-        self.flags_now.next = self
-            .rx_tdata
-            .val()
-            .get_bits::<8>(self.at_flags.val().index());
+        self.udp_len_swap.word.next = bit_cast::<64, 16>(self.tap.udp_len.val());
+        self.payload_len_swap.word.next = bit_cast::<64, 16>(self.tap.payload_len.val());
+        self.group_swap.word.next = bit_cast::<64, 16>(self.tap.group.val());
+        self.flags_now.next = self.tap.flags.val();
 
         // Ones'-complement sum of the IPv4 header; any byte order gives 0xFFFF
         // for a correct checksum.
-        self.checksum_sum.next =
-            bit_cast::<20, 16>(self.rx_tdata.val().get_bits::<16>(self.at_ip.val().index()))
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 16),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 32),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 48),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 64),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 80),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 96),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 112),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 128),
-                )
-                + bit_cast::<20, 16>(
-                    self.rx_tdata
-                        .val()
-                        .get_bits::<16>(self.at_ip.val().index() + 144),
-                );
+        self.checksum_sum.next = bit_cast::<20, 16>(self.tap.ip0.val())
+            + bit_cast::<20, 16>(self.tap.ip1.val())
+            + bit_cast::<20, 16>(self.tap.ip2.val())
+            + bit_cast::<20, 16>(self.tap.ip3.val())
+            + bit_cast::<20, 16>(self.tap.ip4.val())
+            + bit_cast::<20, 16>(self.tap.ip5.val())
+            + bit_cast::<20, 16>(self.tap.ip6.val())
+            + bit_cast::<20, 16>(self.tap.ip7.val())
+            + bit_cast::<20, 16>(self.tap.ip8.val())
+            + bit_cast::<20, 16>(self.tap.ip9.val());
         self.checksum_fold.next =
             (self.checksum_sum.val() & 0xFFFF_u64) + (self.checksum_sum.val() >> 16);
         self.checksum_ok.next = ((self.checksum_fold.val() & 0xFFFF_u64)
@@ -451,40 +360,19 @@ impl Logic for RxParser {
 
         // IPv4 checks before the length check (which needs the frame's end).
         self.ip_reason_now.next = self.ok.val();
-        if self
-            .rx_tdata
-            .val()
-            .get_bits::<8>(self.at_protocol.val().index())
-            != self.proto_udp.val()
-        {
+        if self.tap.protocol.val() != self.proto_udp.val() {
             self.ip_reason_now.next = self.r_not_udp.val();
         }
-        if (self
-            .rx_tdata
-            .val()
-            .get_bits::<16>(self.at_flags_frag.val().index())
-            & self.fragment_bits.val())
-            != 0_u64
-        {
+        if (self.tap.flags_frag.val() & self.fragment_bits.val()) != 0_u64 {
             self.ip_reason_now.next = self.r_fragmented.val();
         }
         if !self.checksum_ok.val() {
             self.ip_reason_now.next = self.r_ip_checksum.val();
         }
-        if self
-            .rx_tdata
-            .val()
-            .get_bits::<8>(self.at_version_ihl.val().index())
-            != self.version_ihl.val()
-        {
+        if self.tap.version_ihl.val() != self.version_ihl.val() {
             self.ip_reason_now.next = self.r_ip_version.val();
         }
-        if self
-            .rx_tdata
-            .val()
-            .get_bits::<16>(self.at_ethertype.val().index())
-            != self.ethertype_ipv4.val()
-        {
+        if self.tap.ethertype.val() != self.ethertype_ipv4.val() {
             self.ip_reason_now.next = self.r_not_ipv4.val();
         }
 
@@ -492,12 +380,7 @@ impl Logic for RxParser {
         self.uses_now.next = 0.into();
         self.known_now.next = false;
         for i in 0..TYPES {
-            if self
-                .rx_tdata
-                .val()
-                .get_bits::<8>(self.at_type.val().index())
-                == self.type_code[i].val()
-            {
+            if self.tap.msg_type.val() == self.type_code[i].val() {
                 self.uses_now.next = self.type_uses[i].val();
                 self.known_now.next = true;
             }
@@ -519,23 +402,13 @@ impl Logic for RxParser {
         if !self.known_now.val() {
             self.udp_reason_now.next = self.r_unknown_type.val();
         }
-        if self
-            .rx_tdata
-            .val()
-            .get_bits::<8>(self.at_version.val().index())
-            != self.riptide_version.val()
-        {
+        if self.tap.version.val() != self.riptide_version.val() {
             self.udp_reason_now.next = self.r_version.val();
         }
         if self.total_len_now.val() < self.all_headers_len.val() {
             self.udp_reason_now.next = self.r_short.val();
         }
-        if self
-            .rx_tdata
-            .val()
-            .get_bits::<16>(self.at_dst_port.val().index())
-            != ((self.port.val() >> 8) | (self.port.val() << 8))
-        {
+        if self.tap.dst_port.val() != ((self.port.val() >> 8) | (self.port.val() << 8)) {
             self.udp_reason_now.next = self.r_wrong_port.val();
         }
         if self.udp_len_swap.swapped16.val() != self.total_len_now.val() - self.ip_len.val() {
@@ -591,11 +464,8 @@ impl Logic for RxParser {
         self.commit_wire.next = self.commit_reg.q.val();
         if self.beat_no.q.val() == 1 {
             self.slot_wire.next = bit_cast::<64, 48>(self.slot_hi.q.val())
-                | (bit_cast::<64, 16>(self.rx_tdata.val().get_bits::<16>(0)) << 48);
-            self.commit_wire.next = self
-                .rx_tdata
-                .val()
-                .get_bits::<64>(self.at_commit.val().index());
+                | (bit_cast::<64, 16>(self.tap.slot_lo.val()) << 48);
+            self.commit_wire.next = self.tap.commit.val();
         }
         self.unused_nonzero.next = (!self.uses.q.val().get_bit(0)
             && (self.ballot_wire.q.val() != 0_u64))
@@ -655,32 +525,17 @@ impl Logic for RxParser {
                 self.udp_reason.d.next = self.udp_reason_now.val();
                 self.total_len.d.next = self.total_len_now.val();
                 self.uses.d.next = self.uses_now.val();
-                self.type_reg.d.next = self
-                    .rx_tdata
-                    .val()
-                    .get_bits::<8>(self.at_type.val().index());
-                self.sender_reg.d.next = self
-                    .rx_tdata
-                    .val()
-                    .get_bits::<8>(self.at_sender.val().index());
+                self.type_reg.d.next = self.tap.msg_type.val();
+                self.sender_reg.d.next = self.tap.sender.val();
                 self.payload_len_reg.d.next = self.payload_len_swap.swapped16.val();
-                self.ballot_wire.d.next = self
-                    .rx_tdata
-                    .val()
-                    .get_bits::<64>(self.at_ballot.val().index());
-                self.slot_hi.d.next = self
-                    .rx_tdata
-                    .val()
-                    .get_bits::<48>(self.at_slot_hi.val().index());
+                self.ballot_wire.d.next = self.tap.ballot.val();
+                self.slot_hi.d.next = self.tap.slot_hi.val();
                 self.slot_lo.d.next = 0.into();
                 self.commit_reg.d.next = 0.into();
             }
             if self.beat_no.q.val() == 1 {
-                self.slot_lo.d.next = self.rx_tdata.val().get_bits::<16>(0);
-                self.commit_reg.d.next = self
-                    .rx_tdata
-                    .val()
-                    .get_bits::<64>(self.at_commit.val().index());
+                self.slot_lo.d.next = self.tap.slot_lo.val();
+                self.commit_reg.d.next = self.tap.commit.val();
             }
         }
         if self.rst.val() {

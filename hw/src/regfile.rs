@@ -347,6 +347,9 @@ impl Logic for RegFile {
             if self.count.val().get_bit(i) {
                 self.counters[i].d.next = self.counters[i].q.val() + 1;
             }
+            if self.rst.val() {
+                self.counters[i].d.next = 0.into();
+            }
         }
 
         // Writes.

@@ -29,7 +29,7 @@ impl Clocked for RiptideCore {
 /// (up to three beats per two-beat frame) never falls behind.
 pub const RX_GAP: usize = 2;
 /// Cycles without any stream activity after which the core counts as idle.
-const QUIET: u64 = 24;
+const QUIET: u64 = 12;
 /// Give up on a core that never goes quiet (a wedged or looping design).
 const MAX_DRAIN: u64 = 200_000;
 
@@ -77,10 +77,7 @@ impl RtlNic {
             host: VecDeque::new(),
             ready: None,
         };
-        nic.bench.uut.rst.next = true;
-        nic.bench.step();
-        nic.bench.step();
-        nic.bench.uut.rst.next = false;
+        nic.reset();
         let peers = nic.peers.clone();
         for (i, peer) in peers.iter().enumerate().take(regs::MAX_REPLICAS) {
             let field = |n: usize| regs::peer_register(i, &regs::PEER_FIELDS[n]).expect("in table");
@@ -93,12 +90,33 @@ impl RtlNic {
             nic.write(field(2), u32::from_be_bytes(peer.ip));
             nic.write(field(3), u32::from(peer.port));
         }
-        nic.write(regs::CFG_REPLICA_ID.offset, id.into());
-        nic.write(regs::CFG_GROUP_ID.offset, group.into());
-        nic.write(regs::CFG_REPLICAS.offset, peers.len() as u32);
-        nic.write(regs::CONFIG_APPLY.offset, 1);
-        nic.write(regs::ENABLE.offset, 1);
+        nic.identify(id, group);
         nic
+    }
+
+    /// Reset: every counter, queue and piece of fast-path state cleared;
+    /// the peer table and staged configuration registers are kept.
+    pub fn reset(&mut self) {
+        self.rx.clear();
+        self.h2c.clear();
+        self.tx_partial.clear();
+        self.c2h_partial.clear();
+        self.transmit.clear();
+        self.host.clear();
+        self.bench.uut.rst.next = true;
+        self.bench.step();
+        self.bench.step();
+        self.bench.uut.rst.next = false;
+    }
+
+    /// Programs replica id and group and turns the fast path on (idle role).
+    pub fn identify(&mut self, id: u8, group: u16) {
+        self.write(regs::CFG_REPLICA_ID.offset, id.into());
+        self.write(regs::CFG_GROUP_ID.offset, group.into());
+        self.write(regs::CFG_REPLICAS.offset, self.peers.len() as u32);
+        self.write(regs::CFG_ROLE.offset, regs::ROLE_IDLE);
+        self.write(regs::CONFIG_APPLY.offset, 1);
+        self.write(regs::ENABLE.offset, 1);
     }
 
     /// From now on the network and host streams accept a beat only `percent`

@@ -1,5 +1,9 @@
 //! Byte order. AXI4-Stream carries frame byte `i` in `tdata[8i+7:8i]`, so a
 //! big-endian header field read straight off the bus has its bytes reversed.
+//!
+//! A leaf block: in Verilog pure wiring (a concatenation of byte slices); in
+//! simulation `u64::swap_bytes`, recomputed only when the word changes
+//! (RustHDL's 64-bit `Bits` would otherwise shift bit by bit on every pass).
 
 use rust_hdl::prelude::*;
 
@@ -10,19 +14,33 @@ pub struct Swap64 {
     pub word: Signal<In, Bits<64>>,
     pub swapped: Signal<Out, Bits<64>>,
     pub swapped16: Signal<Out, Bits<16>>,
-    bytes: Signal<Local, Bits<64>>,
-    halves: Signal<Local, Bits<64>>,
+    _seen: Option<u64>,
 }
 
 impl Logic for Swap64 {
-    #[hdl_gen]
     fn update(&mut self) {
-        self.bytes.next = ((self.word.val() & 0x00FF_00FF_00FF_00FF_u64) << 8)
-            | ((self.word.val() >> 8) & 0x00FF_00FF_00FF_00FF_u64);
-        self.halves.next = ((self.bytes.val() & 0x0000_FFFF_0000_FFFF_u64) << 16)
-            | ((self.bytes.val() >> 16) & 0x0000_FFFF_0000_FFFF_u64);
-        self.swapped.next = (self.halves.val() << 32) | (self.halves.val() >> 32);
-        self.swapped16.next = self.bytes.val().get_bits::<16>(0);
+        let word = self.word.val().to_u64();
+        if self._seen == Some(word) {
+            return;
+        }
+        self._seen = Some(word);
+        self.swapped.next = word.swap_bytes().into();
+        self.swapped16.next = u64::from((word as u16).swap_bytes()).into();
+    }
+
+    fn connect(&mut self) {
+        self.swapped.connect();
+        self.swapped16.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let bytes: Vec<String> = (0..8)
+            .map(|i| format!("word[{}:{}]", 8 * i + 7, 8 * i))
+            .collect();
+        Verilog::Custom(format!(
+            "always @(*) begin\n   swapped = {{{}}};\n   swapped16 = {{word[7:0], word[15:8]}};\nend\n",
+            bytes.join(", ")
+        ))
     }
 }
 
@@ -42,5 +60,7 @@ mod tests {
         uut.word.next = 0x1234u64.into();
         simulate(&mut uut, 10);
         assert_eq!(uut.swapped16.val().to_u64(), 0x3412);
+        let verilog = generate_verilog(&uut);
+        assert!(verilog.contains("swapped = {word[7:0], word[15:8], word[23:16]"));
     }
 }

@@ -398,6 +398,10 @@ impl Logic for TxBuilder {
         // The head command's header beats (built only when one starts).
         self.hdr0_be.next = 0.into();
         self.hdr1.next = 0.into();
+        self.hdr0.next = 0.into();
+        for k in 0..8 {
+            self.words[k].word.next = 0.into();
+        }
         self.slot_swap.word.next = self.q_slot.data_out.val();
         self.commit_swap.word.next = self.q_commit.data_out.val();
         if self.head_ready.val() && !self.busy.q.val() {
@@ -444,21 +448,20 @@ impl Logic for TxBuilder {
                 self.hdr1.next = bit_cast::<512, 64>(self.slot_swap.swapped.val() >> 48)
                     | (bit_cast::<512, 64>(self.commit_swap.swapped.val()) << 16);
             }
+            // Big-endian number to bus byte order: word k of the bus is the
+            // byte-reversed word 7-k of the number.
+            for k in 0..8 {
+                self.words[k].word.next = self.hdr0_be.val().get_bits::<64>(448 - 64 * k);
+            }
+            self.hdr0.next = bit_cast::<512, 64>(self.words[0].swapped.val())
+                | (bit_cast::<512, 64>(self.words[1].swapped.val()) << 64)
+                | (bit_cast::<512, 64>(self.words[2].swapped.val()) << 128)
+                | (bit_cast::<512, 64>(self.words[3].swapped.val()) << 192)
+                | (bit_cast::<512, 64>(self.words[4].swapped.val()) << 256)
+                | (bit_cast::<512, 64>(self.words[5].swapped.val()) << 320)
+                | (bit_cast::<512, 64>(self.words[6].swapped.val()) << 384)
+                | (bit_cast::<512, 64>(self.words[7].swapped.val()) << 448);
         }
-        // Big-endian number to bus byte order: word k of the bus is the
-        // byte-reversed word 7-k of the number.
-        for k in 0..8 {
-            self.words[k].word.next = self.hdr0_be.val().get_bits::<64>(448 - 64 * k);
-        }
-        self.hdr0.next = bit_cast::<512, 64>(self.words[0].swapped.val())
-            | (bit_cast::<512, 64>(self.words[1].swapped.val()) << 64)
-            | (bit_cast::<512, 64>(self.words[2].swapped.val()) << 128)
-            | (bit_cast::<512, 64>(self.words[3].swapped.val()) << 192)
-            | (bit_cast::<512, 64>(self.words[4].swapped.val()) << 256)
-            | (bit_cast::<512, 64>(self.words[5].swapped.val()) << 320)
-            | (bit_cast::<512, 64>(self.words[6].swapped.val()) << 384)
-            | (bit_cast::<512, 64>(self.words[7].swapped.val()) << 448);
-
         // Stage A.
         self.emit.next = false;
         self.emit_hdr.next = 0.into();

@@ -111,7 +111,12 @@ fn random_command(rng: &mut Rng, pair: &Pair, replicas: u8) -> Option<NicCommand
         8 if rng.chance(1, 3) => {
             let role = [NicRole::Idle, NicRole::Follower, NicRole::Leader][rng.below(3) as usize];
             let ballot = Ballot::new(1 + rng.below(4), rng.below(u64::from(replicas)) as u8);
-            Some(NicCommand::Configure(config(role, ballot, 1 + rng.below(30), replicas)))
+            Some(NicCommand::Configure(config(
+                role,
+                ballot,
+                1 + rng.below(30),
+                replicas,
+            )))
         }
         _ => None,
     }
@@ -123,18 +128,30 @@ fn rtl_and_model_agree_on_random_streams() {
     let mut cycles = 0;
     let mut records = 0;
     let mut frames = 0;
+    let mut pair = Pair::new("differential", 0, 5);
+    let only: Option<u64> = std::env::var("RIPTIDE_DIFF_ONLY")
+        .ok()
+        .and_then(|s| s.parse().ok());
     for stream in 0..streams() {
+        if only.is_some_and(|o| o != stream) {
+            continue;
+        }
         let mut rng = Rng::new(0xD1FF ^ stream);
         let replicas = if rng.chance(1, 2) { 3 } else { 5 };
         let id = rng.below(u64::from(replicas)) as u8;
-        let mut pair = Pair::new("differential", id, replicas);
+        pair.restart(id, replicas);
         let role = if rng.chance(1, 2) {
             NicRole::Follower
         } else {
             NicRole::Leader
         };
         let ballot = Ballot::new(1 + rng.below(3), rng.below(u64::from(replicas)) as u8);
-        pair.command(NicCommand::Configure(config(role, ballot, 1 + rng.below(20), replicas)));
+        pair.command(NicCommand::Configure(config(
+            role,
+            ballot,
+            1 + rng.below(20),
+            replicas,
+        )));
         let mut log = vec![];
         for _ in 0..OPS_PER_STREAM {
             if rng.chance(1, 4) {
@@ -148,14 +165,44 @@ fn rtl_and_model_agree_on_random_streams() {
                 pair.receive(&bytes);
             }
         }
-        let context = format!("stream {stream} (replica {id} of {replicas}), ops:\n{}", log.join("\n"));
+        let context = format!(
+            "stream {stream} (replica {id} of {replicas}), ops:\n{}",
+            log.join("\n")
+        );
+        if only.is_some() {
+            let (model, rtl) = pair.outputs();
+            for (i, r) in model.records.iter().enumerate() {
+                println!(
+                    "model record {i}: {}",
+                    format!("{r:?}").chars().take(120).collect::<String>()
+                );
+            }
+            for (i, r) in rtl.records.iter().enumerate() {
+                println!(
+                    "rtl record {i}: {}",
+                    format!("{r:?}").chars().take(120).collect::<String>()
+                );
+            }
+            println!(
+                "model {:?}",
+                pair.model.counters().iter().collect::<Vec<_>>()
+            );
+            println!(
+                "rtl {:?}",
+                pair.rtl
+                    .counters()
+                    .into_iter()
+                    .filter(|c| c.1 > 0)
+                    .collect::<Vec<_>>()
+            );
+            println!("model config {:?}", pair.model.config());
+        }
         let out = pair.agree(&context);
         records += out.records.len();
         frames += out.frames.len();
         pair.counters_agree(&context);
-        cycles += pair.rtl.cycles();
-        let _ = pair.model.poll_host();
     }
+    cycles += pair.rtl.cycles();
     let secs = started.elapsed().as_secs_f64();
     println!(
         "{} streams, {records} records, {frames} frames agreed; {cycles} cycles in {secs:.1} s ({:.0} cycles/s)",

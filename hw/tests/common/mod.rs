@@ -63,6 +63,14 @@ impl Pair {
         }
     }
 
+    /// The same simulated core as a fresh NIC of replica `id` in a group of
+    /// `replicas` (reset instead of rebuilt: building costs more than a stream).
+    pub fn restart(&mut self, id: u8, replicas: u8) {
+        self.model = ModelNic::new(id, replicas, GROUP, ModelBugs::default());
+        self.rtl.reset();
+        self.rtl.identify(id, GROUP);
+    }
+
     pub fn command(&mut self, command: NicCommand) {
         self.model.command(command.clone());
         self.rtl.command(command);
@@ -96,8 +104,8 @@ impl Pair {
     /// Asserts both sides produced the same frames and records.
     pub fn agree(&mut self, context: &str) -> Outputs {
         let (model, rtl) = self.outputs();
-        assert_eq!(rtl.records, model.records, "host records differ: {context}");
-        assert_eq!(rtl.frames, model.frames, "frames differ: {context}");
+        first_difference("host records", &rtl.records, &model.records, context);
+        first_difference("frames", &rtl.frames, &model.frames, context);
         rtl
     }
 
@@ -123,4 +131,26 @@ impl Pair {
         );
         rtl
     }
+}
+
+/// Panics at the first element where the RTL's output differs from the model's.
+fn first_difference<T: std::fmt::Debug + PartialEq>(
+    what: &str,
+    rtl: &[T],
+    model: &[T],
+    context: &str,
+) {
+    let at = rtl.iter().zip(model).position(|(r, m)| r != m);
+    if at.is_none() && rtl.len() == model.len() {
+        return;
+    }
+    let at = at.unwrap_or(rtl.len().min(model.len()));
+    let show = |v: Option<&T>| format!("{v:?}").chars().take(600).collect::<String>();
+    panic!(
+        "{what} differ at {at} ({} RTL, {} model):\n  RTL:   {}\n  model: {}\n{context}",
+        rtl.len(),
+        model.len(),
+        show(rtl.get(at)),
+        show(model.get(at))
+    );
 }
