@@ -4,6 +4,11 @@
 //! marked chosen in any replica's log. Every piece of evidence about a slot
 //! (a quorum, an application, a log entry marked chosen) must name the same
 //! value as the first one seen, whichever incarnation it comes from.
+//!
+//! Only acceptances count toward a majority: the entries a restarted replica
+//! copied from the others while recovering are not (it remembers them so as
+//! not to lose a value that may be chosen, but it never voted for them in this
+//! life, and an unchosen copy would otherwise look like a second vote).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -22,6 +27,8 @@ pub struct HeldEntry<'a> {
     pub value: &'a [u8],
     /// The replica knows the entry is chosen.
     pub chosen: bool,
+    /// Copied from others during recovery rather than accepted.
+    pub copied: bool,
 }
 
 /// Why the checker believes a value is the one in a slot.
@@ -157,7 +164,7 @@ impl ChosenChecker {
             // invariant, and in a correct run there is none to count.
             let settled_here = self.quorum_seen.contains(&entry.slot)
                 && self.settled.get(&entry.slot).map(Evidence::value) == Some(entry.value);
-            if !settled_here {
+            if !settled_here && !entry.copied {
                 holders
                     .entry((entry.slot, entry.ballot, entry.value))
                     .or_default()
@@ -239,7 +246,26 @@ mod tests {
             ballot,
             value,
             chosen,
+            copied: false,
         }
+    }
+
+    #[test]
+    fn copies_made_during_recovery_are_not_votes() {
+        let mut checker = ChosenChecker::new(3);
+        let copy = HeldEntry {
+            copied: true,
+            ..held(2, 7, 0x100, b"old", false)
+        };
+        assert!(checker.logs(1, [held(0, 7, 0x100, b"old", false), copy]));
+        assert!(checker.applied(2, 1, 7, b"new"));
+        assert!(checker.logs(
+            3,
+            [
+                held(1, 7, 0x202, b"new", false),
+                held(2, 7, 0x202, b"new", false)
+            ]
+        ));
     }
 
     #[test]

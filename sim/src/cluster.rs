@@ -1,0 +1,654 @@
+//! The simulated cluster and its discrete-event loop: one queue of timed
+//! events, virtual time in microseconds, every random choice drawn from
+//! streams of the run's seed, every checker fed as the run goes.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use riptide_control::kv::{Command, Reply};
+use riptide_control::{Input, Output, ReplicaConfig, Role};
+use riptide_wire::host::{CardToHost, NicCommand};
+
+use crate::check::Check;
+use crate::check::agreement::{AgreementChecker, Application};
+use crate::check::chosen::ChosenChecker;
+use crate::check::liveness::{LivenessChecker, PendingOp};
+use crate::client::{Client, ClientAction, Workload};
+use crate::config::{FaultPlan, SimConfig};
+use crate::faults::FaultSchedule;
+use crate::history::{HistoryRecorder, Output as OpOutput};
+use crate::latency::Micros;
+use crate::linearizability;
+use crate::network::Network;
+use crate::node::{NicEffects, Node};
+use crate::report::{Checks, SimReport, Stats};
+use crate::rng::{self, Rng};
+use crate::trace::TraceHash;
+
+/// The replica group id every simulated replica uses.
+const GROUP: u16 = 1;
+
+/// Something that happens at an instant of virtual time.
+#[derive(Debug)]
+enum Event {
+    /// Every live replica gets `Input::Tick`; periodic checks run.
+    Tick,
+    /// A frame reaches replica `to`'s NIC from the wire.
+    Frame {
+        from: u8,
+        to: u8,
+        frame: Vec<u8>,
+    },
+    /// A host-to-card command takes effect on a NIC.
+    HostToCard {
+        node: u8,
+        incarnation: u32,
+        command: NicCommand,
+    },
+    /// A card-to-host record reaches host software.
+    CardToHost {
+        node: u8,
+        incarnation: u32,
+        record: CardToHost,
+    },
+    /// A client request reaches a replica's host.
+    Request {
+        node: u8,
+        client: u64,
+        request: u64,
+        command: Command,
+    },
+    /// A replica's reply reaches its client.
+    Reply {
+        from: u8,
+        client: u64,
+        request: u64,
+        reply: Reply,
+    },
+    /// A client's think time is over: it issues its next operation.
+    ClientStart {
+        client: usize,
+    },
+    /// A client's send `attempt` of `request` went unanswered for too long.
+    ClientTimeout {
+        client: usize,
+        request: u64,
+        attempt: u32,
+    },
+    Crash {
+        node: u8,
+    },
+    Restart {
+        node: u8,
+    },
+}
+
+impl Event {
+    /// Feeds what identifies this event into the run's trace hash.
+    fn trace(&self, hash: &mut TraceHash) {
+        match self {
+            Event::Tick => hash.add(&[0]),
+            Event::Frame { from, to, frame } => {
+                hash.add(&[1, *from, *to]);
+                hash.add(frame);
+            }
+            Event::HostToCard { node, .. } => hash.add(&[2, *node]),
+            Event::CardToHost { node, .. } => hash.add(&[3, *node]),
+            Event::Request {
+                node,
+                client,
+                request,
+                ..
+            } => {
+                hash.add(&[4, *node]);
+                hash.add_u64(*client);
+                hash.add_u64(*request);
+            }
+            Event::Reply {
+                from,
+                client,
+                request,
+                ..
+            } => {
+                hash.add(&[5, *from]);
+                hash.add_u64(*client);
+                hash.add_u64(*request);
+            }
+            Event::ClientStart { client } => hash.add_u64(6 << 32 | *client as u64),
+            Event::ClientTimeout {
+                client, request, ..
+            } => {
+                hash.add_u64(7 << 32 | *client as u64);
+                hash.add_u64(*request);
+            }
+            Event::Crash { node } => hash.add(&[8, *node]),
+            Event::Restart { node } => hash.add(&[9, *node]),
+        }
+    }
+}
+
+/// Events ordered by time, then by when they were scheduled, so equal times
+/// replay in one order.
+#[derive(Debug, Default)]
+struct EventQueue {
+    heap: BinaryHeap<Reverse<(Micros, u64)>>,
+    events: std::collections::BTreeMap<u64, Event>,
+    next_seq: u64,
+}
+
+impl EventQueue {
+    fn push(&mut self, at: Micros, event: Event) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Reverse((at, seq)));
+        self.events.insert(seq, event);
+    }
+
+    fn pop(&mut self) -> Option<(Micros, Event)> {
+        let Reverse((at, seq)) = self.heap.pop()?;
+        let event = self
+            .events
+            .remove(&seq)
+            .expect("every queued seq has its event");
+        Some((at, event))
+    }
+}
+
+pub struct Cluster<'a> {
+    config: &'a SimConfig,
+    schedule: FaultSchedule,
+    now: Micros,
+    queue: EventQueue,
+    nodes: Vec<Node>,
+    network: Network,
+    clients: Vec<Client>,
+    workload: Workload,
+    mean_think_us: Micros,
+    restart_seeds: Rng,
+    history: HistoryRecorder,
+    issued: u64,
+    agreement: AgreementChecker,
+    chosen: ChosenChecker,
+    liveness: LivenessChecker,
+    liveness_result: Check<crate::check::liveness::LivenessViolation>,
+    leader_ballots: BTreeSet<u64>,
+    stats: Stats,
+    trace: TraceHash,
+}
+
+impl<'a> Cluster<'a> {
+    pub fn new(config: &'a SimConfig) -> Cluster<'a> {
+        let schedule = config.schedule();
+        let latency = &config.latency;
+        let mut replica_seeds = rng::stream(config.seed, "replicas");
+        let nodes = (0..config.replicas)
+            .map(|id| {
+                Node::boot(
+                    replica_config(config, id, replica_seeds.next_u64()),
+                    config.variant.nic(),
+                )
+            })
+            .collect();
+        let mut cluster = Cluster {
+            config,
+            now: 0,
+            queue: EventQueue::default(),
+            nodes,
+            network: Network::new(latency.clone(), rng::stream(config.seed, "network")),
+            clients: (0..config.clients)
+                .map(|id| Client::new(u64::from(id), config.replicas))
+                .collect(),
+            workload: Workload::new(rng::stream(config.seed, "workload"), config.keys),
+            mean_think_us: config.mean_think_us(schedule.heal_us),
+            restart_seeds: rng::stream(config.seed, "restarts"),
+            history: HistoryRecorder::new(),
+            issued: 0,
+            agreement: AgreementChecker::new(),
+            chosen: ChosenChecker::new(config.replicas),
+            liveness: LivenessChecker::new(
+                schedule.heal_us,
+                config.liveness_ticks * latency.tick_us,
+            ),
+            liveness_result: Check::Passed,
+            leader_ballots: BTreeSet::new(),
+            stats: Stats {
+                ops_total: config.ops,
+                ..Stats::default()
+            },
+            trace: TraceHash::new(),
+            schedule,
+        };
+        cluster.queue.push(latency.tick_us, Event::Tick);
+        for (node, at, restart) in cluster.schedule.crashes().collect::<Vec<_>>() {
+            cluster.queue.push(at, Event::Crash { node });
+            cluster.queue.push(restart, Event::Restart { node });
+        }
+        for client in 0..cluster.clients.len() {
+            let start = cluster.workload.think(cluster.mean_think_us / 2);
+            cluster.queue.push(start, Event::ClientStart { client });
+        }
+        cluster
+    }
+
+    /// Runs until every operation completed, a safety checker fired, or an
+    /// operation missed its liveness deadline.
+    pub fn run(mut self, progress: &mut dyn FnMut(u64, u64)) -> SimReport {
+        while let Some((at, event)) = self.queue.pop() {
+            self.now = at;
+            self.trace.add_u64(at);
+            event.trace(&mut self.trace);
+            self.handle(event, progress);
+            let safe = self.agreement.result().passed() && self.chosen.result().passed();
+            if !safe
+                || !self.liveness_result.passed()
+                || self.stats.ops_completed == self.config.ops
+            {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    fn handle(&mut self, event: Event, progress: &mut dyn FnMut(u64, u64)) {
+        match event {
+            Event::Tick => self.tick(),
+            Event::Frame { from, to, frame } => self.frame_arrives(from, to, &frame),
+            Event::HostToCard {
+                node,
+                incarnation,
+                command,
+            } => {
+                if self.alive(node, incarnation) {
+                    let effects = self.nodes[node as usize].nic_command(
+                        self.now,
+                        command,
+                        &self.config.latency,
+                    );
+                    self.nic_effects(node, effects);
+                }
+            }
+            Event::CardToHost {
+                node,
+                incarnation,
+                record,
+            } => {
+                if self.alive(node, incarnation) {
+                    self.card_to_host(node, record);
+                }
+            }
+            Event::Request {
+                node,
+                client,
+                request,
+                command,
+            } => {
+                if self.nodes[node as usize].up {
+                    self.host_step(
+                        node,
+                        Input::Client {
+                            client,
+                            request,
+                            command,
+                        },
+                    );
+                } else {
+                    self.stats.lost_to_crashes += 1;
+                }
+            }
+            Event::Reply {
+                from,
+                client,
+                request,
+                reply,
+            } => {
+                let retry_us = self.config.latency.tick_us;
+                let action = self.clients[client as usize].reply(from, request, reply, retry_us);
+                self.client_action(client as usize, action, progress);
+            }
+            Event::ClientStart { client } => self.client_start(client),
+            Event::ClientTimeout {
+                client,
+                request,
+                attempt,
+            } => {
+                let action = self.clients[client].timeout(request, attempt);
+                self.client_action(client, action, progress);
+            }
+            Event::Crash { node } => self.crash(node),
+            Event::Restart { node } => {
+                // A skipped crash has nothing to restart.
+                if !self.nodes[node as usize].up {
+                    let seed = self.restart_seeds.next_u64();
+                    let chosen = self.nodes.iter().filter(|n| n.up).map(Node::commit);
+                    let restore_to = chosen.fold(self.agreement.highest_applied(), u64::max);
+                    self.nodes[node as usize].restart(self.now, seed, restore_to);
+                }
+            }
+        }
+    }
+
+    /// Crashes `node`, unless that would leave more than f replicas without
+    /// their state (down, or restarted and not yet holding every value
+    /// chosen before it came back): no protocol without stable storage
+    /// survives that. A schedule cannot promise this by timing alone
+    /// (recovery may wait out a partition), so it is enforced here; skipped
+    /// crashes are counted.
+    fn crash(&mut self, node: u8) {
+        let f = usize::from((self.config.replicas - 1) / 2);
+        let stateless = self
+            .nodes
+            .iter()
+            .filter(|n| n.id != node && n.without_state())
+            .count();
+        let target = &mut self.nodes[node as usize];
+        if stateless >= f || !target.up {
+            self.stats.crashes_skipped += 1;
+            return;
+        }
+        self.stats.crashes += 1;
+        target.crash();
+    }
+
+    fn alive(&mut self, node: u8, incarnation: u32) -> bool {
+        let n = &self.nodes[node as usize];
+        let alive = n.up && n.incarnation == incarnation;
+        if !alive {
+            self.stats.lost_to_crashes += 1;
+        }
+        alive
+    }
+
+    fn tick(&mut self) {
+        for node in 0..self.config.replicas {
+            if self.nodes[node as usize].up {
+                self.host_step(node, Input::Tick);
+            }
+        }
+        let entries = self
+            .nodes
+            .iter()
+            .filter(|n| n.up)
+            .flat_map(Node::held_entries);
+        self.chosen.logs(self.now, entries);
+        let overdue = self.clients.iter().any(|c| {
+            c.in_flight
+                .as_ref()
+                .is_some_and(|f| self.liveness.deadline(f.invoked_us) < self.now)
+        });
+        if overdue {
+            let pending: Vec<PendingOp> = self.pending_ops().collect();
+            self.liveness_result = self.liveness.check(self.now, &pending);
+        }
+        self.queue
+            .push(self.now + self.config.latency.tick_us, Event::Tick);
+    }
+
+    fn pending_ops(&self) -> impl Iterator<Item = PendingOp> + '_ {
+        self.clients.iter().filter_map(|client| {
+            client.in_flight.as_ref().map(|f| PendingOp {
+                client: client.id,
+                request: f.request,
+                operation: format!("{:?}", f.command),
+                invoked_us: f.invoked_us,
+            })
+        })
+    }
+
+    fn frame_arrives(&mut self, from: u8, to: u8, frame: &[u8]) {
+        if !self
+            .network
+            .frame_arrives(&self.schedule, from, to, self.now)
+        {
+            return;
+        }
+        if !self.nodes[to as usize].up {
+            self.stats.lost_to_crashes += 1;
+            return;
+        }
+        let effects = self.nodes[to as usize].nic_receive(self.now, frame, &self.config.latency);
+        self.nic_effects(to, effects);
+    }
+
+    /// Puts a NIC's frames on the network and its records on the DMA stream.
+    fn nic_effects(&mut self, node: u8, effects: NicEffects) {
+        for (to, frame) in effects.frames {
+            if usize::from(to) >= self.nodes.len() || to == node {
+                self.stats.malformed += 1;
+                continue;
+            }
+            let arrivals = self.network.send_frame(&self.schedule, node, to, self.now);
+            for at in arrivals {
+                self.queue.push(
+                    at,
+                    Event::Frame {
+                        from: node,
+                        to,
+                        frame: frame.clone(),
+                    },
+                );
+            }
+        }
+        let incarnation = self.nodes[node as usize].incarnation;
+        for (at, record) in effects.records {
+            self.queue.push(
+                at,
+                Event::CardToHost {
+                    node,
+                    incarnation,
+                    record,
+                },
+            );
+        }
+    }
+
+    fn card_to_host(&mut self, node: u8, record: CardToHost) {
+        let input = match record {
+            CardToHost::Event(event) => Input::Nic(event),
+            CardToHost::Punted(frame) => match self.nodes[node as usize].punted(&frame) {
+                Ok(input) => input,
+                Err(_) => {
+                    self.stats.malformed += 1;
+                    return;
+                }
+            },
+        };
+        self.host_step(node, input);
+    }
+
+    /// Feeds the control plane one input and carries out its outputs.
+    fn host_step(&mut self, node: u8, input: Input) {
+        let outputs = self.nodes[node as usize].step(input);
+        for output in outputs {
+            match output {
+                Output::Send { to, message } => {
+                    let command = self.nodes[node as usize].transmit(to, message);
+                    self.send_to_card(node, command);
+                }
+                Output::Nic(command) => self.send_to_card(node, command),
+                Output::Applied { slot, value } => self.applied(node, slot, value),
+                Output::Reply {
+                    client,
+                    request,
+                    reply,
+                } => {
+                    if client >= self.clients.len() as u64 {
+                        continue;
+                    }
+                    for at in self.network.send_client(&self.schedule, self.now) {
+                        let reply = reply.clone();
+                        self.queue.push(
+                            at,
+                            Event::Reply {
+                                from: node,
+                                client,
+                                request,
+                                reply,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let n = &self.nodes[node as usize];
+        if n.role() == Role::Leader && self.leader_ballots.insert(n.ballot()) {
+            self.stats.elections += 1;
+        }
+    }
+
+    fn send_to_card(&mut self, node: u8, command: NicCommand) {
+        let n = &mut self.nodes[node as usize];
+        let at = n.host_to_card_at(self.now, &self.config.latency);
+        let incarnation = n.incarnation;
+        self.queue.push(
+            at,
+            Event::HostToCard {
+                node,
+                incarnation,
+                command,
+            },
+        );
+    }
+
+    fn applied(&mut self, node: u8, slot: u64, value: Vec<u8>) {
+        self.chosen.applied(self.now, node, slot, &value);
+        let application = Application {
+            replica: node,
+            incarnation: self.nodes[node as usize].incarnation,
+            time_us: self.now,
+            value,
+        };
+        self.agreement.applied(slot, application);
+        self.stats.commits = self.stats.commits.max(slot);
+    }
+
+    fn client_start(&mut self, client: usize) {
+        if self.issued == self.config.ops {
+            return;
+        }
+        self.issued += 1;
+        let c = &self.clients[client];
+        let command = self.workload.next(c, c.next_request());
+        let op = self
+            .history
+            .invoke(c.id, &command, self.now)
+            .expect("a client starts an operation only when none is pending");
+        let action = self.clients[client].start(self.now, command, op);
+        self.client_action(client, action, &mut |_, _| {});
+    }
+
+    fn client_action(
+        &mut self,
+        client: usize,
+        action: ClientAction,
+        progress: &mut dyn FnMut(u64, u64),
+    ) {
+        match action {
+            ClientAction::Nothing => {}
+            ClientAction::Send { to, delay } => {
+                let c = &self.clients[client];
+                let in_flight = c
+                    .in_flight
+                    .as_ref()
+                    .expect("a client sends only while waiting");
+                let (request, attempt, command) = (
+                    in_flight.request,
+                    in_flight.attempt,
+                    in_flight.command.clone(),
+                );
+                let sent_at = self.now + delay;
+                for at in self.network.send_client(&self.schedule, sent_at) {
+                    let command = command.clone();
+                    self.queue.push(
+                        at,
+                        Event::Request {
+                            node: to,
+                            client: c.id,
+                            request,
+                            command,
+                        },
+                    );
+                }
+                let timeout =
+                    sent_at + self.config.client_timeout_ticks * self.config.latency.tick_us;
+                self.queue.push(
+                    timeout,
+                    Event::ClientTimeout {
+                        client,
+                        request,
+                        attempt,
+                    },
+                );
+            }
+            ClientAction::Complete {
+                op,
+                invoked_us,
+                reply,
+            } => {
+                let output = OpOutput::from_reply(&reply)
+                    .expect("a redirect does not complete an operation");
+                self.history
+                    .complete(op, output, self.now)
+                    .expect("the replica's reply fits the operation");
+                self.stats.ops_completed += 1;
+                self.stats.latencies_us.push(self.now - invoked_us);
+                progress(self.stats.ops_completed, self.config.ops);
+                let think = self.workload.think(self.mean_think_us);
+                self.queue
+                    .push(self.now + think, Event::ClientStart { client });
+            }
+        }
+    }
+
+    fn finish(mut self) -> SimReport {
+        let entries = self
+            .nodes
+            .iter()
+            .filter(|n| n.up)
+            .flat_map(Node::held_entries);
+        self.chosen.logs(self.now, entries);
+        self.stats.virtual_us = self.now;
+        self.stats.frames = self.network.frames.clone();
+        self.stats.client_messages = self.network.client.clone();
+        self.stats.trace_hash = self.trace.finish();
+        let history = self.history.finish();
+        let checks = Checks {
+            agreement: self.agreement.result(),
+            chosen: self.chosen.result(),
+            linearizability: linearizability::check(&history),
+            liveness: self.liveness_result,
+        };
+        let config = self.config;
+        SimReport {
+            seed: config.seed,
+            replicas: config.replicas,
+            clients: config.clients,
+            ops: config.ops,
+            variant: config.variant,
+            fault_kinds: match &config.faults {
+                FaultPlan::Generate { kinds, .. } => Some(kinds.clone()),
+                FaultPlan::Explicit(_) => None,
+            },
+            latency: config.latency.clone(),
+            schedule: self.schedule,
+            checks,
+            stats: self.stats,
+            nodes: self.nodes.iter().map(Node::summary).collect(),
+            history,
+        }
+    }
+}
+
+fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {
+    let timing = &config.timing;
+    ReplicaConfig {
+        id,
+        replicas: config.replicas,
+        group: GROUP,
+        seed,
+        heartbeat_ticks: timing.heartbeat_ticks,
+        election_ticks: timing.election_ticks,
+        retransmit_ticks: timing.retransmit_ticks,
+        window: timing.window,
+        variant: config.variant.host(),
+    }
+}

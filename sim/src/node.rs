@@ -1,0 +1,250 @@
+//! One simulated replica: the control plane, its NIC (behind the `Nic` trait,
+//! so an RTL backend can take the model's place), and the two streams between
+//! them. Host-to-card commands take effect after a small delay; card-to-host
+//! records cross a FIFO DMA stream, one record after another, so a burst of
+//! NIC acks reaches host software late: the window the NIC fence closes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+use riptide_control::{Input, Output, Replica, ReplicaConfig, Role};
+use riptide_driver::Nic;
+use riptide_driver::model::{ModelBugs, ModelNic};
+use riptide_wire::frame::decode_frame;
+use riptide_wire::host::{CardToHost, NicCommand};
+use riptide_wire::layout::UDP_PORT;
+use riptide_wire::{DecodeError, Envelope, Message};
+
+use crate::check::chosen::HeldEntry;
+use crate::latency::{LatencyModel, Micros};
+
+/// One replica's state at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSummary {
+    pub id: u8,
+    pub up: bool,
+    pub incarnation: u32,
+    pub role: String,
+    pub promised: u64,
+    pub vote_floor: u64,
+    pub commit: u64,
+    pub applied: u64,
+    pub log_len: usize,
+}
+
+impl fmt::Display for NodeSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "replica {}#{}: {}{}, promised {:#x} (vote floor {:#x}), commit {}, applied {}, {} log entries",
+            self.id,
+            self.incarnation,
+            if self.up { "" } else { "down, " },
+            self.role,
+            self.promised,
+            self.vote_floor,
+            self.commit,
+            self.applied,
+            self.log_len
+        )
+    }
+}
+
+/// What a NIC did in response to a command or a frame.
+#[derive(Debug, Default)]
+pub struct NicEffects {
+    /// Frames put on the wire, with the replica each is for.
+    pub frames: Vec<(u8, Vec<u8>)>,
+    /// Card-to-host records, with the time each reaches host software.
+    pub records: Vec<(Micros, CardToHost)>,
+}
+
+pub struct Node {
+    pub id: u8,
+    /// 0 for the first run, +1 per restart: events of a former life are ignored.
+    pub incarnation: u32,
+    pub up: bool,
+    config: ReplicaConfig,
+    bugs: ModelBugs,
+    replica: Replica,
+    nic: Box<dyn Nic>,
+    /// After a restart: the highest slot chosen in the cluster when the
+    /// replica came back; it has its state again once its commit reaches it.
+    restore_to: u64,
+    /// The (slot, ballot) of every entry this incarnation copied from the
+    /// others' answers when it recovered: copies, not acceptances.
+    copied: BTreeSet<(u64, u64)>,
+    /// When the card-to-host stream is free for the next record.
+    dma_free_at: Micros,
+    /// When the host-to-card stream is free for the next command.
+    h2c_free_at: Micros,
+}
+
+impl Node {
+    pub fn boot(config: ReplicaConfig, bugs: ModelBugs) -> Node {
+        Node {
+            id: config.id,
+            incarnation: 0,
+            up: true,
+            replica: Replica::new(config.clone()),
+            nic: model_nic(&config, bugs),
+            config,
+            bugs,
+            restore_to: 0,
+            copied: BTreeSet::new(),
+            dma_free_at: 0,
+            h2c_free_at: 0,
+        }
+    }
+
+    /// The replica loses its memory, its NIC and everything in flight
+    /// between them.
+    pub fn crash(&mut self) {
+        self.up = false;
+    }
+
+    /// Back with amnesia: a restarted control plane (which must recover
+    /// before it votes) and a fresh NIC. `seed` reseeds its randomness;
+    /// `restore_to` is the highest slot chosen in the cluster now.
+    pub fn restart(&mut self, now: Micros, seed: u64, restore_to: u64) {
+        self.incarnation += 1;
+        self.restore_to = restore_to;
+        self.copied.clear();
+        self.up = true;
+        self.config.seed = seed;
+        self.replica = Replica::restarted(self.config.clone());
+        self.nic = model_nic(&self.config, self.bugs);
+        self.dma_free_at = now;
+        self.h2c_free_at = now;
+    }
+
+    /// Feeds one input to the control plane.
+    pub fn step(&mut self, input: Input) -> Vec<Output> {
+        let recovering = self.replica.status().role == Role::Recovering;
+        let outputs = self.replica.step(input);
+        if recovering && self.replica.status().role != Role::Recovering {
+            self.copied = self
+                .replica
+                .entries()
+                .map(|(slot, entry)| (slot, entry.ballot.0))
+                .collect();
+        }
+        outputs
+    }
+
+    /// Down, or restarted and not yet holding every value chosen before it
+    /// came back (recovering, or recovered but still catching up).
+    pub fn without_state(&self) -> bool {
+        let status = self.replica.status();
+        !self.up || status.role == Role::Recovering || status.commit < self.restore_to
+    }
+
+    pub fn commit(&self) -> u64 {
+        self.replica.status().commit
+    }
+
+    pub fn role(&self) -> Role {
+        self.replica.status().role
+    }
+
+    pub fn ballot(&self) -> u64 {
+        self.replica.status().promised.0
+    }
+
+    /// Where the replica stands, for the report.
+    pub fn summary(&self) -> NodeSummary {
+        let status = self.replica.status();
+        NodeSummary {
+            id: self.id,
+            up: self.up,
+            incarnation: self.incarnation,
+            role: format!("{:?}", status.role).to_lowercase(),
+            promised: status.promised.0,
+            vote_floor: self.replica.vote_floor().0,
+            commit: status.commit,
+            applied: status.applied,
+            log_len: self.replica.entries().count(),
+        }
+    }
+
+    /// When a command issued by the host at `now` takes effect on the NIC:
+    /// commands are applied in the order issued.
+    pub fn host_to_card_at(&mut self, now: Micros, latency: &LatencyModel) -> Micros {
+        self.h2c_free_at = self.h2c_free_at.max(now) + latency.host_to_card_us;
+        self.h2c_free_at
+    }
+
+    /// The host's message for replica `to`, as the datagram its NIC sends.
+    pub fn transmit(&self, to: u8, message: Message) -> NicCommand {
+        let envelope = Envelope {
+            group: self.config.group,
+            sender: self.id,
+            message,
+        };
+        NicCommand::Transmit {
+            to,
+            datagram: envelope.encode(),
+        }
+    }
+
+    pub fn nic_command(
+        &mut self,
+        now: Micros,
+        command: NicCommand,
+        latency: &LatencyModel,
+    ) -> NicEffects {
+        self.nic.command(command);
+        self.drain_nic(now, latency)
+    }
+
+    pub fn nic_receive(&mut self, now: Micros, frame: &[u8], latency: &LatencyModel) -> NicEffects {
+        self.nic.receive(frame);
+        self.drain_nic(now, latency)
+    }
+
+    fn drain_nic(&mut self, now: Micros, latency: &LatencyModel) -> NicEffects {
+        let mut effects = NicEffects::default();
+        while let Some(frame) = self.nic.poll_transmit() {
+            effects.frames.push(frame);
+        }
+        while let Some(record) = self.nic.poll_host() {
+            self.dma_free_at = self.dma_free_at.max(now) + latency.dma_per_record_us;
+            effects.records.push((self.dma_free_at, record));
+        }
+        effects
+    }
+
+    /// Decodes a frame the NIC punted to host software (untrusted bytes) into
+    /// the input the control plane expects.
+    pub fn punted(&self, frame: &[u8]) -> Result<Input, DecodeError> {
+        let view = decode_frame(frame, UDP_PORT)?;
+        let envelope = Envelope::decode(view.datagram, self.config.group)?;
+        Ok(Input::Receive {
+            from: envelope.sender,
+            message: envelope.message,
+        })
+    }
+
+    /// The replica's log, for the chosen-value checker.
+    pub fn held_entries(&self) -> impl Iterator<Item = HeldEntry<'_>> {
+        self.replica.entries().map(move |(slot, entry)| HeldEntry {
+            replica: self.id,
+            slot,
+            ballot: entry.ballot.0,
+            value: &entry.value,
+            chosen: entry.chosen,
+            copied: self.copied.contains(&(slot, entry.ballot.0)),
+        })
+    }
+}
+
+fn model_nic(config: &ReplicaConfig, bugs: ModelBugs) -> Box<dyn Nic> {
+    Box::new(ModelNic::new(
+        config.id,
+        config.replicas,
+        config.group,
+        bugs,
+    ))
+}

@@ -1,0 +1,211 @@
+//! What a run found: [`SimReport`], printed for humans (`Display`, the seed
+//! first, one line per check) or as JSON (`Serialize`).
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::check::Check;
+use crate::check::agreement::AgreementViolation;
+use crate::check::chosen::ChosenViolation;
+use crate::check::liveness::LivenessViolation;
+use crate::faults::{FaultKind, FaultSchedule};
+use crate::history::History;
+use crate::latency::{LatencyModel, Micros, ms};
+use crate::linearizability::Verdict;
+use crate::network::TrafficStats;
+use crate::node::NodeSummary;
+use crate::variant::SimVariant;
+
+/// Every checker's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checks {
+    /// No two replicas applied different values in a slot (checked at every step).
+    pub agreement: Check<AgreementViolation>,
+    /// A value held by a majority is the only one ever chosen or applied in
+    /// its slot (checked every tick from the replicas' logs).
+    pub chosen: Check<ChosenViolation>,
+    /// The client history is linearizable (checked at the end).
+    pub linearizability: Verdict,
+    /// After the heal time every operation completed within the bound.
+    pub liveness: Check<LivenessViolation>,
+}
+
+impl Checks {
+    pub fn all_ok(&self) -> bool {
+        self.failures().is_empty()
+    }
+
+    /// One line per failed check: its name and its first violation.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        if let Some(v) = self.agreement.violation() {
+            failures.push(format!("agreement: {v}"));
+        }
+        if let Some(v) = self.chosen.violation() {
+            failures.push(format!("chosen values: {v}"));
+        }
+        if !self.linearizability.linearizable {
+            let verdict = self.linearizability.to_string();
+            failures.push(format!(
+                "linearizability: {}",
+                verdict.trim().replace('\n', " ")
+            ));
+        }
+        if let Some(v) = self.liveness.violation() {
+            failures.push(format!("liveness: {v}"));
+        }
+        failures
+    }
+}
+
+/// Counters of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Virtual time at the end of the run.
+    pub virtual_us: Micros,
+    /// A hash of every event processed, in order: equal for two runs exactly
+    /// when they did the same thing at the same times.
+    #[serde(serialize_with = "hex")]
+    pub trace_hash: u64,
+    /// Frames between replicas' NICs.
+    pub frames: TrafficStats,
+    /// Requests and replies between clients and hosts.
+    pub client_messages: TrafficStats,
+    /// Punted frames host software could not decode (counted, dropped).
+    pub malformed: u64,
+    /// Frames, records and requests that reached a crashed replica.
+    pub lost_to_crashes: u64,
+    pub crashes: u64,
+    /// Scheduled crashes not carried out because f replicas were already
+    /// down or recovering.
+    pub crashes_skipped: u64,
+    /// Highest slot any replica applied.
+    pub commits: u64,
+    /// Distinct ballots in which some replica became leader.
+    pub elections: u64,
+    pub ops_total: u64,
+    pub ops_completed: u64,
+    /// Invocation-to-reply time of each completed operation, in completion order.
+    pub latencies_us: Vec<Micros>,
+}
+
+impl Stats {
+    /// The `p`-th percentile (0..=100) of completed-operation latency.
+    pub fn latency_percentile(&self, p: u64) -> Option<Micros> {
+        let mut sorted = self.latencies_us.clone();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        Some(sorted[(last as u64 * p / 100) as usize])
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    pub seed: u64,
+    pub replicas: u8,
+    pub clients: u32,
+    pub ops: u64,
+    pub variant: SimVariant,
+    /// The kinds the schedule was generated from; `None` for an explicit schedule.
+    pub fault_kinds: Option<Vec<FaultKind>>,
+    pub latency: LatencyModel,
+    pub schedule: FaultSchedule,
+    pub checks: Checks,
+    pub stats: Stats,
+    /// Each replica at the end of the run.
+    pub nodes: Vec<NodeSummary>,
+    #[serde(serialize_with = "history_json")]
+    pub history: History,
+}
+
+impl SimReport {
+    pub fn all_ok(&self) -> bool {
+        self.checks.all_ok()
+    }
+
+    /// The command that replays this run. A generated schedule replays from
+    /// the seed; an explicit one needs the schedule file (`--json` output's
+    /// `schedule`, or `FaultSchedule::to_json`).
+    pub fn replay_command(&self) -> String {
+        let faults = match &self.fault_kinds {
+            Some(kinds) if kinds.is_empty() => "--faults none".to_string(),
+            Some(kinds) => {
+                let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+                format!(
+                    "--faults {} --heal-us {}",
+                    names.join(","),
+                    self.schedule.heal_us
+                )
+            }
+            None => "--schedule SCHEDULE.json".to_string(),
+        };
+        format!(
+            "riptide sim --replicas {} --seed {} --ops {} --clients {} --variant {} {faults}",
+            self.replicas, self.seed, self.ops, self.clients, self.variant
+        )
+    }
+}
+
+impl fmt::Display for SimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        writeln!(
+            f,
+            "seed {}: {} replicas, {} clients, {} ops, variant {}",
+            self.seed, self.replicas, self.clients, self.ops, self.variant
+        )?;
+        writeln!(f, "latency model: {}", self.latency)?;
+        writeln!(f, "schedule: {}", self.schedule)?;
+        writeln!(f, "agreement        {}", self.checks.agreement)?;
+        writeln!(f, "chosen values    {}", self.checks.chosen)?;
+        let verdict = &self.checks.linearizability;
+        let status = if verdict.linearizable {
+            "ok, "
+        } else {
+            "VIOLATED: "
+        };
+        let text = verdict.to_string();
+        writeln!(
+            f,
+            "linearizability  {status}{}",
+            text.trim().replace('\n', "\n                 ")
+        )?;
+        writeln!(f, "liveness         {}", self.checks.liveness)?;
+        writeln!(
+            f,
+            "virtual time {}, trace {:016x}; frames {} sent, {} dropped, {} partitioned, {} duplicated; {} malformed",
+            ms(s.virtual_us),
+            s.trace_hash,
+            s.frames.sent,
+            s.frames.dropped,
+            s.frames.partitioned,
+            s.frames.duplicated,
+            s.malformed
+        )?;
+        writeln!(
+            f,
+            "{} commits, {} elections, {} crashes ({} skipped: f replicas already without state); ops {}/{} completed",
+            s.commits, s.elections, s.crashes, s.crashes_skipped, s.ops_completed, s.ops_total
+        )?;
+        if let (Some(p50), Some(p99), Some(max)) = (
+            s.latency_percentile(50),
+            s.latency_percentile(99),
+            s.latency_percentile(100),
+        ) {
+            writeln!(f, "op latency p50 {p50} us, p99 {p99} us, max {max} us")?;
+        }
+        for node in &self.nodes {
+            writeln!(f, "{node}")?;
+        }
+        write!(f, "replay: {}", self.replay_command())
+    }
+}
+
+fn hex<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("{value:016x}"))
+}
+
+fn history_json<S: Serializer>(history: &History, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(&history.ops)
+}
