@@ -26,6 +26,12 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Check a client history (JSON lines) for linearizability.
     Check(cmd::check::Args),
+    /// Run one replica of a group over UDP (logs: RUST_LOG=info|debug).
+    Replica(cmd::replica::Args),
+    /// Send one KV command to a running group.
+    Client(cmd::client::Args),
+    /// Print a running group's roles, ballots, commit indexes and counters.
+    Status(cmd::status::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +40,12 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Replica(args) => {
+            init_logs();
+            cmd::replica::run(args)
+        }
+        Command::Client(args) => cmd::client::run(args),
+        Command::Status(args) => cmd::status::run(args),
     };
     match outcome {
         Ok(code) => code,
@@ -42,4 +54,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Structured logs on stderr, filtered by `RUST_LOG` (default: info).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }

@@ -6,4 +6,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod client;
+pub mod replica;
 pub mod sim;
+pub mod status;

@@ -5,6 +5,8 @@
 //! a riptide datagram: its first byte (`r`, 0x72) is not a wire version.
 
 use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
 
 use serde::{Deserialize, Serialize};
 
@@ -86,4 +88,35 @@ pub fn role_name(role: Role) -> &'static str {
         Role::Candidate => "candidate",
         Role::Leader => "leader",
     }
+}
+
+/// Why a status query got no report.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("no answer after {tries} tries (is it running?)")]
+    NoAnswer { tries: u32 },
+    #[error("the answer is not a status report: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Asks the replica whose client address is `addr` for its status, over
+/// `socket` (whose read timeout bounds each of a few tries).
+pub fn query(socket: &UdpSocket, addr: SocketAddr) -> Result<StatusReport, QueryError> {
+    const TRIES: u32 = 3;
+    let mut buf = vec![0; 1 << 16];
+    for _ in 0..TRIES {
+        socket.send_to(STATUS_REQUEST, addr)?;
+        loop {
+            match socket.recv_from(&mut buf) {
+                Ok((len, from)) if from == addr => return Ok(serde_json::from_slice(&buf[..len])?),
+                // A late answer from another replica asked earlier.
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Err(QueryError::NoAnswer { tries: TRIES })
 }
