@@ -309,6 +309,15 @@ impl Replica {
         self.vote_floor
     }
 
+    /// Whether this replica holds its share of the group's state again: not
+    /// recovering, and (after amnesia) caught up to the commit the others
+    /// reported, so it may vote. Until then, it does not count as a copy of
+    /// the chosen values: losing another replica's state before this is true
+    /// loses f+1 replicas' state.
+    pub fn recovered(&self) -> bool {
+        self.may_vote()
+    }
+
     pub fn config(&self) -> &ReplicaConfig {
         &self.cfg
     }

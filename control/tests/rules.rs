@@ -895,6 +895,7 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
         (Role::Follower, b5, 0)
     );
     assert_eq!(replica.vote_floor(), b5);
+    assert!(!replica.recovered(), "not caught up to commit 1 yet");
     let held: Vec<(u64, Ballot, Vec<u8>)> = replica
         .entries()
         .map(|(s, e)| (s, e.ballot, e.value.clone()))
