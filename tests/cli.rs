@@ -1,0 +1,110 @@
+//! End-to-end tests of the `riptide` command line: exit codes, determinism,
+//! and the history round trip between `riptide sim` and `riptide check`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn riptide(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .args(args)
+        .output()
+        .expect("the riptide binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn history_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sim/tests/data")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+const FAULTY_SIM: &[&str] = &[
+    "sim",
+    "--replicas",
+    "3",
+    "--seed",
+    "7",
+    "--ops",
+    "300",
+    "--faults",
+    "drop,dup,reorder,partition,crash",
+];
+
+#[test]
+fn sim_with_faults_passes_and_replays_identically() {
+    let first = riptide(FAULTY_SIM);
+    let second = riptide(FAULTY_SIM);
+    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
+    assert!(stdout(&first).starts_with("seed 7:"), "the seed comes first");
+    assert_eq!(stdout(&first), stdout(&second));
+}
+
+#[test]
+fn sim_json_report_names_the_seed_and_every_check() {
+    let out = riptide(&[FAULTY_SIM, &["--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["seed"], 7);
+    for check in ["agreement", "chosen", "linearizability", "liveness"] {
+        assert!(!report["checks"][check].is_null(), "missing check {check}");
+    }
+}
+
+#[test]
+fn sim_history_is_checked_linearizable_by_check() {
+    let path = scratch("sim-history.jsonl");
+    let path = path.to_str().unwrap();
+    let sim = riptide(&[FAULTY_SIM, &["--history", path]].concat());
+    assert!(sim.status.success(), "{}", stderr(&sim));
+    let lines = std::fs::read_to_string(path).unwrap().lines().count();
+    assert_eq!(lines, 300, "one line per operation");
+    let check = riptide(&["check", "--history", path]);
+    assert!(check.status.success(), "{}", stdout(&check));
+}
+
+#[test]
+fn check_exit_codes_follow_the_verdict() {
+    let ok = riptide(&["check", "--history", &history_fixture("cas.jsonl")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    let stale = riptide(&["check", "--history", &history_fixture("stale_read.jsonl")]);
+    assert_eq!(stale.status.code(), Some(1), "{}", stdout(&stale));
+    assert!(stdout(&stale).to_lowercase().contains("not linearizable"));
+}
+
+#[test]
+fn check_rejects_malformed_histories_naming_the_line() {
+    let path = scratch("bad-history.jsonl");
+    std::fs::write(
+        &path,
+        "{\"client\":1,\"op\":\"get\",\"key\":\"k\",\"value\":null,\"expected\":null,\"output\":null,\"status\":\"ok\",\"call\":1,\"return\":2}\nnot json\n",
+    )
+    .unwrap();
+    let out = riptide(&["check", "--history", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_arguments_are_rejected_with_a_message() {
+    let out = riptide(&["sim", "--faults", "drop,meteor"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("meteor"), "{}", stderr(&out));
+    let out = riptide(&["sim", "--variant", "no-such-bug"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no-such-bug"), "{}", stderr(&out));
+}
