@@ -9,7 +9,7 @@
 //! changes any state, so nothing decided is ever lost (a leader retransmits).
 //!
 //! One push per queue per cycle; when several sources want one, frame
-//! decisions go first, then a submitted entry, then a commit advance, then a
+//! decisions go first, then a commit advance, then a submitted entry, then a
 //! fence completion (those wait: their state is kept until pushed).
 
 use crate::parser::Reason;
@@ -146,6 +146,8 @@ pub struct FastPath {
     grant: Signal<Local, Bit>,
     advance: Signal<Local, Bit>,
     c2h_busy: Signal<Local, Bit>,
+    /// The first slot not yet committed.
+    first_open: Signal<Local, Bits<64>>,
 }
 
 fn code(c: Counter) -> Constant<Reason> {
@@ -265,6 +267,7 @@ impl Default for FastPath {
             grant: Default::default(),
             advance: Default::default(),
             c2h_busy: Default::default(),
+            first_open: Default::default(),
         }
     }
 }
@@ -429,6 +432,12 @@ impl Logic for FastPath {
             }
         }
 
+        // Leader: commit advances over contiguous chosen slots; the record
+        // waits for a free cycle of the queue.
+        self.quorum.needed.next = (self.replicas.val() >> 1) + 1;
+        self.first_open.next = self.commit_reg.q.val() + 1;
+        self.quorum.first.next = self.first_open.val().get_bits::<4>(0);
+        self.advance.next = self.is_leader.val() && (self.quorum.advance.val() != 0_u64);
         // Leader: slots for submitted entries, within the window.
         self.in_flight.next = self.next_slot_reg.q.val() - 1 - self.commit_reg.q.val();
         self.window_limit.next = bit_cast::<64, 16>(self.window.val());
@@ -438,10 +447,14 @@ impl Logic for FastPath {
         self.window_open.next =
             self.is_leader.val() && (self.in_flight.val() < self.window_limit.val());
         self.c2h_busy.next = self.act.val() && self.want_c2h.val();
+        // A commit record goes before a new entry's (the window it opens
+        // must be visible to the host first).
         self.grant.next = self.submit.val()
             && self.window_open.val()
             && !self.c2h_busy.val()
-            && self.c2h_room.val();
+            && self.c2h_room.val()
+            && !self.advance.val()
+            && !self.commit_pending.q.val();
         self.submit_grant.next = self.grant.val();
         self.quorum.start.next = self.grant.val();
         self.quorum.start_at.next = self.next_slot_reg.q.val().get_bits::<4>(0);
@@ -457,23 +470,13 @@ impl Logic for FastPath {
             self.next_slot_reg.d.next = self.next_slot_reg.q.val() + 1;
         }
 
-        // Leader: commit advances over contiguous chosen slots; the record
-        // waits for a free cycle of the queue.
-        self.quorum.quorum.next = (self.replicas.val() >> 1) + 1;
-        self.quorum.first.next = (self.commit_reg.q.val() + 1).get_bits::<4>(0);
-        self.advance.next =
-            self.is_leader.val() && (self.quorum.advance.val() != 0_u64) && !self.grant.val();
         self.quorum.take.next = self.advance.val();
         if self.advance.val() {
             self.commit_reg.d.next =
                 self.commit_reg.q.val() + bit_cast::<64, 5>(self.quorum.advance.val());
             self.commit_pending.d.next = true;
         }
-        if self.commit_pending.q.val()
-            && !self.c2h_busy.val()
-            && !self.grant.val()
-            && self.c2h_room.val()
-        {
+        if self.commit_pending.q.val() && !self.c2h_busy.val() && self.c2h_room.val() {
             self.c2h_push.next = true;
             self.c2h_kind.next = self.k_committed.val();
             self.c2h_ballot.next = self.ours.val();

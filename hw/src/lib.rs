@@ -14,3 +14,4 @@ pub mod swap;
 pub mod tap;
 pub mod testbench;
 pub mod tx;
+pub mod verilog;

@@ -31,7 +31,7 @@ pub struct Quorum {
     pub mark_at: Signal<In, SlotIndex>,
     pub mark_bit: Signal<In, Bitmap>,
     /// Acks that choose a slot: `replicas / 2 + 1`.
-    pub quorum: Signal<In, Bits<4>>,
+    pub needed: Signal<In, Bits<4>>,
     /// Index of slot `commit + 1`.
     pub first: Signal<In, SlotIndex>,
     /// How many slots from `first` on are chosen (the commit advance).
@@ -62,7 +62,7 @@ impl Default for Quorum {
             mark: Default::default(),
             mark_at: Default::default(),
             mark_bit: Default::default(),
-            quorum: Default::default(),
+            needed: Default::default(),
             first: Default::default(),
             advance: Default::default(),
             take: Default::default(),
@@ -90,7 +90,7 @@ impl Logic for Quorum {
         }
         for i in 0..16 {
             self.chosen[i + 1].next = self.chosen[i].val();
-            if self.counts[i].count.val() >= self.quorum.val() {
+            if self.counts[i].count.val() >= self.needed.val() {
                 self.chosen[i + 1].next = self.chosen[i].val() | self.one_hot[i].val();
             }
         }
@@ -165,7 +165,7 @@ mod tests {
     fn commit_advances_over_contiguous_majorities_only() {
         for (replicas, quorum) in [(3u64, 2u64), (5, 3)] {
             let mut bench = Bench::new("quorum", Quorum::default());
-            bench.uut.quorum.next = quorum.into();
+            bench.uut.needed.next = quorum.into();
             // Slots 15..=18 in flight (wrapping the ring), commit = 14.
             bench.uut.first.next = 15.into();
             for slot in 15..=18u64 {

@@ -142,6 +142,8 @@ pub struct RegFile {
     read: Signal<Local, Bit>,
     waddr: Signal<Local, AxilAddr>,
     raddr: Signal<Local, AxilAddr>,
+    wpeer_offset: Signal<Local, AxilAddr>,
+    rpeer_offset: Signal<Local, AxilAddr>,
     wpeer: Signal<Local, Bits<3>>,
     rpeer: Signal<Local, Bits<3>>,
     rcounter: Signal<Local, Bits<10>>,
@@ -279,6 +281,8 @@ impl Default for RegFile {
             read: Default::default(),
             waddr: Default::default(),
             raddr: Default::default(),
+            wpeer_offset: Default::default(),
+            rpeer_offset: Default::default(),
             wpeer: Default::default(),
             rpeer: Default::default(),
             rcounter: Default::default(),
@@ -358,7 +362,8 @@ impl Logic for RegFile {
         self.s_axil_awready.next = self.write.val();
         self.s_axil_wready.next = self.write.val();
         self.waddr.next = self.s_axil_awaddr.val() & 0xFFC_u64;
-        self.wpeer.next = ((self.waddr.val() - self.a_peer_base.val()) >> 4).get_bits::<3>(0);
+        self.wpeer_offset.next = (self.waddr.val() - self.a_peer_base.val()) >> 4;
+        self.wpeer.next = self.wpeer_offset.val().get_bits::<3>(0);
         self.apply.d.next = false;
         self.fence_go.d.next = false;
         self.heartbeat_go.d.next = false;
@@ -446,7 +451,8 @@ impl Logic for RegFile {
         self.read.next = self.s_axil_arvalid.val() && !self.r_valid.q.val();
         self.s_axil_arready.next = self.read.val();
         self.raddr.next = self.s_axil_araddr.val() & 0xFFC_u64;
-        self.rpeer.next = ((self.raddr.val() - self.a_peer_base.val()) >> 4).get_bits::<3>(0);
+        self.rpeer_offset.next = (self.raddr.val() - self.a_peer_base.val()) >> 4;
+        self.rpeer.next = self.rpeer_offset.val().get_bits::<3>(0);
         self.rcounter.next =
             bit_cast::<10, 12>((self.raddr.val() - self.a_counter_base.val()) >> 2);
         self.rvalue.next = 0.into();

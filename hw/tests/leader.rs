@@ -1,0 +1,140 @@
+//! Whole-core tests of the leader path against the behavioural model:
+//! slot assignment, ACCEPT fan-out, quorum counting and commit, heartbeats,
+//! host datagrams, the window.
+
+mod common;
+
+use common::{Pair, config, frame};
+use riptide_wire::host::{CardToHost, NicCommand, NicEvent, NicRole};
+use riptide_wire::regs::Counter;
+use riptide_wire::{Ballot, Message};
+
+fn leader(name: &str, replicas: u8) -> (Pair, Ballot) {
+    let ballot = Ballot::new(3, 0);
+    let mut pair = Pair::new(name, 0, replicas);
+    pair.command(NicCommand::Configure(config(
+        NicRole::Leader,
+        ballot,
+        1,
+        replicas,
+    )));
+    (pair, ballot)
+}
+
+fn accepted(from: u8, ballot: Ballot, slot: u64) -> Vec<u8> {
+    frame(from, 0, Message::Accepted { ballot, slot })
+}
+
+fn reaches_commit_with_a_majority(replicas: u8) {
+    let (mut pair, ballot) = leader(&format!("leader_commit_{replicas}"), replicas);
+    for i in 0..3u8 {
+        pair.command(NicCommand::Submit {
+            value: vec![i; 10 + usize::from(i)],
+        });
+    }
+    let out = pair.agree("three submits");
+    let followers = usize::from(replicas) - 1;
+    assert_eq!(
+        out.frames.len(),
+        3 * followers,
+        "one ACCEPT per follower per entry"
+    );
+    assert_eq!(out.records.len(), 3, "the leader's own Accepted records");
+    // A majority needs replicas/2 acks besides the leader's own: one short
+    // of it commits nothing.
+    let needed = usize::from(replicas) / 2;
+    for from in 1..needed as u8 {
+        pair.receive(&accepted(from, ballot, 2));
+        pair.receive(&accepted(from, ballot, 1));
+    }
+    let out = pair.agree("acks short of a majority");
+    assert!(out.records.is_empty());
+    // The last ack for slot 2 alone commits nothing: slot 1 is not chosen yet.
+    pair.receive(&accepted(needed as u8, ballot, 2));
+    assert!(pair.agree("slot 2 chosen first").records.is_empty());
+    pair.receive(&accepted(needed as u8, ballot, 1));
+    let out = pair.agree("slot 1 chosen");
+    assert_eq!(
+        out.records,
+        vec![CardToHost::Event(NicEvent::Committed { ballot, commit: 2 })],
+        "commit advances over both contiguous chosen slots at once"
+    );
+    pair.counters_agree("after commit");
+    assert_eq!(pair.counter(Counter::Submitted), 3);
+    assert_eq!(pair.rtl.read(riptide_wire::regs::COMMIT_LO.offset), 2);
+}
+
+#[test]
+fn three_replicas_reach_commit() {
+    reaches_commit_with_a_majority(3);
+}
+
+#[test]
+fn five_replicas_reach_commit() {
+    reaches_commit_with_a_majority(5);
+}
+
+#[test]
+fn stale_duplicate_and_foreign_acks_are_not_counted() {
+    let (mut pair, ballot) = leader("leader_bad_acks", 3);
+    pair.command(NicCommand::Submit {
+        value: b"x".to_vec(),
+    });
+    pair.receive(&accepted(1, Ballot::new(2, 1), 1)); // older ballot
+    pair.receive(&accepted(1, ballot, 5)); // not outstanding
+    pair.receive(&accepted(0, ballot, 1)); // from ourselves
+    pair.receive(&accepted(2, Ballot::new(9, 2), 1)); // higher ballot: punted
+    let out = pair.agree("bad acks");
+    assert!(matches!(out.records.last(), Some(CardToHost::Punted(_))));
+    pair.counters_agree("bad acks");
+    assert_eq!(pair.counter(Counter::DropPhase2), 3);
+    assert_eq!(pair.counter(Counter::AckCounted), 0);
+}
+
+#[test]
+fn heartbeat_and_host_datagrams_go_out() {
+    let (mut pair, _) = leader("leader_heartbeat", 5);
+    pair.command(NicCommand::Heartbeat);
+    pair.command(NicCommand::Transmit {
+        to: 3,
+        datagram: b"catch-up".to_vec(),
+    });
+    pair.command(NicCommand::Transmit {
+        to: 2,
+        datagram: vec![0xEE; 200],
+    });
+    let out = pair.agree("heartbeat and transmits");
+    let to: Vec<u8> = out.frames.iter().map(|f| f.0).collect();
+    assert_eq!(to, vec![1, 2, 3, 4, 3, 2]);
+    pair.counters_agree("heartbeat and transmits");
+}
+
+#[test]
+fn submits_wait_while_the_window_is_full() {
+    let (mut pair, ballot) = leader("leader_window", 3);
+    let mut cfg = config(NicRole::Leader, ballot, 1, 3);
+    cfg.window = 2;
+    pair.command(NicCommand::Configure(cfg));
+    pair.command(NicCommand::Submit { value: vec![1] });
+    pair.command(NicCommand::Submit { value: vec![2] });
+    pair.agree("window filled");
+    // A third entry is held back by the RTL (the host stream stalls) where
+    // the model refuses it; once a slot commits the RTL sends it.
+    pair.rtl.command(NicCommand::Submit { value: vec![3] });
+    let (_, rtl) = pair.outputs();
+    assert!(rtl.records.is_empty() && rtl.frames.is_empty());
+    pair.rtl.receive(&accepted(1, ballot, 1));
+    let (_, rtl) = pair.outputs();
+    assert_eq!(
+        rtl.records,
+        vec![
+            CardToHost::Event(NicEvent::Committed { ballot, commit: 1 }),
+            CardToHost::Event(NicEvent::Accepted {
+                ballot,
+                slot: 3,
+                value: vec![3]
+            })
+        ]
+    );
+    assert_eq!(rtl.frames.len(), 2);
+}
