@@ -342,6 +342,17 @@ impl RtlNic {
         self.rx.extend(std::iter::repeat_n(None, RX_GAP));
     }
 
+    /// Beats as given (any `tkeep`, any framing), then the usual gap.
+    pub fn receive_beats(&mut self, beats: Vec<Beat>) {
+        self.rx.extend(beats.into_iter().map(Some));
+        self.rx.extend(std::iter::repeat_n(None, RX_GAP));
+    }
+
+    /// `cycles` idle cycles on the receive stream after what is queued.
+    pub fn idle(&mut self, cycles: usize) {
+        self.rx.extend(std::iter::repeat_n(None, cycles));
+    }
+
     pub fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
         if self.transmit.is_empty() {
             self.drain();
