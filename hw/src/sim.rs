@@ -60,6 +60,27 @@ pub struct RtlNic {
     transmit: VecDeque<(u8, Vec<u8>)>,
     host: VecDeque<Result<CardToHost, RecordError>>,
     ready: Option<ReadyPattern>,
+    timing: Timing,
+}
+
+/// When each packet crossed each stream: (cycle of its first beat, cycle of
+/// its last beat), in order. For latency and throughput measurements.
+#[derive(Debug, Clone, Default)]
+pub struct Timing {
+    pub rx: Vec<(u64, u64)>,
+    pub tx: Vec<(u64, u64)>,
+    pub c2h: Vec<(u64, u64)>,
+    rx_first: Option<u64>,
+    tx_first: Option<u64>,
+    c2h_first: Option<u64>,
+}
+
+fn track(first: &mut Option<u64>, log: &mut Vec<(u64, u64)>, cycle: u64, last: bool) {
+    let start = *first.get_or_insert(cycle);
+    if last {
+        log.push((start, cycle));
+        *first = None;
+    }
 }
 
 impl RtlNic {
@@ -76,6 +97,7 @@ impl RtlNic {
             transmit: VecDeque::new(),
             host: VecDeque::new(),
             ready: None,
+            timing: Timing::default(),
         };
         nic.reset();
         let peers = nic.peers.clone();
@@ -103,6 +125,7 @@ impl RtlNic {
         self.c2h_partial.clear();
         self.transmit.clear();
         self.host.clear();
+        self.timing = Timing::default();
         self.bench.uut.rst.next = true;
         self.bench.step();
         self.bench.step();
@@ -167,7 +190,16 @@ impl RtlNic {
         self.bench.settle();
         let u = &self.bench.uut;
         // Handshakes happen at the rising edge: sample before it.
-        if self.rx.pop_front().is_some() {
+        let cycle = self.bench.cycle;
+        if let Some(beat) = self.rx.pop_front() {
+            if let Some(beat) = beat {
+                track(
+                    &mut self.timing.rx_first,
+                    &mut self.timing.rx,
+                    cycle,
+                    beat.last,
+                );
+            }
             active = true;
         }
         if u.h2c_tvalid.val() && u.h2c_tready.val() {
@@ -181,6 +213,12 @@ impl RtlNic {
                 u.net_tx_tlast.val(),
             );
             self.tx_partial.extend_from_slice(beat.bytes());
+            track(
+                &mut self.timing.tx_first,
+                &mut self.timing.tx,
+                cycle,
+                beat.last,
+            );
             if beat.last {
                 let frame = std::mem::take(&mut self.tx_partial);
                 let to = self.addressee(&frame);
@@ -191,6 +229,12 @@ impl RtlNic {
         if u.c2h_tvalid.val() && c2h_ready {
             let beat = Beat::from_tdata(u.c2h_tdata.val(), u.c2h_tkeep.val(), u.c2h_tlast.val());
             self.c2h_partial.extend_from_slice(beat.bytes());
+            track(
+                &mut self.timing.c2h_first,
+                &mut self.timing.c2h,
+                cycle,
+                beat.last,
+            );
             if beat.last {
                 let record = std::mem::take(&mut self.c2h_partial);
                 self.host.push_back(records::decode_c2h(&record));
@@ -340,6 +384,15 @@ impl RtlNic {
     pub fn receive(&mut self, frame: &[u8]) {
         self.rx.extend(beats(frame).into_iter().map(Some));
         self.rx.extend(std::iter::repeat_n(None, RX_GAP));
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// A frame right behind the one before it, with no idle cycle between.
+    pub fn receive_back_to_back(&mut self, frame: &[u8]) {
+        self.rx.extend(beats(frame).into_iter().map(Some));
     }
 
     /// Beats as given (any `tkeep`, any framing), then the usual gap.

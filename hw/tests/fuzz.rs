@@ -36,7 +36,12 @@ fn garbage(rng: &mut Rng, valid: &[u8]) -> Vec<u8> {
 fn garbage_never_wedges_the_core_and_counters_add_up() {
     let ballot = Ballot::new(2, 0);
     let mut pair = Pair::new("fuzz", 1, 3);
-    pair.command(NicCommand::Configure(config(NicRole::Follower, ballot, 1, 3)));
+    pair.command(NicCommand::Configure(config(
+        NicRole::Follower,
+        ballot,
+        1,
+        3,
+    )));
     let valid = |slot: u64| {
         frame(
             0,
