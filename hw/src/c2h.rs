@@ -296,7 +296,7 @@ impl Logic for C2hWriter {
         self.q_start.data_in.next = self.start.val();
         self.room.next = self.q_kind.count.val() < 4_u64;
 
-        self.advance.next = !(self.c_valid.q.val() && !self.c2h_tready.val());
+        self.advance.next = !self.c_valid.q.val() || self.c2h_tready.val();
         self.head_ready.next = self.q_kind.count.val() != 0_u64;
 
         // The head command's record length gives its beats and last tkeep.

@@ -362,7 +362,7 @@ impl Logic for TxBuilder {
         self.room.next = self.q_kind.count.val() < 4_u64;
         self.peer_sel.next = self.q_to.data_out.val().get_bits::<3>(0);
 
-        self.advance.next = !(self.c_valid.q.val() && !self.tx_tready.val());
+        self.advance.next = !self.c_valid.q.val() || self.tx_tready.val();
         self.head_ready.next = self.q_kind.count.val() != 0_u64;
         self.head_raw.next = self.q_kind.data_out.val() == self.raw.val();
 
