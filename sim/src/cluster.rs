@@ -9,10 +9,10 @@ use riptide_control::kv::{Command, Reply};
 use riptide_control::{Input, Output, ReplicaConfig, Role};
 use riptide_wire::host::{CardToHost, NicCommand};
 
-use crate::check::Check;
 use crate::check::agreement::{AgreementChecker, Application};
 use crate::check::chosen::ChosenChecker;
 use crate::check::liveness::{LivenessChecker, PendingOp};
+use crate::check::{Check, show_value};
 use crate::client::{Client, ClientAction, Workload};
 use crate::config::{FaultPlan, SimConfig};
 use crate::faults::FaultSchedule;
@@ -171,8 +171,12 @@ pub struct Cluster<'a> {
     chosen: ChosenChecker,
     liveness: LivenessChecker,
     liveness_result: Check<crate::check::liveness::LivenessViolation>,
+    /// The first reply that did not fit its operation.
+    bad_reply: Check<String>,
     leader_ballots: BTreeSet<u64>,
     stats: Stats,
+    /// The event log, if `SimConfig::log` asks for one.
+    log: Option<Vec<String>>,
     trace: TraceHash,
 }
 
@@ -210,12 +214,14 @@ impl<'a> Cluster<'a> {
                 config.liveness_ticks * latency.tick_us,
             ),
             liveness_result: Check::Passed,
+            bad_reply: Check::Passed,
             leader_ballots: BTreeSet::new(),
             stats: Stats {
                 ops_total: config.ops,
                 ..Stats::default()
             },
             trace: TraceHash::new(),
+            log: config.log.then(Vec::new),
             schedule,
         };
         cluster.queue.push(latency.tick_us, Event::Tick);
@@ -319,18 +325,16 @@ impl<'a> Cluster<'a> {
                 // A skipped crash has nothing to restart.
                 if !self.nodes[node as usize].up {
                     let seed = self.restart_seeds.next_u64();
-                    let chosen = self.nodes.iter().filter(|n| n.up).map(Node::commit);
-                    let restore_to = chosen.fold(self.agreement.highest_applied(), u64::max);
-                    self.nodes[node as usize].restart(self.now, seed, restore_to);
+                    self.nodes[node as usize].restart(self.now, seed);
+                    self.note(format!("RESTART r{node}"));
                 }
             }
         }
     }
 
     /// Crashes `node`, unless that would leave more than f replicas without
-    /// their state (down, or restarted and not yet holding every value
-    /// chosen before it came back): no protocol without stable storage
-    /// survives that. A schedule cannot promise this by timing alone
+    /// their state (down, or restarted and not yet caught up): no protocol
+    /// without stable storage survives that (`docs/protocol.md`). A schedule cannot promise this by timing alone
     /// (recovery may wait out a partition), so it is enforced here; skipped
     /// crashes are counted.
     fn crash(&mut self, node: u8) {
@@ -340,13 +344,16 @@ impl<'a> Cluster<'a> {
             .iter()
             .filter(|n| n.id != node && n.without_state())
             .count();
-        let target = &mut self.nodes[node as usize];
-        if stateless >= f || !target.up {
+        if stateless >= f || !self.nodes[node as usize].up {
             self.stats.crashes_skipped += 1;
+            self.note(format!(
+                "crash of r{node} skipped: f replicas without state"
+            ));
             return;
         }
         self.stats.crashes += 1;
-        target.crash();
+        self.note(format!("CRASH r{node}"));
+        self.nodes[node as usize].crash();
     }
 
     fn alive(&mut self, node: u8, incarnation: u32) -> bool {
@@ -457,7 +464,22 @@ impl<'a> Cluster<'a> {
 
     /// Feeds the control plane one input and carries out its outputs.
     fn host_step(&mut self, node: u8, input: Input) {
+        let shown = self.log.is_some().then(|| format!("{input:?}"));
         let outputs = self.nodes[node as usize].step(input);
+        if let Some(input) = shown.filter(|i| i != "Tick" || !outputs.is_empty()) {
+            let n = &self.nodes[node as usize];
+            let line = format!("r{}#{} {:?} <- {input}", node, n.incarnation, n.role());
+            self.note(line);
+            for output in &outputs {
+                let line = match output {
+                    Output::Applied { slot, value } => {
+                        format!("    -> Applied slot {slot}: {}", show_value(value))
+                    }
+                    other => format!("    -> {other:?}"),
+                };
+                self.note(line);
+            }
+        }
         for output in outputs {
             match output {
                 Output::Send { to, message } => {
@@ -492,6 +514,13 @@ impl<'a> Cluster<'a> {
         let n = &self.nodes[node as usize];
         if n.role() == Role::Leader && self.leader_ballots.insert(n.ballot()) {
             self.stats.elections += 1;
+        }
+    }
+
+    /// Adds a line to the event log, if the run keeps one.
+    fn note(&mut self, line: String) {
+        if let Some(log) = &mut self.log {
+            log.push(format!("{:>8} {line}", self.now));
         }
     }
 
@@ -556,6 +585,11 @@ impl<'a> Cluster<'a> {
                     in_flight.command.clone(),
                 );
                 let sent_at = self.now + delay;
+                let id = c.id;
+                self.note(format!(
+                    "client {id} sends request {request} (attempt {attempt}) to r{to} at {sent_at}: {command:?}"
+                ));
+                let c = &self.clients[client];
                 for at in self.network.send_client(&self.schedule, sent_at) {
                     let command = command.clone();
                     self.queue.push(
@@ -584,11 +618,23 @@ impl<'a> Cluster<'a> {
                 invoked_us,
                 reply,
             } => {
-                let output = OpOutput::from_reply(&reply)
-                    .expect("a redirect does not complete an operation");
-                self.history
-                    .complete(op, output, self.now)
-                    .expect("the replica's reply fits the operation");
+                let id = self.clients[client].id;
+                self.note(format!("client {id} completes: {reply:?}"));
+                let recorded = OpOutput::from_reply(&reply)
+                    .ok_or(None)
+                    .and_then(|output| self.history.complete(op, output, self.now).map_err(Some));
+                if let Err(error) = recorded {
+                    // The control plane answered with a reply of the wrong
+                    // kind: a bug to report, not a reason to stop.
+                    if self.bad_reply.passed() {
+                        let problem = error.map_or("a redirect".to_string(), |e| e.to_string());
+                        self.bad_reply = Check::Failed(format!(
+                            "client {id} got {reply:?} at {} us: {problem}",
+                            self.now
+                        ));
+                    }
+                    self.history.abandon(op).ok();
+                }
                 self.stats.ops_completed += 1;
                 self.stats.latencies_us.push(self.now - invoked_us);
                 progress(self.stats.ops_completed, self.config.ops);
@@ -616,6 +662,7 @@ impl<'a> Cluster<'a> {
             chosen: self.chosen.result(),
             linearizability: linearizability::check(&history),
             liveness: self.liveness_result,
+            replies: self.bad_reply,
         };
         let config = self.config;
         SimReport {
@@ -633,6 +680,7 @@ impl<'a> Cluster<'a> {
             checks,
             stats: self.stats,
             nodes: self.nodes.iter().map(Node::summary).collect(),
+            log: self.log.unwrap_or_default(),
             history,
         }
     }

@@ -67,6 +67,8 @@ pub struct SimConfig {
     /// Mean client think time between operations; `None` spreads the
     /// operations over the fault window, so faults hit traffic.
     pub think_us: Option<Micros>,
+    /// Keep an event log in the report (slow; for reading a failing run).
+    pub log: bool,
     /// A restarted replica gets this long to recover before a generated
     /// schedule lets another replica lose its state.
     pub recovery_us: Micros,
@@ -92,6 +94,7 @@ impl SimConfig {
             client_timeout_ticks: 20,
             think_us: None,
             recovery_us: 5_000,
+            log: false,
         }
     }
 

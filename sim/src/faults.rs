@@ -107,6 +107,15 @@ pub enum Fault {
         end_us: Micros,
         side: Vec<u8>,
     },
+    /// The link between replicas `a` and `b` is down both ways, while both
+    /// still reach everyone else: a partial (non-transitive) partition, as
+    /// when two replicas lose sight of each other but not of a third.
+    Cut {
+        start_us: Micros,
+        end_us: Micros,
+        a: u8,
+        b: u8,
+    },
     /// Replica `replica` crashes at `at_us`, losing all its state and its NIC's,
     /// and restarts with amnesia (`Replica::restarted`, a fresh NIC) at `restart_us`.
     Crash {
@@ -147,7 +156,9 @@ pub enum ScheduleError {
     },
     #[error("fault {index}: rate {rate} is not within 0..=1")]
     BadRate { index: usize, rate: f64 },
-    #[error("fault {index}: a partition side must be a non-empty proper subset of the replicas")]
+    #[error(
+        "fault {index}: a partition side must be a non-empty proper subset of the replicas, a cut must join two different replicas"
+    )]
     BadPartition { index: usize },
     #[error("fault {index}: an omission needs two different replicas and seq >= 1")]
     BadOmission { index: usize },
@@ -241,6 +252,19 @@ impl FaultSchedule {
                         return Err(ScheduleError::BadPartition { index });
                     }
                 }
+                Fault::Cut {
+                    start_us,
+                    end_us,
+                    a,
+                    b,
+                } => {
+                    window_ok(*start_us, *end_us)?;
+                    replica_ok(*a)?;
+                    replica_ok(*b)?;
+                    if a == b {
+                        return Err(ScheduleError::BadPartition { index });
+                    }
+                }
                 Fault::Crash {
                     replica,
                     at_us,
@@ -320,6 +344,18 @@ impl FaultSchedule {
                             end_us,
                             extra_us,
                             jitter_us: rng.range_inclusive(10, 2000),
+                        });
+                    }
+                    FaultKind::Partition if rng.below(3) == 0 => {
+                        let (start_us, end_us) = window(rng);
+                        let a = rng.below(u64::from(replicas)) as u8;
+                        let b =
+                            (a + rng.range_inclusive(1, u64::from(replicas) - 1) as u8) % replicas;
+                        faults.push(Fault::Cut {
+                            start_us,
+                            end_us,
+                            a: a.min(b),
+                            b: a.max(b),
                         });
                     }
                     FaultKind::Partition => {
@@ -405,7 +441,7 @@ impl FaultSchedule {
             .fold((0, 0), |(e, j), (extra, jitter)| (e + extra, j.max(jitter)))
     }
 
-    /// Whether an active partition separates replicas `a` and `b` at `now`.
+    /// Whether an active partition or cut separates replicas `a` and `b` at `now`.
     pub fn separated(&self, a: u8, b: u8, now: Micros) -> bool {
         self.faults.iter().any(|fault| match fault {
             Fault::Partition {
@@ -413,6 +449,12 @@ impl FaultSchedule {
                 end_us,
                 side,
             } => (*start_us..*end_us).contains(&now) && (side.contains(&a) != side.contains(&b)),
+            Fault::Cut {
+                start_us,
+                end_us,
+                a: x,
+                b: y,
+            } => (*start_us..*end_us).contains(&now) && ((a, b) == (*x, *y) || (b, a) == (*x, *y)),
             _ => false,
         })
     }
@@ -474,6 +516,7 @@ impl fmt::Display for FaultSchedule {
                 Fault::Dup { .. } => "dup",
                 Fault::Delay { .. } => "delay",
                 Fault::Partition { .. } => "partition",
+                Fault::Cut { .. } => "cut",
                 Fault::Crash { .. } => "crash",
                 Fault::Omit { .. } => "omit",
             };
@@ -555,6 +598,7 @@ mod tests {
             r#"{"heal_us":10,"faults":[{"kind":"dup","start_us":1,"end_us":5,"rate":3}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"partition","start_us":1,"end_us":5,"side":[0,1,2]}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"omit","from":1,"to":1,"seq":1}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"cut","start_us":1,"end_us":5,"a":2,"b":2}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"meteor"}]}"#,
             "not json",
         ];
@@ -583,8 +627,15 @@ mod tests {
                     to: 1,
                     seq: 3,
                 },
+                Fault::Cut {
+                    start_us: 50,
+                    end_us: 60,
+                    a: 0,
+                    b: 1,
+                },
             ],
         };
+        assert!(schedule.separated(1, 0, 55) && !schedule.separated(1, 2, 55));
         assert_eq!(schedule.drop_rate(15), 0.5);
         assert_eq!(schedule.drop_rate(20), 0.0);
         assert!(schedule.separated(0, 2, 35) && !schedule.separated(0, 1, 35));

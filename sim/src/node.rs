@@ -70,9 +70,6 @@ pub struct Node {
     bugs: ModelBugs,
     replica: Replica,
     nic: Box<dyn Nic>,
-    /// After a restart: the highest slot chosen in the cluster when the
-    /// replica came back; it has its state again once its commit reaches it.
-    restore_to: u64,
     /// The (slot, ballot) of every entry this incarnation copied from the
     /// others' answers when it recovered: copies, not acceptances.
     copied: BTreeSet<(u64, u64)>,
@@ -92,7 +89,6 @@ impl Node {
             nic: model_nic(&config, bugs),
             config,
             bugs,
-            restore_to: 0,
             copied: BTreeSet::new(),
             dma_free_at: 0,
             h2c_free_at: 0,
@@ -106,11 +102,9 @@ impl Node {
     }
 
     /// Back with amnesia: a restarted control plane (which must recover
-    /// before it votes) and a fresh NIC. `seed` reseeds its randomness;
-    /// `restore_to` is the highest slot chosen in the cluster now.
-    pub fn restart(&mut self, now: Micros, seed: u64, restore_to: u64) {
+    /// before it votes) and a fresh NIC. `seed` reseeds its randomness.
+    pub fn restart(&mut self, now: Micros, seed: u64) {
         self.incarnation += 1;
-        self.restore_to = restore_to;
         self.copied.clear();
         self.up = true;
         self.config.seed = seed;
@@ -134,15 +128,10 @@ impl Node {
         outputs
     }
 
-    /// Down, or restarted and not yet holding every value chosen before it
-    /// came back (recovering, or recovered but still catching up).
+    /// Down, or restarted and not yet holding its share of the state again
+    /// (recovering, or recovered but not caught up: `Replica::recovered`).
     pub fn without_state(&self) -> bool {
-        let status = self.replica.status();
-        !self.up || status.role == Role::Recovering || status.commit < self.restore_to
-    }
-
-    pub fn commit(&self) -> u64 {
-        self.replica.status().commit
+        !self.up || !self.replica.recovered()
     }
 
     pub fn role(&self) -> Role {
@@ -247,4 +236,57 @@ fn model_nic(config: &ReplicaConfig, bugs: ModelBugs) -> Box<dyn Nic> {
         config.group,
         bugs,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use riptide_wire::frame::{Endpoint, encode_frame};
+
+    use super::*;
+
+    fn node() -> Node {
+        Node::boot(ReplicaConfig::new(1, 3, 7, 42), ModelBugs::default())
+    }
+
+    #[test]
+    fn garbage_punted_to_the_host_is_a_typed_error_not_a_panic() {
+        let node = node();
+        let endpoint = Endpoint {
+            port: UDP_PORT,
+            ..Endpoint::default()
+        };
+        let mut short_datagram = encode_frame(&endpoint, &endpoint, &[1, 2, 3]);
+        let inputs = [
+            Vec::new(),
+            vec![0xff; 10],
+            vec![0; 200],
+            short_datagram.clone(),
+        ];
+        for frame in inputs {
+            assert!(node.punted(&frame).is_err(), "{frame:?}");
+        }
+        short_datagram.truncate(20);
+        assert!(node.punted(&short_datagram).is_err());
+    }
+
+    #[test]
+    fn a_message_round_trips_through_transmit_and_punt() {
+        let node = node();
+        let message = Message::Prepare {
+            ballot: riptide_wire::Ballot::new(3, 1),
+            commit: 9,
+        };
+        let NicCommand::Transmit { datagram, .. } = node.transmit(0, message.clone()) else {
+            panic!("transmit builds a Transmit command");
+        };
+        let endpoint = Endpoint {
+            port: UDP_PORT,
+            ..Endpoint::default()
+        };
+        let frame = encode_frame(&endpoint, &endpoint, &datagram);
+        assert_eq!(
+            node.punted(&frame).unwrap(),
+            Input::Receive { from: 1, message }
+        );
+    }
 }

@@ -29,6 +29,9 @@ pub struct Checks {
     pub linearizability: Verdict,
     /// After the heal time every operation completed within the bound.
     pub liveness: Check<LivenessViolation>,
+    /// Every reply a client accepted fits its operation (a value for a get,
+    /// done for a put or delete, swapped or not for a cas).
+    pub replies: Check<String>,
 }
 
 impl Checks {
@@ -54,6 +57,9 @@ impl Checks {
         }
         if let Some(v) = self.liveness.violation() {
             failures.push(format!("liveness: {v}"));
+        }
+        if let Some(v) = self.replies.violation() {
+            failures.push(format!("replies: {v}"));
         }
         failures
     }
@@ -115,6 +121,10 @@ pub struct SimReport {
     pub stats: Stats,
     /// Each replica at the end of the run.
     pub nodes: Vec<NodeSummary>,
+    /// The event log (`SimConfig::log`): every host input but ticks, every
+    /// output, crashes and restarts, client operations, with virtual times.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<String>,
     #[serde(serialize_with = "history_json")]
     pub history: History,
 }
@@ -172,6 +182,7 @@ impl fmt::Display for SimReport {
             text.trim().replace('\n', "\n                 ")
         )?;
         writeln!(f, "liveness         {}", self.checks.liveness)?;
+        writeln!(f, "replies          {}", self.checks.replies)?;
         writeln!(
             f,
             "virtual time {}, trace {:016x}; frames {} sent, {} dropped, {} partitioned, {} duplicated; {} malformed",

@@ -1,8 +1,8 @@
 //! A run is a pure function of its configuration: same seed, same trace; an
 //! explicit schedule saved from a run replays that run.
 
+use riptide_sim::FaultPlan;
 use riptide_sim::faults::FaultSchedule;
-use riptide_sim::{FaultPlan, SimConfig};
 
 use super::{faulty, run};
 
@@ -33,7 +33,7 @@ fn different_seeds_give_different_traces() {
 fn a_saved_schedule_replays_bit_for_bit() {
     let generated = run(&faulty(5, 99, 60));
     let saved = generated.schedule.to_json();
-    let mut config = SimConfig::new(5, 99, 60);
+    let mut config = faulty(5, 99, 60);
     config.faults = FaultPlan::Explicit(FaultSchedule::from_json(&saved, 5).unwrap());
     let replayed = run(&config);
     assert_eq!(replayed.schedule, generated.schedule);

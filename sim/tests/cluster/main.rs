@@ -14,9 +14,11 @@ use riptide_sim::{SimConfig, SimReport};
 /// crashes and recoveries (election timeouts are 1-2 ms).
 pub const HEAL_US: u64 = 40_000;
 
-/// A run with every fault kind.
+/// A run with every fault kind and 4 clients.
 pub fn faulty(replicas: u8, seed: u64, ops: u64) -> SimConfig {
-    SimConfig::new(replicas, seed, ops).with_faults(&FaultKind::ALL, HEAL_US)
+    let mut config = SimConfig::new(replicas, seed, ops).with_faults(&FaultKind::ALL, HEAL_US);
+    config.clients = 4;
+    config
 }
 
 pub fn run(config: &SimConfig) -> SimReport {

@@ -4,7 +4,7 @@
 
 use super::{all_seeds_pass, faulty};
 
-const OPS: u64 = 40;
+const OPS: u64 = 200;
 
 #[test]
 fn three_replicas_first_600_seeds() {
