@@ -209,7 +209,7 @@ impl fmt::Display for SimReport {
         for node in &self.nodes {
             writeln!(f, "{node}")?;
         }
-        write!(f, "replay: {}", self.replay_command())
+        writeln!(f, "replay: {}", self.replay_command())
     }
 }
 
