@@ -27,6 +27,7 @@ pub mod faults;
 pub mod history;
 pub mod latency;
 pub mod linearizability;
+pub mod minimize;
 pub mod network;
 pub mod node;
 pub mod report;
@@ -36,6 +37,7 @@ pub mod variant;
 
 pub use config::{FaultPlan, ReplicaTiming, SimConfig};
 pub use latency::LatencyModel;
+pub use minimize::minimize;
 pub use report::{Checks, SimReport, Stats};
 pub use variant::SimVariant;
 

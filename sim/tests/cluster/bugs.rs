@@ -84,3 +84,25 @@ fn the_correct_protocol_keeps_its_log_under_the_same_load() {
     let caught = catching_seeds(|seed| loaded(SimVariant::Correct, 3, &FaultKind::ALL, seed));
     assert!(caught.is_empty(), "{caught:?}");
 }
+
+#[test]
+fn a_failing_schedule_minimizes_to_the_faults_it_needs() {
+    let config = loaded(SimVariant::CommitOnMinority, 5, &FaultKind::ALL, 21);
+    let broken = |report: &riptide_sim::SimReport| {
+        !report.checks.agreement.passed() || !report.checks.chosen.passed()
+    };
+    let original = config.schedule();
+    let (schedule, report) = riptide_sim::minimize(&config, broken);
+    println!(
+        "seed 21 minimized from {original} to {schedule}:\n{}",
+        schedule.to_json()
+    );
+    assert!(broken(&report), "{report}");
+    assert!(schedule.faults.len() < original.faults.len());
+    assert!(
+        schedule
+            .faults
+            .iter()
+            .all(|fault| original.faults.contains(fault))
+    );
+}
