@@ -2,7 +2,9 @@
 //!
 //! [`simulated`] measures commit latency in the deterministic cluster simulator,
 //! in virtual time under a stated latency model, so its figures are exactly
-//! reproducible from the seed.
+//! reproducible from the seed. [`udp`] measures real replica processes over
+//! UDP on loopback.
 
 pub mod latency;
 pub mod simulated;
+pub mod udp;

@@ -4,9 +4,14 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use riptide_bench::simulated::SimulatedBench;
+use riptide_bench::udp::load::Mode;
+use riptide_bench::udp::plot::{Series, percentile_svg};
+use riptide_bench::udp::{UdpBench, UdpBenchOptions};
+use riptide_control::runtime::stop_on_signals;
 use riptide_sim::SimConfig;
 
 use crate::progress;
@@ -29,20 +34,103 @@ pub struct Args {
     /// Seed of the simulation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Also write the latency distribution in HdrHistogram's .hgrm format.
+    /// Also write the latency distribution in HdrHistogram's .hgrm format
+    /// (udp: default target/bench/udp-<replicas>.hgrm, with an .svg plot
+    /// next to it).
     #[arg(long)]
     hgrm: Option<PathBuf>,
+    /// udp: offered load in operations per second (open loop, coordinated-
+    /// omission corrected); without it, `--clients` closed-loop clients.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// udp: seconds of measured load (after a warm-up of a tenth, at most 1 s).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// udp: bytes of each put's value.
+    #[arg(long, default_value_t = 16)]
+    payload: usize,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Backend {
     Sim,
+    /// `udp`: replica processes on loopback (`riptide replica`), real time.
+    Udp,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.backend {
         Backend::Sim => simulated(&args),
+        Backend::Udp => udp(&args),
     }
+}
+
+fn udp(args: &Args) -> anyhow::Result<ExitCode> {
+    if !(args.duration > 0.0 && args.duration.is_finite()) {
+        anyhow::bail!(
+            "--duration {}: must be a positive number of seconds",
+            args.duration
+        );
+    }
+    let mode = match args.rate {
+        Some(rate) => Mode::Open {
+            rate,
+            max_sessions: 4096,
+        },
+        None => Mode::Closed {
+            clients: args.clients,
+        },
+    };
+    let options = UdpBenchOptions::new(
+        args.replicas,
+        mode,
+        Duration::from_secs_f64(args.duration),
+        args.payload,
+    );
+    let exe =
+        std::env::current_exe().context("cannot find the riptide binary to start replicas")?;
+    let stop = stop_on_signals();
+    let total = options.load.warmup + options.load.duration;
+    let bar = progress::bar(total.as_millis() as u64, "benchmarking");
+    let bench = UdpBench::run(&exe, options, stop, &mut |done, _| {
+        bar.set_position(done.as_millis() as u64)
+    });
+    bar.finish_and_clear();
+    let bench = bench?;
+    print!("{bench}");
+    let hgrm = args
+        .hgrm
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("target/bench/udp-{}.hgrm", args.replicas)));
+    if let Some(dir) = hgrm.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = File::create(&hgrm).with_context(|| format!("cannot create {}", hgrm.display()))?;
+    let latencies = &bench.result.latencies;
+    latencies
+        .write_hgrm(BufWriter::new(file))
+        .with_context(|| format!("cannot write {}", hgrm.display()))?;
+    let svg_path = hgrm.with_extension("svg");
+    let title = format!(
+        "riptide commit latency, {} replicas over UDP, {}",
+        args.replicas,
+        bench.mode()
+    );
+    let svg = percentile_svg(
+        &title,
+        &[Series {
+            name: "riptide",
+            latencies,
+        }],
+    );
+    std::fs::write(&svg_path, svg)
+        .with_context(|| format!("cannot write {}", svg_path.display()))?;
+    println!("wrote {} and {}", hgrm.display(), svg_path.display());
+    Ok(if bench.result.completed > 0 && bench.garbage == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn simulated(args: &Args) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,301 @@
+//! A replica group as child processes on loopback: `riptide replica` per
+//! member, on free ports, in a scratch directory with the `cluster.toml` and
+//! one log file per replica.
+//!
+//! Children never outlive the group: dropping it kills and reaps them, and
+//! each child is also told by the kernel (`PR_SET_PDEATHSIG`) to die with
+//! the thread that started it, so a crashed or killed parent leaves none.
+
+use std::fs;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use riptide_control::runtime::status::{StatusReport, query};
+use riptide_control::runtime::{ClusterConfig, Timing};
+
+/// How to start a group.
+#[derive(Debug, Clone)]
+pub struct GroupOptions {
+    pub replicas: u8,
+    pub group: u16,
+    pub timing: Timing,
+    /// Where the members listen.
+    pub ip: Ipv4Addr,
+    /// `RUST_LOG` of the members.
+    pub log_filter: String,
+    /// Runs each member inside a network namespace: `ip netns exec NAME`.
+    pub netns: Option<Vec<String>>,
+}
+
+impl GroupOptions {
+    pub fn loopback(replicas: u8) -> GroupOptions {
+        GroupOptions {
+            replicas,
+            group: 1,
+            timing: Timing::default(),
+            ip: Ipv4Addr::LOCALHOST,
+            log_filter: "info".to_string(),
+            netns: None,
+        }
+    }
+}
+
+/// A running group of replica processes.
+pub struct ProcessGroup {
+    exe: PathBuf,
+    dir: PathBuf,
+    config: ClusterConfig,
+    config_path: PathBuf,
+    options: GroupOptions,
+    children: Vec<Option<Child>>,
+    incarnations: Vec<u32>,
+    status_socket: UdpSocket,
+}
+
+impl ProcessGroup {
+    /// Starts `options.replicas` replicas of the `riptide` binary `exe` on
+    /// free loopback ports.
+    pub fn start(exe: &Path, options: GroupOptions) -> anyhow::Result<ProcessGroup> {
+        let ports = free_ports(usize::from(options.replicas))?;
+        let config = ClusterConfig::local(options.group, options.ip, &ports, options.timing)?;
+        ProcessGroup::start_with(exe, config, options)
+    }
+
+    /// Starts every replica of `config`.
+    pub fn start_with(
+        exe: &Path,
+        config: ClusterConfig,
+        options: GroupOptions,
+    ) -> anyhow::Result<ProcessGroup> {
+        let dir = scratch_dir()?;
+        let config_path = dir.join("cluster.toml");
+        fs::write(&config_path, config.to_toml())
+            .with_context(|| format!("cannot write {}", config_path.display()))?;
+        let status_socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        status_socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let n = usize::from(config.size());
+        let mut group = ProcessGroup {
+            exe: exe.to_path_buf(),
+            dir,
+            config,
+            config_path,
+            options,
+            children: (0..n).map(|_| None).collect(),
+            incarnations: vec![0; n],
+            status_socket,
+        };
+        for id in 0..group.config.size() {
+            group.spawn(id, false)?;
+        }
+        Ok(group)
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn size(&self) -> u8 {
+        self.config.size()
+    }
+
+    fn spawn(&mut self, id: u8, rejoin: bool) -> anyhow::Result<()> {
+        let slot = usize::from(id);
+        self.incarnations[slot] += 1;
+        let log_path = self
+            .dir
+            .join(format!("replica-{id}.{}.log", self.incarnations[slot]));
+        let log = fs::File::create(&log_path)?;
+        let mut command = match &self.options.netns {
+            Some(namespaces) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &namespaces[slot]]).arg(&self.exe);
+                c
+            }
+            None => Command::new(&self.exe),
+        };
+        command
+            .arg("replica")
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(["--id", &id.to_string()])
+            // Each incarnation its own seed, so a rejoining replica draws a
+            // new recovery nonce; fixed per (id, incarnation) for replay.
+            .args([
+                "--seed",
+                &(u64::from(id) << 32 | u64::from(self.incarnations[slot])).to_string(),
+            ])
+            .env("RUST_LOG", &self.options.log_filter)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if rejoin {
+            command.arg("--rejoin");
+        }
+        // SAFETY: prctl is async-signal-safe, and nothing else runs between
+        // fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.exe.display()))?;
+        self.children[slot] = Some(child);
+        Ok(())
+    }
+
+    /// `kill -9` replica `id` and reap it.
+    pub fn kill(&mut self, id: u8) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children[usize::from(id)].take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts replica `id` again after a kill; it recovers its state from
+    /// the others before it votes.
+    pub fn restart(&mut self, id: u8) -> anyhow::Result<()> {
+        self.kill(id)?;
+        self.spawn(id, true)
+    }
+
+    /// Ids of the replicas whose process has exited (a crash), with how.
+    pub fn exited(&mut self) -> Vec<(u8, String)> {
+        let mut exited = Vec::new();
+        for (id, child) in self.children.iter_mut().enumerate() {
+            if let Some(child) = child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                exited.push((id as u8, status.to_string()));
+            }
+        }
+        exited
+    }
+
+    pub fn is_running(&self, id: u8) -> bool {
+        self.children[usize::from(id)].is_some()
+    }
+
+    /// Replica `id`'s status, if it answers.
+    pub fn status(&self, id: u8) -> Option<StatusReport> {
+        let addr = self.config.replica(id)?.client;
+        query(&self.status_socket, addr.into()).ok()
+    }
+
+    /// Every running replica's status (the ones that answer), by id.
+    pub fn statuses(&self) -> Vec<StatusReport> {
+        (0..self.size())
+            .filter(|&id| self.is_running(id))
+            .filter_map(|id| self.status(id))
+            .collect()
+    }
+
+    /// The leader with the highest ballot among the running replicas.
+    pub fn leader(&self) -> Option<StatusReport> {
+        self.statuses()
+            .into_iter()
+            .filter(StatusReport::is_leader)
+            .max_by_key(StatusReport::ballot)
+    }
+
+    /// Waits until a running replica other than `not` leads and a majority
+    /// agrees on its ballot.
+    pub fn wait_for_leader(&self, not: Option<u8>, timeout: Duration) -> anyhow::Result<u8> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            let statuses = self.statuses();
+            if let Some(leader) = statuses
+                .iter()
+                .filter(|s| s.is_leader() && Some(s.id) != not)
+                .max_by_key(|s| s.ballot())
+            {
+                let agree = statuses
+                    .iter()
+                    .filter(|s| s.ballot() == leader.ballot())
+                    .count();
+                if agree >= usize::from(self.size()) / 2 + 1 {
+                    return Ok(leader.id);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!(
+            "no leader within {timeout:?}; statuses: {:?}; logs in {}",
+            self.statuses()
+                .iter()
+                .map(|s| (s.id, s.role.clone(), s.ballot_round, s.commit))
+                .collect::<Vec<_>>(),
+            self.dir.display()
+        )
+    }
+
+    /// Every log file written so far, concatenated (for a failing test's output).
+    pub fn logs(&self) -> String {
+        let mut paths: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .map(|p| {
+                let text = fs::read_to_string(p).unwrap_or_default();
+                format!("== {}\n{text}", p.display())
+            })
+            .collect()
+    }
+
+    /// Kills every replica and reaps it.
+    pub fn stop(&mut self) {
+        for id in 0..self.size() {
+            let _ = self.kill(id);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `count` (replica, client) port pairs free on loopback right now. Binding
+/// port 0 lets the kernel choose; the sockets are closed before the children
+/// bind, a window in which another process could take a port (the child then
+/// fails to bind and says which address).
+pub fn free_ports(count: usize) -> anyhow::Result<Vec<(u16, u16)>> {
+    let sockets: Vec<UdpSocket> = (0..2 * count)
+        .map(|_| UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<_, _>>()?;
+    let ports: Vec<u16> = sockets
+        .iter()
+        .map(|s| s.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?;
+    Ok(ports.chunks(2).map(|p| (p[0], p[1])).collect())
+}
+
+fn scratch_dir() -> anyhow::Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "riptide-group-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
