@@ -671,6 +671,7 @@ impl<'a> Cluster<'a> {
             clients: config.clients,
             ops: config.ops,
             variant: config.variant,
+            think_us: config.think_us,
             fault_kinds: match &config.faults {
                 FaultPlan::Generate { kinds, .. } => Some(kinds.clone()),
                 FaultPlan::Explicit(_) => None,

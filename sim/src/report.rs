@@ -113,6 +113,8 @@ pub struct SimReport {
     pub clients: u32,
     pub ops: u64,
     pub variant: SimVariant,
+    /// Mean client think time, if set rather than derived from the fault window.
+    pub think_us: Option<Micros>,
     /// The kinds the schedule was generated from; `None` for an explicit schedule.
     pub fault_kinds: Option<Vec<FaultKind>>,
     pub latency: LatencyModel,
@@ -150,8 +152,11 @@ impl SimReport {
             }
             None => "--schedule SCHEDULE.json".to_string(),
         };
+        let think = self
+            .think_us
+            .map_or(String::new(), |us| format!(" --think-us {us}"));
         format!(
-            "riptide sim --replicas {} --seed {} --ops {} --clients {} --variant {} {faults}",
+            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think} --variant {} {faults}",
             self.replicas, self.seed, self.ops, self.clients, self.variant
         )
     }
