@@ -99,7 +99,7 @@ fn garbage_on_every_port_is_counted_and_dropped_while_the_group_commits() {
         .iter()
         .flat_map(|r| [(r.id, r.peer.into(), false), (r.id, r.client.into(), true)])
         .collect();
-    let mut sent = vec![(0u64, 0u64); 3];
+    let mut sent = [(0u64, 0u64); 3];
     for round in 0..PER_PORT {
         for &(id, addr, client_port) in &targets {
             sender

@@ -227,7 +227,7 @@ impl ProcessGroup {
                     .iter()
                     .filter(|s| s.ballot() == leader.ballot())
                     .count();
-                if agree >= usize::from(self.size()) / 2 + 1 {
+                if agree > usize::from(self.size()) / 2 {
                     return Ok(leader.id);
                 }
             }

@@ -223,7 +223,7 @@ fn validate(raw: RawConfig) -> Result<ClusterConfig, ConfigError> {
     if n == 0 {
         return Err(ConfigError::invalid("replica", "no replicas are listed"));
     }
-    if n % 2 == 0 || n > MAX_REPLICAS {
+    if n.is_multiple_of(2) || n > MAX_REPLICAS {
         return Err(ConfigError::invalid(
             "replica",
             format!("{n} replicas: a group needs an odd number (2f+1) of at most {MAX_REPLICAS}"),

@@ -554,7 +554,11 @@ mod tests {
         for _ in 0..10 {
             drop(UdpRing::new(vec![bound(), bound()], RingOptions::default()).unwrap());
         }
-        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
