@@ -36,6 +36,10 @@ pub struct Args {
     /// Replay an explicit fault schedule (JSON) instead of drawing one.
     #[arg(long)]
     schedule: Option<PathBuf>,
+    /// Mean client think time between operations, in virtual us (default:
+    /// operations spread over the fault window).
+    #[arg(long)]
+    think_us: Option<u64>,
     /// Protocol variant: `correct` or a planted bug.
     #[arg(long, default_value = "correct")]
     variant: SimVariant,
@@ -45,6 +49,9 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also print the run's event log (elections, crashes, violations).
+    #[arg(long)]
+    log: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -62,6 +69,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        for line in &report.log {
+            println!("{line}");
+        }
         print!("{report}");
     }
     if report.all_ok() {
@@ -76,6 +86,8 @@ fn config(args: &Args) -> anyhow::Result<SimConfig> {
     let mut config = SimConfig::new(args.replicas, args.seed, args.ops);
     config.clients = args.clients;
     config.variant = args.variant;
+    config.think_us = args.think_us;
+    config.log = args.log;
     config.faults = match &args.schedule {
         Some(path) => {
             let text = std::fs::read_to_string(path)

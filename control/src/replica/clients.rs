@@ -38,18 +38,20 @@ impl Replica {
                 {
                     return;
                 }
-                // Read-index: answer once a slot assigned after the get
-                // arrived is applied; that slot being chosen at our ballot
-                // proves we were still the leader after the get arrived. A
-                // queued write will take the next slot; otherwise a no-op
-                // does, shared by every get that arrives before it is chosen.
+                // Read-index: answer once the last value queued when the get
+                // arrived is applied. Its slot is assigned after the get
+                // arrived, so its being chosen at our ballot proves we were
+                // still the leader then, and it follows every write we know
+                // of (queued re-proposals included). With nothing queued a
+                // no-op serves, shared by every get that arrives before it
+                // is chosen.
                 let barrier = if !leadership.queue.is_empty() {
-                    Some(leadership.next_slot)
+                    leadership.last_queued_slot()
                 } else if leadership.reads.iter().any(|read| read.barrier.is_some()) {
                     None
                 } else {
                     leadership.queue.push_back(LogValue::Noop.encode());
-                    Some(leadership.next_slot)
+                    leadership.last_queued_slot()
                 };
                 leadership.reads.push(PendingRead {
                     barrier,
@@ -126,9 +128,9 @@ impl Replica {
             if leadership.queue.is_empty() {
                 leadership.queue.push_back(LogValue::Noop.encode());
             }
-            let barrier = leadership.next_slot;
+            let barrier = leadership.last_queued_slot();
             for read in &mut leadership.reads {
-                read.barrier = Some(barrier);
+                read.barrier = barrier;
             }
         }
         for read in ready {

@@ -47,6 +47,14 @@ impl Leadership {
         self.reads
     }
 
+    /// The slot the last queued value will get: a read barrier. It is
+    /// assigned after anything queued now, so it is at or after every write
+    /// this leader knows of (after an election, the queue holds the merged
+    /// values being re-proposed, which may include acknowledged writes).
+    pub(super) fn last_queued_slot(&self) -> Option<u64> {
+        (!self.queue.is_empty()).then(|| self.next_slot + self.queue.len() as u64 - 1)
+    }
+
     fn outstanding(&self) -> bool {
         self.next_slot - 1 > self.nic_commit || !self.queue.is_empty()
     }
