@@ -49,8 +49,16 @@ const FAULTY_SIM: &[&str] = &[
 fn sim_with_faults_passes_and_replays_identically() {
     let first = riptide(FAULTY_SIM);
     let second = riptide(FAULTY_SIM);
-    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
-    assert!(stdout(&first).starts_with("seed 7:"), "the seed comes first");
+    assert!(
+        first.status.success(),
+        "{}{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    assert!(
+        stdout(&first).starts_with("seed 7:"),
+        "the seed comes first"
+    );
     assert_eq!(stdout(&first), stdout(&second));
 }
 
