@@ -14,6 +14,11 @@ for component in rustfmt clippy; do
     fi
 done
 
+# iproute2 (`ip`): the replica partition tests build network namespaces.
+if ! command -v ip >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq iproute2
+fi
+
 # HDL tools (yosys, verilator, iverilog) for the Verilog lint and synthesis checks.
 if [ -x "$here/install-hdl-tools.sh" ]; then
     "$here/install-hdl-tools.sh"

@@ -13,6 +13,7 @@
 
 pub mod group;
 pub mod load;
+pub mod netns;
 pub mod plot;
 
 use std::fmt;

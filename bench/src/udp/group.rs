@@ -24,8 +24,6 @@ pub struct GroupOptions {
     pub replicas: u8,
     pub group: u16,
     pub timing: Timing,
-    /// Where the members listen.
-    pub ip: Ipv4Addr,
     /// `RUST_LOG` of the members.
     pub log_filter: String,
     /// Runs each member inside a network namespace: `ip netns exec NAME`.
@@ -38,7 +36,6 @@ impl GroupOptions {
             replicas,
             group: 1,
             timing: Timing::default(),
-            ip: Ipv4Addr::LOCALHOST,
             log_filter: "info".to_string(),
             netns: None,
         }
@@ -59,10 +56,11 @@ pub struct ProcessGroup {
 
 impl ProcessGroup {
     /// Starts `options.replicas` replicas of the `riptide` binary `exe` on
-    /// free loopback ports.
+    /// free ports of 127.0.0.1.
     pub fn start(exe: &Path, options: GroupOptions) -> anyhow::Result<ProcessGroup> {
         let ports = free_ports(usize::from(options.replicas))?;
-        let config = ClusterConfig::local(options.group, options.ip, &ports, options.timing)?;
+        let config =
+            ClusterConfig::local(options.group, Ipv4Addr::LOCALHOST, &ports, options.timing)?;
         ProcessGroup::start_with(exe, config, options)
     }
 

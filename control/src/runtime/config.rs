@@ -142,22 +142,36 @@ impl ClusterConfig {
         validate(raw)
     }
 
-    /// A group of `n` replicas on `ip`, at the given peer and client ports.
+    /// A group of replicas on `ip`, at the given (peer, client) ports.
     pub fn local(
         group: u16,
         ip: Ipv4Addr,
         ports: &[(u16, u16)],
         timing: Timing,
     ) -> Result<ClusterConfig, ConfigError> {
+        let addresses: Vec<(SocketAddrV4, u16)> = ports
+            .iter()
+            .map(|&(peer, client)| (SocketAddrV4::new(ip, peer), client))
+            .collect();
+        ClusterConfig::from_addresses(group, &addresses, timing)
+    }
+
+    /// A group whose replica `i` listens at `addresses[i]`: (replica address,
+    /// client port).
+    pub fn from_addresses(
+        group: u16,
+        addresses: &[(SocketAddrV4, u16)],
+        timing: Timing,
+    ) -> Result<ClusterConfig, ConfigError> {
         validate(RawConfig {
             group,
             timing,
-            replica: ports
+            replica: addresses
                 .iter()
                 .enumerate()
                 .map(|(id, &(peer, client))| RawReplica {
                     id: u8::try_from(id).unwrap_or(u8::MAX),
-                    address: SocketAddrV4::new(ip, peer).to_string(),
+                    address: peer.to_string(),
                     client_port: client,
                     mac: None,
                 })
