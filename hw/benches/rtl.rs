@@ -217,15 +217,15 @@ fn resources(rows: &mut Vec<Row>) {
         + count("RAM128X1D")
         + count("RAM256X1D");
     let dsp = count("DSP48");
-    let carry = count("CARRY8");
+    let carry = count("CARRY");
     let ltp = out
         .lines()
         .rev()
-        .find(|l| l.contains("Longest topological path"))
-        .unwrap_or("")
-        .to_string();
+        .find_map(|l| l.split("(length=").nth(1))
+        .and_then(|rest| rest.split(')').next())
+        .map_or("not reported".to_string(), |n| format!("{n} cells"));
     rows.push(Row {
-        what: "yosys synth_xilinx -family xcup: LUT / FF / CARRY8",
+        what: "yosys synth_xilinx -family xcup: LUT / FF / CARRY4",
         value: format!("{luts} / {ffs} / {carry}"),
     });
     rows.push(Row {
@@ -234,7 +234,7 @@ fn resources(rows: &mut Vec<Row>) {
     });
     rows.push(Row {
         what: "yosys: longest topological path (cells, incl. carry chains)",
-        value: ltp.trim().to_string(),
+        value: ltp,
     });
 }
 
