@@ -131,6 +131,12 @@ impl Replica {
 
     /// Tell a recovering replica our promise, commit and the entries above it.
     pub(super) fn recovery_request(&mut self, from: u8, nonce: u64) {
+        if !self.recovered() {
+            // Not a full copy of the state yet (recovering, or not caught
+            // up): answering could let two such replicas rebuild a third
+            // without a chosen entry. Silence costs only availability.
+            return;
+        }
         let commit = self.log.commit();
         let entries = self.log.entries_above(commit);
         if !entries_fit(&entries) {
