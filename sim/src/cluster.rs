@@ -18,6 +18,7 @@ use crate::config::{FaultPlan, SimConfig};
 use crate::faults::FaultSchedule;
 use crate::history::{HistoryRecorder, Output as OpOutput};
 use crate::latency::Micros;
+use crate::ldfi::lineage::Lineage;
 use crate::linearizability;
 use crate::network::Network;
 use crate::node::{NicEffects, Node};
@@ -178,6 +179,8 @@ pub struct Cluster<'a> {
     /// The event log, if `SimConfig::log` asks for one.
     log: Option<Vec<String>>,
     trace: TraceHash,
+    /// What supported each outcome, if the run is traced for fault search.
+    lineage: Option<Lineage>,
 }
 
 impl<'a> Cluster<'a> {
@@ -222,6 +225,7 @@ impl<'a> Cluster<'a> {
             },
             trace: TraceHash::new(),
             log: config.log.then(Vec::new),
+            lineage: None,
             schedule,
         };
         cluster.queue.push(latency.tick_us, Event::Tick);
@@ -236,9 +240,24 @@ impl<'a> Cluster<'a> {
         cluster
     }
 
+    /// Records the run's lineage (frames sent, slots applied) for
+    /// [`Cluster::run_traced`]; recording does not change what the run does.
+    pub fn with_lineage(mut self) -> Cluster<'a> {
+        self.lineage = Some(Lineage::new(GROUP));
+        self
+    }
+
     /// Runs until every operation completed, a safety checker fired, or an
     /// operation missed its liveness deadline.
-    pub fn run(mut self, progress: &mut dyn FnMut(u64, u64)) -> SimReport {
+    pub fn run(self, progress: &mut dyn FnMut(u64, u64)) -> SimReport {
+        self.run_traced(progress).0
+    }
+
+    /// [`Cluster::run`], also returning the lineage if it was recorded.
+    pub fn run_traced(
+        mut self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> (SimReport, Option<Lineage>) {
         while let Some((at, event)) = self.queue.pop() {
             self.now = at;
             self.trace.add_u64(at);
@@ -252,7 +271,8 @@ impl<'a> Cluster<'a> {
                 break;
             }
         }
-        self.finish()
+        let lineage = self.lineage.take();
+        (self.finish(), lineage)
     }
 
     fn handle(&mut self, event: Event, progress: &mut dyn FnMut(u64, u64)) {
@@ -423,6 +443,9 @@ impl<'a> Cluster<'a> {
                 self.stats.malformed += 1;
                 continue;
             }
+            if let Some(lineage) = &mut self.lineage {
+                lineage.sent(node, to, self.now, &frame);
+            }
             let arrivals = self.network.send_frame(&self.schedule, node, to, self.now);
             for at in arrivals {
                 self.queue.push(
@@ -487,7 +510,13 @@ impl<'a> Cluster<'a> {
                     self.send_to_card(node, command);
                 }
                 Output::Nic(command) => self.send_to_card(node, command),
-                Output::Applied { slot, value } => self.applied(node, slot, value),
+                Output::Applied { slot, value } => {
+                    if let Some(lineage) = &mut self.lineage {
+                        let leading = self.nodes[node as usize].role() == Role::Leader;
+                        lineage.applied(node, slot, self.now, leading);
+                    }
+                    self.applied(node, slot, value)
+                }
                 Output::Reply {
                     client,
                     request,

@@ -26,6 +26,7 @@ pub mod config;
 pub mod faults;
 pub mod history;
 pub mod latency;
+pub mod ldfi;
 pub mod linearizability;
 pub mod minimize;
 pub mod network;

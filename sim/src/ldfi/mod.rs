@@ -1,0 +1,218 @@
+//! Lineage-driven fault injection (Molly, Alvaro et al.): run a good
+//! execution, take the lineage of each good outcome, and inject only fault
+//! sets that break every support of one, found with a SAT solver; repeat on
+//! the new runs until a checker fails or no untried hypothesis remains.
+//! [`random_search`] injects random fault sets of the same budget, for
+//! comparison. See `docs/ldfi.md`.
+
+pub mod hypotheses;
+pub mod lineage;
+
+use std::collections::{BTreeSet, VecDeque};
+
+use serde::Serialize;
+
+use crate::cluster::Cluster;
+use crate::config::{FaultPlan, SimConfig};
+use crate::faults::{Fault, FaultSchedule};
+use crate::latency::Micros;
+use crate::report::SimReport;
+use crate::rng::Rng;
+use hypotheses::{Budget, FaultVar};
+
+/// What to search.
+#[derive(Debug, Clone)]
+pub struct LdfiConfig {
+    /// The run every hypothesis is injected into (its `faults` are replaced).
+    pub sim: SimConfig,
+    pub budget_crashes: u32,
+    /// End of finite failures: faults happen before it, none after.
+    pub eff_us: Micros,
+    pub max_executions: u64,
+    /// How long a crashed replica stays down (cut short at `eff_us`).
+    pub down_us: Micros,
+    /// Most hypotheses taken from one outcome of one run.
+    pub per_outcome: usize,
+}
+
+impl LdfiConfig {
+    /// A small workload (2 clients, 4 operations over 3 keys) so that each
+    /// execution takes milliseconds.
+    pub fn small(replicas: u8, seed: u64) -> LdfiConfig {
+        let mut sim = SimConfig::new(replicas, seed, 4);
+        sim.clients = 2;
+        LdfiConfig {
+            sim,
+            budget_crashes: 1,
+            eff_us: 20_000,
+            max_executions: 500,
+            down_us: 5_000,
+            per_outcome: 16,
+        }
+    }
+
+    /// The schedule injecting `faults`.
+    pub fn schedule(&self, faults: &BTreeSet<FaultVar>) -> FaultSchedule {
+        let faults = faults
+            .iter()
+            .filter_map(|fault| match *fault {
+                FaultVar::Omit(id) => Some(Fault::Omit {
+                    from: id.from,
+                    to: id.to,
+                    seq: id.seq,
+                }),
+                FaultVar::Crash { replica, at_us } => {
+                    let restart_us = (at_us + self.down_us).min(self.eff_us);
+                    (at_us < restart_us).then_some(Fault::Crash {
+                        replica,
+                        at_us,
+                        restart_us,
+                    })
+                }
+            })
+            .collect();
+        FaultSchedule {
+            heal_us: self.eff_us,
+            faults,
+        }
+    }
+
+    fn sim_with(&self, schedule: FaultSchedule) -> SimConfig {
+        let mut sim = self.sim.clone();
+        sim.faults = FaultPlan::Explicit(schedule);
+        sim
+    }
+}
+
+/// How a search ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub executions: u64,
+    /// The first schedule that broke a safety check, with what broke.
+    pub counterexample: Option<Counterexample>,
+    /// No untried hypothesis was left (rather than running out of executions).
+    pub exhausted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Counterexample {
+    pub schedule: FaultSchedule,
+    pub failures: Vec<String>,
+}
+
+/// The checks a counterexample breaks: safety (agreement, chosen values,
+/// linearizability, replies). Liveness is left out: it is the simulator's
+/// own check once the faults heal, not a property of an outcome's lineage.
+pub fn safety_failures(report: &SimReport) -> Vec<String> {
+    report
+        .checks
+        .failures()
+        .into_iter()
+        .filter(|f| !f.starts_with("liveness"))
+        .collect()
+}
+
+/// Runs `sim` once, with its lineage.
+fn execute(sim: &SimConfig) -> (SimReport, lineage::Lineage) {
+    let (report, lineage) = Cluster::new(sim).with_lineage().run_traced(&mut |_, _| {});
+    (report, lineage.expect("a run with lineage returns it"))
+}
+
+/// LDFI. `progress` is called with the executions so far and the hypotheses
+/// waiting.
+pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> SearchResult {
+    let mut waiting: VecDeque<BTreeSet<FaultVar>> = VecDeque::from([BTreeSet::new()]);
+    let mut seen: BTreeSet<BTreeSet<FaultVar>> = waiting.iter().cloned().collect();
+    let mut executions = 0;
+    while let Some(faults) = waiting.pop_front() {
+        if executions == config.max_executions {
+            return SearchResult {
+                executions,
+                counterexample: None,
+                exhausted: false,
+            };
+        }
+        let schedule = config.schedule(&faults);
+        let (report, lineage) = execute(&config.sim_with(schedule.clone()));
+        executions += 1;
+        let failures = safety_failures(&report);
+        if !failures.is_empty() {
+            return SearchResult {
+                executions,
+                counterexample: Some(Counterexample { schedule, failures }),
+                exhausted: false,
+            };
+        }
+        let crashes_left = config
+            .budget_crashes
+            .saturating_sub(faults.iter().filter(|f| f.is_crash()).count() as u32);
+        let budget = Budget {
+            crashes: crashes_left,
+            eff_us: config.eff_us,
+            per_outcome: config.per_outcome,
+        };
+        for outcome in lineage.outcomes() {
+            let supports = lineage.supports(outcome);
+            for hypothesis in hypotheses::break_outcome(outcome, &supports, budget) {
+                let mut next = faults.clone();
+                next.extend(hypothesis);
+                if seen.insert(next.clone()) {
+                    waiting.push_back(next);
+                }
+            }
+        }
+        progress(executions, waiting.len());
+    }
+    SearchResult {
+        executions,
+        counterexample: None,
+        exhausted: true,
+    }
+}
+
+/// Random fault injection in the same budget: each execution omits a random
+/// number (up to `max_omissions`) of random frames sent before the end of
+/// finite failures and crashes up to `budget_crashes` random replicas at
+/// random times. Frames are drawn from those a fault-free run sent, so every
+/// omission hits a real message.
+pub fn random_search(
+    config: &LdfiConfig,
+    seed: u64,
+    max_omissions: u64,
+    progress: &mut dyn FnMut(u64, usize),
+) -> SearchResult {
+    let (_, good) = execute(&config.sim_with(config.schedule(&BTreeSet::new())));
+    let frames: Vec<lineage::MessageId> = good.frames_before(config.eff_us);
+    let mut rng = Rng::new(seed);
+    for executions in 1..=config.max_executions {
+        let mut faults = BTreeSet::new();
+        if !frames.is_empty() {
+            for _ in 0..rng.range_inclusive(0, max_omissions) {
+                let id = frames[rng.below(frames.len() as u64) as usize];
+                faults.insert(FaultVar::Omit(id));
+            }
+        }
+        for _ in 0..rng.range_inclusive(0, u64::from(config.budget_crashes)) {
+            faults.insert(FaultVar::Crash {
+                replica: rng.below(u64::from(config.sim.replicas)) as u8,
+                at_us: rng.below(config.eff_us),
+            });
+        }
+        let schedule = config.schedule(&faults);
+        let (report, _) = execute(&config.sim_with(schedule.clone()));
+        let failures = safety_failures(&report);
+        progress(executions, 0);
+        if !failures.is_empty() {
+            return SearchResult {
+                executions,
+                counterexample: Some(Counterexample { schedule, failures }),
+                exhausted: false,
+            };
+        }
+    }
+    SearchResult {
+        executions: config.max_executions,
+        counterexample: None,
+        exhausted: false,
+    }
+}
