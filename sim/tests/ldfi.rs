@@ -45,3 +45,35 @@ fn correct_protocol_has_no_counterexample_within_budget() {
     let result = search(SimVariant::Correct);
     assert!(result.counterexample.is_none());
 }
+
+#[test]
+fn hypotheses_break_an_outcome_within_the_budget() {
+    use riptide_sim::ldfi::hypotheses::{self, Budget, FaultVar};
+    let config = config(SimVariant::Correct);
+    let mut sim = config.sim.clone();
+    sim.faults = FaultPlan::Explicit(config.schedule(&BTreeSet::new()));
+    let (_, lineage) = riptide_sim::cluster::Cluster::new(&sim)
+        .with_lineage()
+        .run_traced(&mut |_, _| {});
+    let lineage = lineage.unwrap();
+    let outcome = lineage.outcomes().next().unwrap();
+    let budget = Budget {
+        crashes: 1,
+        eff_us: config.eff_us,
+        per_outcome: 64,
+    };
+    let found = hypotheses::break_outcome(outcome, &lineage.supports(outcome), budget);
+    assert!(!found.is_empty());
+    for hypothesis in &found {
+        assert!(!hypothesis.is_empty());
+        assert!(hypothesis.iter().filter(|f| f.is_crash()).count() <= 1);
+        // Minimal: no hypothesis contains another.
+        for other in &found {
+            assert!(other == hypothesis || !other.iter().all(|f| hypothesis.contains(f)));
+        }
+        assert!(hypothesis.iter().all(|f| match f {
+            FaultVar::Crash { at_us, .. } => *at_us < config.eff_us,
+            FaultVar::Omit(_) => true,
+        }));
+    }
+}

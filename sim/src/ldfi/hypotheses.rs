@@ -48,6 +48,20 @@ pub fn break_outcome(
 ) -> Vec<Vec<FaultVar>> {
     let mut cnf = Cnf::default();
     let in_time = |at: Micros| at < budget.eff_us;
+    // The outcome also rests on the replicas holding the value once it is
+    // acknowledged: losing all of their states (crashes right after the
+    // ack, with amnesia) breaks it as surely as preventing the ack.
+    let holders = std::iter::once(outcome.leader).chain(supports.iter().map(|s| s.follower));
+    let forgotten = cnf.all_of(
+        holders
+            .map(|replica| {
+                in_time(outcome.at + 1).then_some(FaultVar::Crash {
+                    replica,
+                    at_us: outcome.at + 1,
+                })
+            })
+            .collect::<Option<Vec<_>>>(),
+    );
     let first_accept = supports.iter().flat_map(|s| &s.accepts).map(|s| s.at).min();
     let leader_crash = first_accept.filter(|&at| in_time(at)).map(|at_us| {
         cnf.var(FaultVar::Crash {
@@ -55,8 +69,14 @@ pub fn break_outcome(
             at_us,
         })
     });
+    if supports.is_empty() {
+        match forgotten {
+            Some(lit) => cnf.solver.add_clause_reuse(&mut vec![lit]),
+            None => return Vec::new(),
+        };
+    }
     for support in supports {
-        let mut clause: Vec<Lit> = leader_crash.into_iter().collect();
+        let mut clause: Vec<Lit> = leader_crash.into_iter().chain(forgotten).collect();
         let follower_down = support.accepts.iter().map(|s| s.at).min();
         if let Some(at_us) = follower_down.filter(|&at| in_time(at)) {
             clause.push(cnf.var(FaultVar::Crash {
@@ -94,16 +114,24 @@ impl Cnf {
         Lit::new(var, true)
     }
 
-    /// A literal implying every message of `messages` is omitted (Tseitin);
+    /// A literal implying every message of `messages` is omitted;
     /// `None` if one was sent too late to omit.
     fn all_omitted(&mut self, messages: &[Sent], eff_us: Micros) -> Option<Lit> {
         if messages.iter().any(|s| s.at >= eff_us) {
             return None;
         }
+        self.all_of(Some(
+            messages.iter().map(|s| FaultVar::Omit(s.id)).collect(),
+        ))
+    }
+
+    /// A literal implying every fault of `faults` (Tseitin); `None` for none.
+    fn all_of(&mut self, faults: Option<Vec<FaultVar>>) -> Option<Lit> {
+        let faults = faults?;
         let all = Lit::new(self.solver.new_var_default(), true);
-        for sent in messages {
-            let omit = self.var(FaultVar::Omit(sent.id));
-            self.solver.add_clause_reuse(&mut vec![!all, omit]);
+        for fault in faults {
+            let lit = self.var(fault);
+            self.solver.add_clause_reuse(&mut vec![!all, lit]);
         }
         Some(all)
     }
