@@ -1,4 +1,9 @@
-//! riptide's fast path in RustHDL.
+//! riptide's fast path in RustHDL: the phase-2 rules of `docs/protocol.md`
+//! (the same table as the behavioural model `riptide_driver::model`) as RTL
+//! with 512-bit AXI4-Stream network and host streams and an AXI4-Lite
+//! register file, simulated cycle by cycle ([`sim::RtlNic`]) and emitted as
+//! Verilog for UltraScale+ ([`verilog::write_verilog`]). Module map, pipeline
+//! and measured figures: `docs/hw.md`.
 pub mod beat;
 pub mod c2h;
 pub mod core;

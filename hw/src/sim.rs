@@ -155,13 +155,9 @@ impl RtlNic {
         self.bench.cycle
     }
 
-    /// The simulated design, for benches that drive it by hand.
-    pub fn bench(&mut self) -> &mut Bench<RiptideCore> {
-        &mut self.bench
-    }
-
-    /// One clock cycle: stream inputs offered, outputs collected.
-    pub fn step(&mut self) -> bool {
+    /// One clock cycle: stream inputs offered, outputs collected; true if a
+    /// beat moved on any stream.
+    fn step(&mut self) -> bool {
         let mut active = false;
         let u = &mut self.bench.uut;
         match self.rx.front() {
