@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use riptide_bench::peer::Comparison;
 use riptide_bench::simulated::SimulatedBench;
 use riptide_bench::udp::load::Mode;
 use riptide_bench::udp::plot::{Series, percentile_svg};
@@ -49,6 +50,15 @@ pub struct Args {
     /// udp: bytes of each put's value.
     #[arg(long, default_value_t = 16)]
     payload: usize,
+    /// udp: also measure a peer system with the same load, and compare.
+    #[arg(long, value_enum)]
+    peer: Option<Peer>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Peer {
+    /// openraft (in-memory log, riptide's KV state machine, TCP between nodes).
+    Openraft,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -110,19 +120,52 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
     latencies
         .write_hgrm(BufWriter::new(file))
         .with_context(|| format!("cannot write {}", hgrm.display()))?;
+    let peer = match args.peer {
+        Some(Peer::Openraft) => {
+            let bar = progress::bar(total.as_millis() as u64, "openraft");
+            let peer = riptide_bench::peer::measure(
+                args.replicas,
+                &bench.options.load,
+                stop,
+                &mut |done, _| bar.set_position(done.as_millis() as u64),
+            );
+            bar.finish_and_clear();
+            let peer = peer?;
+            println!(
+                "openraft: {} (throughput {:.0} ops/s, {} unfinished)",
+                peer.latencies,
+                peer.throughput(),
+                peer.unfinished
+            );
+            print!(
+                "{}",
+                Comparison {
+                    peer: "openraft",
+                    riptide: &bench.result,
+                    other: &peer
+                }
+            );
+            Some(peer)
+        }
+        None => None,
+    };
     let svg_path = hgrm.with_extension("svg");
     let title = format!(
-        "riptide commit latency, {} replicas over UDP, {}",
+        "commit latency, {} replicas over loopback, {}",
         args.replicas,
         bench.mode()
     );
-    let svg = percentile_svg(
-        &title,
-        &[Series {
-            name: "riptide",
-            latencies,
-        }],
-    );
+    let mut series = vec![Series {
+        name: "riptide",
+        latencies,
+    }];
+    if let Some(peer) = &peer {
+        series.push(Series {
+            name: "openraft",
+            latencies: &peer.latencies,
+        });
+    }
+    let svg = percentile_svg(&title, &series);
     std::fs::write(&svg_path, svg)
         .with_context(|| format!("cannot write {}", svg_path.display()))?;
     println!("wrote {} and {}", hgrm.display(), svg_path.display());
