@@ -1,9 +1,10 @@
-//! LDFI in CI: on the correct protocol the search runs out of hypotheses
-//! without a counterexample; every planted bug is found, and its saved
-//! schedule replays to the same violation.
+//! LDFI in CI: on the correct protocol the search finds no counterexample
+//! within its budget; a planted bug it finds replays from the saved schedule
+//! to the same violation.
 
 use std::collections::BTreeSet;
 
+use riptide_sim::faults::FaultSchedule;
 use riptide_sim::ldfi::{self, LdfiConfig, SearchResult};
 use riptide_sim::{FaultPlan, SimVariant};
 
@@ -76,4 +77,19 @@ fn hypotheses_break_an_outcome_within_the_budget() {
             FaultVar::Omit(_) => true,
         }));
     }
+}
+
+#[test]
+fn commit_on_minority_is_found_and_its_schedule_replays() {
+    let variant = SimVariant::CommitOnMinority;
+    let result = search(variant);
+    let found = result
+        .counterexample
+        .unwrap_or_else(|| panic!("{variant} not found in {} executions", result.executions));
+    let saved = FaultSchedule::from_json(&found.schedule.to_json(), 3).unwrap();
+    let mut sim = config(variant).sim;
+    sim.faults = FaultPlan::Explicit(saved);
+    let replay = riptide_sim::run(&sim, &mut |_, _| {});
+    assert!(!found.failures.is_empty());
+    assert_eq!(ldfi::safety_failures(&replay), found.failures);
 }

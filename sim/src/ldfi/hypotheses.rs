@@ -49,19 +49,11 @@ pub fn break_outcome(
     let mut cnf = Cnf::default();
     let in_time = |at: Micros| at < budget.eff_us;
     // The outcome also rests on the replicas holding the value once it is
-    // acknowledged: losing all of their states (crashes right after the
-    // ack, with amnesia) breaks it as surely as preventing the ack.
-    let holders = std::iter::once(outcome.leader).chain(supports.iter().map(|s| s.follower));
-    let forgotten = cnf.all_of(
-        holders
-            .map(|replica| {
-                in_time(outcome.at + 1).then_some(FaultVar::Crash {
-                    replica,
-                    at_us: outcome.at + 1,
-                })
-            })
-            .collect::<Option<Vec<_>>>(),
-    );
+    // acknowledged: the leader and every follower an ACCEPT reached. Losing
+    // all of them (the leader crashing right after the ack, with amnesia;
+    // each follower crashing too or never getting the ACCEPT) breaks it as
+    // surely as preventing the ack.
+    let forgotten = forgetting(&mut cnf, outcome, supports, budget.eff_us);
     let first_accept = supports.iter().flat_map(|s| &s.accepts).map(|s| s.at).min();
     let leader_crash = first_accept.filter(|&at| in_time(at)).map(|at_us| {
         cnf.var(FaultVar::Crash {
@@ -69,13 +61,13 @@ pub fn break_outcome(
             at_us,
         })
     });
-    if supports.is_empty() {
+    if supports.iter().all(|s| s.accepteds.is_empty()) {
         match forgotten {
             Some(lit) => cnf.solver.add_clause_reuse(&mut vec![lit]),
             None => return Vec::new(),
         };
     }
-    for support in supports {
+    for support in supports.iter().filter(|s| !s.accepteds.is_empty()) {
         let mut clause: Vec<Lit> = leader_crash.into_iter().chain(forgotten).collect();
         let follower_down = support.accepts.iter().map(|s| s.at).min();
         if let Some(at_us) = follower_down.filter(|&at| in_time(at)) {
@@ -96,6 +88,32 @@ pub fn break_outcome(
     }
     cnf.at_most(budget.crashes);
     cnf.minimal_models(budget.per_outcome)
+}
+
+/// A literal implying the replicas holding `outcome`'s value all lose it.
+fn forgetting(
+    cnf: &mut Cnf,
+    outcome: &Outcome,
+    supports: &[Support],
+    eff_us: Micros,
+) -> Option<Lit> {
+    let after_ack = outcome.at + 1;
+    if after_ack >= eff_us {
+        return None;
+    }
+    let mut lost = vec![cnf.var(FaultVar::Crash {
+        replica: outcome.leader,
+        at_us: after_ack,
+    })];
+    for support in supports {
+        let crashed = cnf.var(FaultVar::Crash {
+            replica: support.follower,
+            at_us: after_ack,
+        });
+        let never_reached = cnf.all_omitted(&support.accepts, eff_us);
+        lost.push(cnf.any(std::iter::once(crashed).chain(never_reached).collect()));
+    }
+    Some(cnf.all(lost))
 }
 
 #[derive(Default)]
@@ -127,13 +145,26 @@ impl Cnf {
 
     /// A literal implying every fault of `faults` (Tseitin); `None` for none.
     fn all_of(&mut self, faults: Option<Vec<FaultVar>>) -> Option<Lit> {
-        let faults = faults?;
+        let lits = faults?.into_iter().map(|f| self.var(f)).collect();
+        Some(self.all(lits))
+    }
+
+    /// A literal implying every one of `lits`.
+    fn all(&mut self, lits: Vec<Lit>) -> Lit {
         let all = Lit::new(self.solver.new_var_default(), true);
-        for fault in faults {
-            let lit = self.var(fault);
+        for lit in lits {
             self.solver.add_clause_reuse(&mut vec![!all, lit]);
         }
-        Some(all)
+        all
+    }
+
+    /// A literal implying at least one of `lits`.
+    fn any(&mut self, lits: Vec<Lit>) -> Lit {
+        let any = Lit::new(self.solver.new_var_default(), true);
+        let mut clause = vec![!any];
+        clause.extend(lits);
+        self.solver.add_clause_reuse(&mut clause);
+        any
     }
 
     /// At most `k` crash variables true (Sinz's sequential counter).

@@ -46,7 +46,8 @@ pub struct Outcome {
 }
 
 /// One follower's part in choosing an outcome: any of `accepts` delivered,
-/// then any of `accepteds` delivered (retransmissions are alternatives).
+/// then any of `accepteds` delivered (retransmissions are alternatives);
+/// and, once acknowledged, in keeping it: holding the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Support {
     pub follower: u8,
@@ -133,7 +134,8 @@ impl Lineage {
 
     /// The supports of `outcome`: per follower, the ACCEPTs of the latest
     /// ballot the leader proposed the slot in before applying it, and the
-    /// ACCEPTEDs answering them. A follower that never answered supports nothing.
+    /// ACCEPTEDs answering them (none if the ack came before the follower's:
+    /// the follower then supports only the value's durability).
     pub fn supports(&self, outcome: &Outcome) -> Vec<Support> {
         let before = |sent: &Sent| sent.at <= outcome.at;
         let ballot = self
@@ -182,7 +184,7 @@ impl Lineage {
         }
         by_follower
             .into_values()
-            .filter(|s| !s.accepts.is_empty() && !s.accepteds.is_empty())
+            .filter(|s| !s.accepts.is_empty())
             .collect()
     }
 }

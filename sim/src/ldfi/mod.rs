@@ -36,15 +36,17 @@ pub struct LdfiConfig {
 }
 
 impl LdfiConfig {
-    /// A small workload (2 clients, 4 operations over 3 keys) so that each
-    /// execution takes milliseconds.
+    /// A small workload (2 clients, 4 operations over 3 keys, 1 ms apart)
+    /// so that each execution takes milliseconds, and every write is
+    /// acknowledged well before the end of finite failures.
     pub fn small(replicas: u8, seed: u64) -> LdfiConfig {
         let mut sim = SimConfig::new(replicas, seed, 4);
         sim.clients = 2;
+        sim.think_us = Some(1_000);
         LdfiConfig {
             sim,
             budget_crashes: 1,
-            eff_us: 20_000,
+            eff_us: 40_000,
             max_executions: 500,
             down_us: 5_000,
             per_outcome: 16,
