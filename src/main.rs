@@ -24,6 +24,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Run a deterministic cluster simulation with faults and check it.
     Sim(cmd::sim::Args),
+    /// Search fault schedules with lineage-driven fault injection.
+    Ldfi(cmd::ldfi::Args),
     /// Check a client history (JSON lines) for linearizability.
     Check(cmd::check::Args),
     /// Run one replica of a group over UDP (logs: RUST_LOG=info|debug).
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Ldfi(args) => cmd::ldfi::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Replica(args) => {
             init_logs();
