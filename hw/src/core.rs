@@ -302,6 +302,7 @@ impl Logic for RiptideCore {
         self.leader.next_slot.next = self.fast.next_slot.val();
         self.leader.commit_index.next = self.fast.commit_index.val();
         self.leader.heartbeat.next = self.regs.heartbeat.val();
+        self.leader.heartbeat_interval.next = self.regs.heartbeat_interval.val();
         self.leader.submit_grant.next = self.fast.submit_grant.val();
         self.leader.c2h_addr.next = self.writer.rd_addr.val();
         self.leader.c2h_done.next = self.writer.h2c_done.val();

@@ -40,6 +40,9 @@ pub struct LeaderUnit {
     pub next_slot: Signal<In, Bits<64>>,
     pub commit_index: Signal<In, Bits<64>>,
     pub heartbeat: Signal<In, Bit>,
+    /// Cycles without a frame to the followers before a heartbeat goes out
+    /// by itself (0: never).
+    pub heartbeat_interval: Signal<In, Bits<32>>,
     // Slot requests.
     pub submit: Signal<Out, Bit>,
     pub submit_len: Signal<Out, Bits<17>>,
@@ -93,6 +96,7 @@ pub struct LeaderUnit {
     slot: DFF<Bits<64>>,
     commit: DFF<Bits<64>>,
     heartbeat_pending: DFF<Bit>,
+    quiet: DFF<Bits<32>>,
 
     first: Signal<Local, Bit>,
     kind_now: Signal<Local, Bits<8>>,
@@ -129,6 +133,7 @@ impl Default for LeaderUnit {
             next_slot: Default::default(),
             commit_index: Default::default(),
             heartbeat: Default::default(),
+            heartbeat_interval: Default::default(),
             submit: Default::default(),
             submit_len: Default::default(),
             submit_grant: Default::default(),
@@ -176,6 +181,7 @@ impl Default for LeaderUnit {
             slot: Default::default(),
             commit: Default::default(),
             heartbeat_pending: Default::default(),
+            quiet: Default::default(),
             first: Default::default(),
             kind_now: Default::default(),
             len_now: Default::default(),
@@ -210,7 +216,8 @@ impl Logic for LeaderUnit {
             outstanding,
             slot,
             commit,
-            heartbeat_pending
+            heartbeat_pending,
+            quiet
         );
         self.ram_c2h.write_clock.next = self.clock.val();
         self.ram_c2h.read_clock.next = self.clock.val();
@@ -386,6 +393,19 @@ impl Logic for LeaderUnit {
         if self.heartbeat.val() {
             self.heartbeat_pending.d.next = true;
         }
+        // Followers hear from an idle leader every interval.
+        if self.is_leader.val() && (self.heartbeat_interval.val() != 0_u64) {
+            self.quiet.d.next = self.quiet.q.val() + 1;
+            if self.quiet.q.val() >= self.heartbeat_interval.val() {
+                self.quiet.d.next = 0.into();
+                self.heartbeat_pending.d.next = true;
+            }
+        } else {
+            self.quiet.d.next = 0.into();
+        }
+        if self.tx_grant.val() {
+            self.quiet.d.next = 0.into();
+        }
 
         // Readers still holding the store: one per frame and record issued.
         self.outstanding.d.next = self.outstanding.q.val()
@@ -399,6 +419,7 @@ impl Logic for LeaderUnit {
             self.bad.d.next = false;
             self.outstanding.d.next = 0.into();
             self.heartbeat_pending.d.next = false;
+            self.quiet.d.next = 0.into();
         }
     }
 }

@@ -54,6 +54,7 @@ pub struct RegFile {
     pub fence_request: Signal<Out, Bit>,
     pub fence_ballot: Signal<Out, Bits<64>>,
     pub heartbeat: Signal<Out, Bit>,
+    pub heartbeat_interval: Signal<Out, Bits<32>>,
     /// Fast-path state to read back.
     pub next_slot: Signal<In, Bits<64>>,
     pub commit_index: Signal<In, Bits<64>>,
@@ -94,6 +95,7 @@ pub struct RegFile {
     a_fence_request: Constant<AxilAddr>,
     a_fence_status: Constant<AxilAddr>,
     a_heartbeat: Constant<AxilAddr>,
+    a_heartbeat_interval: Constant<AxilAddr>,
     a_peer_base: Constant<AxilAddr>,
     a_peer_end: Constant<AxilAddr>,
     a_counter_base: Constant<AxilAddr>,
@@ -127,6 +129,7 @@ pub struct RegFile {
     apply: DFF<Bit>,
     fence_go: DFF<Bit>,
     heartbeat_go: DFF<Bit>,
+    interval: DFF<Bits<32>>,
     latched_next_hi: DFF<Bits<32>>,
     latched_commit_hi: DFF<Bits<32>>,
     peer_mac_lo: [DFF<Bits<32>>; MAX_REPLICAS],
@@ -200,6 +203,7 @@ impl Default for RegFile {
             fence_request: Default::default(),
             fence_ballot: Default::default(),
             heartbeat: Default::default(),
+            heartbeat_interval: Default::default(),
             next_slot: Default::default(),
             commit_index: Default::default(),
             fence_done: Default::default(),
@@ -235,6 +239,7 @@ impl Default for RegFile {
             a_fence_request: at(regs::FENCE_REQUEST),
             a_fence_status: at(regs::FENCE_STATUS),
             a_heartbeat: at(regs::HEARTBEAT),
+            a_heartbeat_interval: at(regs::HEARTBEAT_INTERVAL),
             a_peer_base: Constant::new(u64::from(PEER_BASE).into()),
             a_peer_end: Constant::new(u64::from(peer_end).into()),
             a_counter_base: Constant::new(u64::from(regs::COUNTER_BASE).into()),
@@ -267,6 +272,7 @@ impl Default for RegFile {
             apply: Default::default(),
             fence_go: Default::default(),
             heartbeat_go: Default::default(),
+            interval: Default::default(),
             latched_next_hi: Default::default(),
             latched_commit_hi: Default::default(),
             peer_mac_lo: Default::default(),
@@ -329,6 +335,7 @@ impl Logic for RegFile {
             apply,
             fence_go,
             heartbeat_go,
+            interval,
             latched_next_hi,
             latched_commit_hi,
             b_valid,
@@ -419,6 +426,9 @@ impl Logic for RegFile {
             }
             if self.waddr.val() == self.a_heartbeat.val() {
                 self.heartbeat_go.d.next = self.s_axil_wdata.val().get_bit(0);
+            }
+            if self.waddr.val() == self.a_heartbeat_interval.val() {
+                self.interval.d.next = self.s_axil_wdata.val();
             }
             if (self.waddr.val() >= self.a_peer_base.val())
                 && (self.waddr.val() < self.a_peer_end.val())
@@ -516,6 +526,9 @@ impl Logic for RegFile {
         if self.raddr.val() == self.a_fence_hi.val() {
             self.rvalue.next = self.fence_hi.q.val();
         }
+        if self.raddr.val() == self.a_heartbeat_interval.val() {
+            self.rvalue.next = self.interval.q.val();
+        }
         if self.raddr.val() == self.a_fence_status.val() {
             self.rvalue.next = bit_cast::<32, 1>(self.fence_status.q.val().into());
         }
@@ -590,6 +603,7 @@ impl Logic for RegFile {
             self.fence_status.d.next = true;
         }
         self.heartbeat.next = self.heartbeat_go.q.val();
+        self.heartbeat_interval.next = self.interval.q.val();
         self.enable.next = self.enable_reg.q.val();
         self.role.next = self.live_role.q.val();
         self.replica_id.next = self.live_replica_id.q.val();
@@ -635,6 +649,7 @@ impl Logic for RegFile {
             self.apply.d.next = false;
             self.fence_go.d.next = false;
             self.heartbeat_go.d.next = false;
+            self.interval.d.next = 0.into();
             self.b_valid.d.next = false;
             self.r_valid.d.next = false;
             self.fence_status.d.next = false;

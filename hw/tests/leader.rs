@@ -138,3 +138,32 @@ fn submits_wait_while_the_window_is_full() {
     );
     assert_eq!(rtl.frames.len(), 2);
 }
+
+#[test]
+fn an_idle_leader_sends_heartbeats_by_itself_when_asked_to() {
+    let (mut pair, _) = leader("leader_auto_heartbeat", 3);
+    pair.rtl.idle(300);
+    assert!(
+        pair.rtl.poll_transmit().is_none(),
+        "interval 0: no heartbeats"
+    );
+    pair.rtl
+        .write(riptide_wire::regs::HEARTBEAT_INTERVAL.offset, 50);
+    pair.rtl.idle(300);
+    let mut to = vec![];
+    while let Some((dst, frame)) = pair.rtl.poll_transmit() {
+        assert_eq!(
+            frame[riptide_wire::layout::RIPTIDE_OFFSET + 1],
+            0x03,
+            "COMMIT"
+        );
+        to.push(dst);
+    }
+    let rounds = to.len() / 2;
+    assert!(
+        (4..=7).contains(&rounds),
+        "{rounds} heartbeat rounds in 300 cycles"
+    );
+    assert!(to.chunks(2).all(|pair| pair == [1, 2]));
+    assert_eq!(pair.rtl.counter(Counter::TxCommit) as usize, to.len());
+}

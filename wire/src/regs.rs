@@ -158,6 +158,12 @@ register!(
     Wo,
     "write 1 (leader): send COMMIT(ballot, commit) to every follower"
 );
+register!(
+    HEARTBEAT_INTERVAL,
+    0x064,
+    Rw,
+    "leader: cycles without a frame sent to followers after which a COMMIT heartbeat goes out by itself (0: only on HEARTBEAT writes)"
+);
 
 /// The registers above the peer table and counters, in offset order.
 pub const CONTROL: &[Register] = &[
@@ -185,6 +191,7 @@ pub const CONTROL: &[Register] = &[
     FENCE_REQUEST,
     FENCE_STATUS,
     HEARTBEAT,
+    HEARTBEAT_INTERVAL,
 ];
 
 /// The peer table: one block of [`PEER_STRIDE`] bytes per replica id, with
