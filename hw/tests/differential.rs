@@ -1,7 +1,8 @@
 //! Differential test: random streams of frames (valid, stale, gapped,
 //! duplicated, higher-ballot, rare, malformed) and host commands through the
 //! RTL core and the behavioural model must give identical host records,
-//! identical frames on the network, and identical counters.
+//! identical frames on the network, and identical counters, with and without
+//! random back-pressure on the output streams.
 //!
 //! `RIPTIDE_DIFF_STREAMS` overrides the number of streams (CI default below).
 
@@ -139,6 +140,11 @@ fn rtl_and_model_agree_on_random_streams() {
         let replicas = if rng.chance(1, 2) { 3 } else { 5 };
         let id = rng.below(u64::from(replicas)) as u8;
         pair.restart(id, replicas);
+        // A third of the streams see random back-pressure on both outputs
+        // (with room between frames so that nothing overflows).
+        let throttled = rng.chance(1, 3);
+        pair.rtl
+            .backpressure(rng.next_u64(), if throttled { 60 } else { 100 });
         let role = if rng.chance(1, 2) {
             NicRole::Follower
         } else {
@@ -162,6 +168,9 @@ fn rtl_and_model_agree_on_random_streams() {
                 let bytes = random_frame(&mut rng, &pair, id, replicas);
                 log.push(format!("frame {bytes:02x?}"));
                 pair.receive(&bytes);
+                if throttled {
+                    pair.rtl.idle(6);
+                }
             }
         }
         let context = format!(
