@@ -374,17 +374,27 @@ impl Drop for UdpRing {
 
 fn grow_buffers(socket: &UdpSocket) {
     let size = SOCKET_BUFFER;
-    for option in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
-        // SAFETY: a valid fd and a c_int option value of the right size.
-        // Failure only leaves the default size.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&raw const size).cast(),
-                mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
+    // The FORCE options pass the system's `rmem_max`/`wmem_max` cap, as root
+    // may; otherwise the plain options get as much as the cap allows.
+    for (forced, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        let set = |option| {
+            // SAFETY: a valid fd and a c_int option value of the right size.
+            unsafe {
+                libc::setsockopt(
+                    socket.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    option,
+                    (&raw const size).cast(),
+                    mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        };
+        // Failure of both only leaves the default size.
+        if set(forced) != 0 {
+            set(plain);
         }
     }
 }
