@@ -324,14 +324,11 @@ impl Client {
     }
 }
 
-/// A client id for a process that has no assigned one: unique in practice,
-/// from the process id and the wall clock (not for replay: a client's id
-/// must differ from every earlier client's, which no fixed seed can promise).
+/// A client id for a process that has no assigned one: unique in practice
+/// (not for replay: a client's id must differ from every earlier client's,
+/// which no fixed seed can promise).
 pub fn fresh_client_id() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    crate::rng::Rng::new(nanos ^ u64::from(std::process::id()).rotate_left(32)).next_u64()
+    crate::runtime::fresh_seed()
 }
 
 #[cfg(test)]

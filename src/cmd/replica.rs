@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use riptide_control::runtime::fastpath::Board;
-use riptide_control::runtime::{ClusterConfig, Start, serve, stop_on_signals};
+use riptide_control::runtime::{ClusterConfig, Start, fresh_seed, serve, stop_on_signals};
 use riptide_driver::model::{ModelBugs, ModelNic};
 
 #[derive(clap::Args)]
@@ -35,9 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = ClusterConfig::load(&args.config)?;
     let start = Start {
         id: args.id,
-        seed: args
-            .seed
-            .unwrap_or_else(riptide_control::client::fresh_client_id),
+        seed: args.seed.unwrap_or_else(fresh_seed),
         rejoin: args.rejoin,
     };
     let stop = stop_on_signals();

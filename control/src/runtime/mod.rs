@@ -18,5 +18,5 @@ pub mod serve;
 pub mod status;
 
 pub use config::{ClusterConfig, ConfigError, Timing};
-pub use serve::{ServeError, Start, serve, stop_on_signals};
+pub use serve::{ServeError, Start, fresh_seed, serve, stop_on_signals};
 pub use status::StatusReport;

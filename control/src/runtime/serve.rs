@@ -27,6 +27,9 @@ const MAX_CATCHUP_TICKS: u32 = 4;
 /// How often a board is polled for records when nothing else wakes the loop.
 const BOARD_POLL: Duration = Duration::from_micros(50);
 
+/// The ring's first socket: clients and status requests.
+const CLIENT_SOCKET: SocketId = 0;
+
 #[derive(Debug, Error)]
 pub enum ServeError {
     #[error("replica {id} is not in the config (ids 0..{size})")]
@@ -73,7 +76,6 @@ pub fn serve<F: FastPath>(
         sockets.push(bind("the replica address", me.peer.into())?);
         Some(1)
     };
-    const CLIENT_SOCKET: SocketId = 0;
     let mut ring = UdpRing::new(sockets, RingOptions::default()).map_err(ServeError::Ring)?;
 
     let cfg = config.replica_config(start.id, start.seed);
@@ -152,6 +154,15 @@ pub fn serve<F: FastPath>(
     }
     info!(id = start.id, "replica stopped");
     Ok(())
+}
+
+/// A seed for a run that was given none: different in every process (from
+/// the process id and the wall clock), logged so the run can be replayed.
+pub fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    crate::rng::Rng::new(nanos ^ u64::from(std::process::id()).rotate_left(32)).next_u64()
 }
 
 /// A flag that SIGINT and SIGTERM set, so a loop can stop cleanly.
