@@ -92,6 +92,12 @@ impl<F: FastPath> Node<F> {
         &self.nic
     }
 
+    /// The NIC, for a caller that moves its frames itself (a test's fake
+    /// board).
+    pub fn nic_mut(&mut self) -> &mut F {
+        &mut self.nic
+    }
+
     /// Everything to send since the last call.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outbox)
