@@ -28,6 +28,8 @@ enum Command {
     Ldfi(cmd::ldfi::Args),
     /// Check a client history (JSON lines) for linearizability.
     Check(cmd::check::Args),
+    /// Build artefacts of the FPGA fast path (Verilog).
+    Hw(cmd::hw::Args),
     /// Run one replica of a group over UDP (logs: RUST_LOG=info|debug).
     Replica(cmd::replica::Args),
     /// Send one KV command to a running group.
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Ldfi(args) => cmd::ldfi::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Hw(args) => cmd::hw::run(args),
         Command::Replica(args) => {
             init_logs();
             cmd::replica::run(args)

@@ -116,3 +116,21 @@ fn bad_arguments_are_rejected_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no-such-bug"), "{}", stderr(&out));
 }
+
+#[test]
+fn hw_verilog_writes_the_riptide_core_module() {
+    let dir = scratch("verilog");
+    let out = riptide(&["hw", "verilog", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let verilog = std::fs::read_to_string(dir.join("riptide_core.v")).unwrap();
+    assert!(verilog.contains("module riptide_core("));
+    for port in [
+        "net_rx_tdata",
+        "net_tx_tready",
+        "h2c_tvalid",
+        "c2h_tlast",
+        "s_axil_awaddr",
+    ] {
+        assert!(verilog.contains(port), "missing port {port}");
+    }
+}
