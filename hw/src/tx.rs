@@ -421,22 +421,10 @@ impl Logic for TxBuilder {
                 | (bit_cast::<512, 17>(self.udp_len.val() + self.datagram_len.val())
                     << self.at_udp_len.val());
             if !self.head_raw.val() {
-                self.hdr0_be.next = (bit_cast::<512, 48>(self.peer_mac.val())
-                    << self.at_dst_mac.val())
-                    | (bit_cast::<512, 48>(self.own_mac.val()) << self.at_src_mac.val())
-                    | (bit_cast::<512, 16>(self.ethertype.val()) << self.at_ethertype.val())
-                    | (bit_cast::<512, 8>(self.version_ihl.val()) << self.at_version_ihl.val())
-                    | (bit_cast::<512, 17>(self.ip_total.val()) << self.at_total_len.val())
-                    | (bit_cast::<512, 16>(self.flags_frag.val()) << self.at_flags_frag.val())
-                    | (bit_cast::<512, 8>(self.ttl.val()) << self.at_ttl.val())
-                    | (bit_cast::<512, 8>(self.protocol.val()) << self.at_protocol.val())
-                    | (bit_cast::<512, 16>(self.checksum.val()) << self.at_checksum.val())
-                    | (bit_cast::<512, 32>(self.own_ip.val()) << self.at_src_ip.val())
-                    | (bit_cast::<512, 32>(self.peer_ip.val()) << self.at_dst_ip.val())
-                    | (bit_cast::<512, 16>(self.own_port.val()) << self.at_src_port.val())
-                    | (bit_cast::<512, 16>(self.peer_port.val()) << self.at_dst_port.val())
-                    | (bit_cast::<512, 17>(self.udp_len.val() + self.datagram_len.val())
-                        << self.at_udp_len.val())
+                // A riptide message: the riptide header on top of the
+                // Ethernet/IPv4/UDP part built above (a raw datagram carries
+                // its own).
+                self.hdr0_be.next = self.hdr0_be.val()
                     | (bit_cast::<512, 8>(self.version.val()) << self.at_version.val())
                     | (bit_cast::<512, 8>(self.q_kind.data_out.val()) << self.at_type.val())
                     | (bit_cast::<512, 16>(self.group.val()) << self.at_group.val())
