@@ -107,11 +107,16 @@ fn noop() -> Vec<u8> {
 fn leader(id: u8, variant: Variant) -> (Replica, Ballot, Vec<Output>) {
     let mut config = config(id);
     config.variant = variant;
+    leader_with(config)
+}
+
+/// [`leader`] for a replica configured by the test.
+fn leader_with(config: ReplicaConfig) -> (Replica, Ballot, Vec<Output>) {
+    let promiser = (config.id + 1) % 3;
     let mut replica = Replica::new(config);
     ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     nic(&mut replica, NicEvent::FenceDone { ballot });
-    let promiser = (id + 1) % 3;
     let outputs = receive(
         &mut replica,
         promiser,
@@ -123,6 +128,18 @@ fn leader(id: u8, variant: Variant) -> (Replica, Ballot, Vec<Output>) {
     );
     assert_eq!(replica.status().role, Role::Leader);
     (replica, ballot, outputs)
+}
+
+/// The NIC reports that it accepted `value` in `slot` at `ballot`.
+fn accepted(replica: &mut Replica, ballot: Ballot, slot: u64, value: Vec<u8>) -> Vec<Output> {
+    nic(
+        replica,
+        NicEvent::Accepted {
+            ballot,
+            slot,
+            value,
+        },
+    )
 }
 
 #[test]
@@ -188,14 +205,7 @@ fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
     assert!(sends(&outputs).is_empty(), "no promise before FenceDone");
     // The NIC acked an old-ballot ACCEPT just before the fence; its record
     // reaches the host ahead of FenceDone (the stream is FIFO).
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot: old,
-            slot: 1,
-            value: b"v".to_vec(),
-        },
-    );
+    accepted(&mut replica, old, 1, b"v".to_vec());
     let outputs = nic(&mut replica, NicEvent::FenceDone { ballot: new });
     assert_eq!(
         sends(&outputs),
@@ -329,22 +339,8 @@ fn merged(variant: Variant) -> Vec<Vec<u8>> {
     let mut replica = Replica::new(config);
     let low = Ballot::new(1, 1);
     let high = Ballot::new(1, 2);
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot: low,
-            slot: 1,
-            value: b"own".to_vec(),
-        },
-    );
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot: low,
-            slot: 4,
-            value: b"four".to_vec(),
-        },
-    );
+    accepted(&mut replica, low, 1, b"own".to_vec());
+    accepted(&mut replica, low, 4, b"four".to_vec());
     ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     nic(&mut replica, NicEvent::FenceDone { ballot });
@@ -483,14 +479,7 @@ fn writes_execute_at_most_once_and_duplicates_are_answered_from_the_session_tabl
     assert_eq!(submitted(&outputs), [value(7, 1, put(7, 1, "a"))]);
     // A retry while in flight is not proposed again.
     assert!(step(&mut replica, request(7, 1, put(7, 1, "a"))).is_empty());
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 1,
-            value: value(7, 1, put(7, 1, "a")),
-        },
-    );
+    accepted(&mut replica, ballot, 1, value(7, 1, put(7, 1, "a")));
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
     assert_eq!(replies(&outputs), [(7, 1, Reply::Done)]);
     assert!(matches!(outputs[0], Output::Applied { slot: 1, .. }));
@@ -515,22 +504,8 @@ fn reads_wait_for_a_barrier_slot_chosen_at_the_leaders_ballot() {
     // Gets arriving while that barrier is in flight wait to share the next one.
     assert!(submitted(&step(&mut replica, get(3))).is_empty());
     assert!(submitted(&step(&mut replica, get(4))).is_empty());
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 1,
-            value: value(1, 1, put(1, 1, "v")),
-        },
-    );
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 2,
-            value: noop(),
-        },
-    );
+    accepted(&mut replica, ballot, 1, value(1, 1, put(1, 1, "v")));
+    accepted(&mut replica, ballot, 2, noop());
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
     assert_eq!(
         replies(&outputs),
@@ -541,14 +516,7 @@ fn reads_wait_for_a_barrier_slot_chosen_at_the_leaders_ballot() {
     assert_eq!(replies(&outputs), [(2, 1, Reply::Value(Some("v".into())))]);
     // One no-op (slot 3) serves both waiting gets.
     assert_eq!(submitted(&outputs), [noop()]);
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 3,
-            value: noop(),
-        },
-    );
+    accepted(&mut replica, ballot, 3, noop());
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 3 });
     assert_eq!(
         replies(&outputs),
@@ -563,19 +531,7 @@ fn reads_wait_for_a_barrier_slot_chosen_at_the_leaders_ballot() {
 fn a_queued_write_serves_as_a_read_barrier() {
     let mut config = config(0);
     config.window = 1;
-    let mut replica = Replica::new(config);
-    ticks(&mut replica, 10);
-    let ballot = replica.status().promised;
-    nic(&mut replica, NicEvent::FenceDone { ballot });
-    receive(
-        &mut replica,
-        1,
-        Message::Promise {
-            ballot,
-            commit: 0,
-            entries: vec![],
-        },
-    );
+    let (mut replica, ballot, _) = leader_with(config);
     step(&mut replica, request(1, 1, put(1, 1, "a")));
     // The window is full: this write waits in the queue for slot 2 ...
     assert!(submitted(&step(&mut replica, request(1, 2, put(1, 2, "b")))).is_empty());
@@ -585,25 +541,11 @@ fn a_queued_write_serves_as_a_read_barrier() {
         request(2, 1, Command::Get { key: "k".into() }),
     );
     assert!(submitted(&get).is_empty());
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 1,
-            value: value(1, 1, put(1, 1, "a")),
-        },
-    );
+    accepted(&mut replica, ballot, 1, value(1, 1, put(1, 1, "a")));
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
     assert_eq!(submitted(&outputs), [value(1, 2, put(1, 2, "b"))]);
     assert_eq!(replies(&outputs), [(1, 1, Reply::Done)]);
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 2,
-            value: value(1, 2, put(1, 2, "b")),
-        },
-    );
+    accepted(&mut replica, ballot, 2, value(1, 2, put(1, 2, "b")));
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
     assert_eq!(
         replies(&outputs),
@@ -615,32 +557,18 @@ fn a_queued_write_serves_as_a_read_barrier() {
 fn the_window_queues_submissions_until_commit_advances() {
     let mut config = config(0);
     config.window = 2;
-    let mut replica = Replica::new(config);
-    ticks(&mut replica, 10);
-    let ballot = replica.status().promised;
-    nic(&mut replica, NicEvent::FenceDone { ballot });
-    receive(
-        &mut replica,
-        1,
-        Message::Promise {
-            ballot,
-            commit: 0,
-            entries: vec![],
-        },
-    );
+    let (mut replica, ballot, _) = leader_with(config);
     let mut outputs = Vec::new();
     for client in 0..3 {
         outputs.extend(step(&mut replica, request(client, 1, put(client, 1, "x"))));
     }
     assert_eq!(submitted(&outputs).len(), 2);
     for slot in 1..=2 {
-        nic(
+        accepted(
             &mut replica,
-            NicEvent::Accepted {
-                ballot,
-                slot,
-                value: value(slot - 1, 1, put(0, 0, "x")),
-            },
+            ballot,
+            slot,
+            value(slot - 1, 1, put(0, 0, "x")),
         );
     }
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
@@ -651,14 +579,7 @@ fn the_window_queues_submissions_until_commit_advances() {
 fn a_stalled_leader_retransmits_then_seeks_a_new_ballot() {
     let (mut replica, ballot, _) = leader(0, Variant::Correct);
     step(&mut replica, request(1, 1, put(1, 1, "v")));
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 1,
-            value: value(1, 1, put(1, 1, "v")),
-        },
-    );
+    accepted(&mut replica, ballot, 1, value(1, 1, put(1, 1, "v")));
     let outputs = ticks(&mut replica, 10);
     let accept = Message::Accept {
         ballot,
@@ -719,14 +640,7 @@ fn a_follower_learns_commits_catches_up_what_it_misses_and_applies_in_order() {
     receive(&mut replica, 0, Message::Commit { ballot, commit: 0 });
     let a = value(1, 1, put(1, 1, "a"));
     let b = value(1, 2, put(1, 2, "b"));
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 2,
-            value: b.clone(),
-        },
-    );
+    accepted(&mut replica, ballot, 2, b.clone());
     let outputs = nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
     // Slot 1 is missing: ask the leader, apply nothing yet.
     assert_eq!(
@@ -767,14 +681,7 @@ fn a_follower_learns_commits_catches_up_what_it_misses_and_applies_in_order() {
 fn catchup_requests_are_answered_with_chosen_entries_only() {
     let (mut replica, ballot, _) = leader(0, Variant::Correct);
     for slot in 1..=3 {
-        nic(
-            &mut replica,
-            NicEvent::Accepted {
-                ballot,
-                slot,
-                value: vec![slot as u8],
-            },
-        );
+        accepted(&mut replica, ballot, slot, vec![slot as u8]);
     }
     nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
     let outputs = receive(
@@ -961,22 +868,8 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
 fn responders_report_their_promise_commit_and_undecided_entries() {
     let mut replica = Replica::new(config(1));
     let ballot = Ballot::new(1, 0);
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 1,
-            value: b"a".to_vec(),
-        },
-    );
-    nic(
-        &mut replica,
-        NicEvent::Accepted {
-            ballot,
-            slot: 2,
-            value: b"b".to_vec(),
-        },
-    );
+    accepted(&mut replica, ballot, 1, b"a".to_vec());
+    accepted(&mut replica, ballot, 2, b"b".to_vec());
     nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
     let outputs = receive(&mut replica, 0, Message::RecoveryRequest { nonce: 9 });
     assert_eq!(
