@@ -379,11 +379,24 @@ fn a_raw_transmit_leaves_as_a_frame_to_its_replica() {
 }
 
 #[test]
-fn heartbeat_has_no_board_register_yet() {
+fn a_heartbeat_is_the_heartbeat_strobe_and_sends_commit_to_each_follower() {
     let mut nic = board(0);
-    let e = nic.command(NicCommand::Heartbeat).unwrap_err();
-    assert!(matches!(e, BoardError::HeartbeatUnsupported));
-    assert!(e.to_string().contains("Heartbeat"), "{e}");
+    nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
+    let before = nic.device().writes().len();
+    nic.command(NicCommand::Heartbeat).unwrap();
+    assert_eq!(user_writes(&nic, before), [("HEARTBEAT".to_string(), 1)]);
+    let out: Vec<(u8, Message)> =
+        std::iter::from_fn(|| nic.device_mut().card_mut().poll_transmit())
+            .map(|(to, frame)| {
+                let view = decode_frame(&frame, UDP_PORT).unwrap();
+                (to, Envelope::decode(view.datagram, GROUP).unwrap().message)
+            })
+            .collect();
+    let commit = Message::Commit {
+        ballot: B1,
+        commit: 0,
+    };
+    assert_eq!(out, [(1, commit.clone()), (2, commit)]);
 }
 
 #[test]

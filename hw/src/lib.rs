@@ -6,6 +6,7 @@
 //! and measured figures: `docs/hw.md`.
 pub mod beat;
 pub mod c2h;
+pub mod card;
 pub mod core;
 pub mod fastpath;
 pub mod fifo;

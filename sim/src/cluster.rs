@@ -192,6 +192,7 @@ impl<'a> Cluster<'a> {
             .map(|id| {
                 Node::boot(
                     replica_config(config, id, replica_seeds.next_u64()),
+                    config.nic,
                     config.variant.nic(),
                 )
             })
@@ -700,6 +701,7 @@ impl<'a> Cluster<'a> {
             clients: config.clients,
             ops: config.ops,
             variant: config.variant,
+            nic: config.nic,
             think_us: config.think_us,
             fault_kinds: match &config.faults {
                 FaultPlan::Generate { kinds, .. } => Some(kinds.clone()),

@@ -1,7 +1,14 @@
 //! What to simulate: [`SimConfig`].
 
+use std::fmt;
+use std::str::FromStr;
+
 use riptide_control::ReplicaConfig;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use thiserror::Error;
+
+use riptide_driver::model::ModelBugs;
+use riptide_hw::quorum::WINDOW_SLOTS;
 
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::latency::{LatencyModel, Micros};
@@ -20,6 +27,62 @@ pub enum FaultPlan {
     /// from an earlier report), replayed as is.
     Explicit(FaultSchedule),
 }
+
+/// What simulates each replica's NIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NicBackend {
+    /// The behavioural model, called directly (fast; the default).
+    #[default]
+    Model,
+    /// riptide_core's RTL in the RustHDL simulator on a simulated Alveo
+    /// board, driven through the PCIe driver (`riptide_hw::card`).
+    Rtl,
+}
+
+impl NicBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            NicBackend::Model => "model",
+            NicBackend::Rtl => "rtl",
+        }
+    }
+
+    pub fn is_model(&self) -> bool {
+        *self == NicBackend::Model
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown NIC {0:?} (expected model or rtl)")]
+pub struct UnknownNic(pub String);
+
+impl FromStr for NicBackend {
+    type Err = UnknownNic;
+
+    fn from_str(name: &str) -> Result<NicBackend, UnknownNic> {
+        [NicBackend::Model, NicBackend::Rtl]
+            .into_iter()
+            .find(|n| n.name() == name)
+            .ok_or_else(|| UnknownNic(name.to_string()))
+    }
+}
+
+impl fmt::Display for NicBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for NicBackend {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// `--nic rtl` cannot plant a bug in the NIC: the bugs live in the model.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("variant {0} plants a bug in the NIC model; the RTL has no such bug: use --nic model")]
+pub struct NicBugOnRtl(pub SimVariant);
 
 /// The control plane's timers, in ticks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,6 +121,7 @@ pub struct SimConfig {
     pub keys: u32,
     pub faults: FaultPlan,
     pub variant: SimVariant,
+    pub nic: NicBackend,
     pub latency: LatencyModel,
     pub timing: ReplicaTiming,
     /// After the heal time every operation must complete within this many ticks.
@@ -88,6 +152,7 @@ impl SimConfig {
                 heal_us: 0,
             },
             variant: SimVariant::Correct,
+            nic: NicBackend::Model,
             latency: LatencyModel::default(),
             timing: ReplicaTiming::default(),
             liveness_ticks: 1_000,
@@ -105,6 +170,21 @@ impl SimConfig {
             heal_us,
         };
         self
+    }
+
+    /// Every NIC simulated by `nic`. The RTL holds at most
+    /// `riptide_hw::quorum::WINDOW_SLOTS` slots in flight, so the leader's
+    /// window is clamped to that: the host then never submits beyond the
+    /// RTL's window (which it would back-pressure where the model refuses).
+    pub fn with_nic(mut self, nic: NicBackend) -> Result<SimConfig, NicBugOnRtl> {
+        if nic == NicBackend::Rtl {
+            if self.variant.nic() != ModelBugs::default() {
+                return Err(NicBugOnRtl(self.variant));
+            }
+            self.timing.window = self.timing.window.min(WINDOW_SLOTS as u64);
+        }
+        self.nic = nic;
+        Ok(self)
     }
 
     /// The schedule the run uses.

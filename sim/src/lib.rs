@@ -36,7 +36,7 @@ pub mod rng;
 pub mod trace;
 pub mod variant;
 
-pub use config::{FaultPlan, ReplicaTiming, SimConfig};
+pub use config::{FaultPlan, NicBackend, ReplicaTiming, SimConfig};
 pub use latency::LatencyModel;
 pub use minimize::minimize;
 pub use report::{Checks, SimReport, Stats};

@@ -1,6 +1,6 @@
-//! One simulated replica: the control plane, its NIC (behind the `Nic` trait,
-//! so an RTL backend can take the model's place), and the two streams between
-//! them. Host-to-card commands take effect after a small delay; card-to-host
+//! One simulated replica: the control plane, its NIC (behind the `Nic` trait:
+//! the behavioural model, or the RTL on a simulated board driven through the
+//! PCIe driver), and the two streams between them. Host-to-card commands take effect after a small delay; card-to-host
 //! records cross a FIFO DMA stream, one record after another, so a burst of
 //! NIC acks reaches host software late: the window the NIC fence closes.
 
@@ -12,12 +12,14 @@ use serde::Serialize;
 use riptide_control::{Input, Output, Replica, ReplicaConfig, Role};
 use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
+use riptide_hw::card::rtl_board;
 use riptide_wire::frame::decode_frame;
 use riptide_wire::host::{CardToHost, NicCommand};
 use riptide_wire::layout::UDP_PORT;
 use riptide_wire::{DecodeError, Envelope, Message};
 
 use crate::check::chosen::HeldEntry;
+use crate::config::NicBackend;
 use crate::latency::{LatencyModel, Micros};
 
 /// One replica's state at the end of a run.
@@ -67,6 +69,7 @@ pub struct Node {
     pub incarnation: u32,
     pub up: bool,
     config: ReplicaConfig,
+    backend: NicBackend,
     bugs: ModelBugs,
     replica: Replica,
     nic: Box<dyn Nic>,
@@ -80,14 +83,15 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn boot(config: ReplicaConfig, bugs: ModelBugs) -> Node {
+    pub fn boot(config: ReplicaConfig, backend: NicBackend, bugs: ModelBugs) -> Node {
         Node {
             id: config.id,
             incarnation: 0,
             up: true,
             replica: Replica::new(config.clone()),
-            nic: model_nic(&config, bugs),
+            nic: boot_nic(&config, backend, bugs),
             config,
+            backend,
             bugs,
             copied: BTreeSet::new(),
             dma_free_at: 0,
@@ -109,7 +113,7 @@ impl Node {
         self.up = true;
         self.config.seed = seed;
         self.replica = Replica::restarted(self.config.clone());
-        self.nic = model_nic(&self.config, self.bugs);
+        self.nic = boot_nic(&self.config, self.backend, self.bugs);
         self.dma_free_at = now;
         self.h2c_free_at = now;
     }
@@ -229,13 +233,26 @@ impl Node {
     }
 }
 
-fn model_nic(config: &ReplicaConfig, bugs: ModelBugs) -> Box<dyn Nic> {
-    Box::new(ModelNic::new(
-        config.id,
-        config.replicas,
-        config.group,
-        bugs,
-    ))
+/// A fresh NIC for the replica. Both backends use the model's default
+/// addresses, so their frames are byte for byte the same.
+fn boot_nic(config: &ReplicaConfig, backend: NicBackend, bugs: ModelBugs) -> Box<dyn Nic> {
+    match backend {
+        NicBackend::Model => Box::new(ModelNic::new(
+            config.id,
+            config.replicas,
+            config.group,
+            bugs,
+        )),
+        NicBackend::Rtl => {
+            let peers = (0..config.replicas)
+                .map(ModelNic::default_endpoint)
+                .collect();
+            let name = format!("sim_r{}", config.id);
+            let board = rtl_board(&name, config.id, config.group, peers)
+                .expect("the driver opens a simulated board");
+            Box::new(board)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -245,7 +262,11 @@ mod tests {
     use super::*;
 
     fn node() -> Node {
-        Node::boot(ReplicaConfig::new(1, 3, 7, 42), ModelBugs::default())
+        Node::boot(
+            ReplicaConfig::new(1, 3, 7, 42),
+            NicBackend::Model,
+            ModelBugs::default(),
+        )
     }
 
     #[test]

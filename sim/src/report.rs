@@ -9,6 +9,7 @@ use crate::check::Check;
 use crate::check::agreement::AgreementViolation;
 use crate::check::chosen::ChosenViolation;
 use crate::check::liveness::LivenessViolation;
+use crate::config::NicBackend;
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::history::History;
 use crate::latency::{LatencyModel, Micros, ms};
@@ -113,6 +114,8 @@ pub struct SimReport {
     pub clients: u32,
     pub ops: u64,
     pub variant: SimVariant,
+    #[serde(skip_serializing_if = "NicBackend::is_model")]
+    pub nic: NicBackend,
     /// Mean client think time, if set rather than derived from the fault window.
     pub think_us: Option<Micros>,
     /// The kinds the schedule was generated from; `None` for an explicit schedule.
@@ -155,8 +158,13 @@ impl SimReport {
         let think = self
             .think_us
             .map_or(String::new(), |us| format!(" --think-us {us}"));
+        let nic = if self.nic.is_model() {
+            String::new()
+        } else {
+            format!(" --nic {}", self.nic)
+        };
         format!(
-            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think} --variant {} {faults}",
+            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think} --variant {}{nic} {faults}",
             self.replicas, self.seed, self.ops, self.clients, self.variant
         )
     }
@@ -165,11 +173,15 @@ impl SimReport {
 impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.stats;
-        writeln!(
+        write!(
             f,
             "seed {}: {} replicas, {} clients, {} ops, variant {}",
             self.seed, self.replicas, self.clients, self.ops, self.variant
         )?;
+        if !self.nic.is_model() {
+            write!(f, ", NIC {}", self.nic)?;
+        }
+        writeln!(f)?;
         writeln!(f, "latency model: {}", self.latency)?;
         writeln!(f, "schedule: {}", self.schedule)?;
         writeln!(f, "agreement        {}", self.checks.agreement)?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use riptide_sim::faults::{FaultKind, FaultSchedule};
-use riptide_sim::{FaultPlan, SimConfig, SimVariant, history};
+use riptide_sim::{FaultPlan, NicBackend, SimConfig, SimVariant, history};
 
 use crate::progress;
 
@@ -43,6 +43,11 @@ pub struct Args {
     /// Protocol variant: `correct` or a planted bug.
     #[arg(long, default_value = "correct")]
     variant: SimVariant,
+    /// What simulates each replica's NIC: `model` (the behavioural model) or
+    /// `rtl` (riptide_core's RTL on a simulated board, through the PCIe
+    /// driver; about a thousand times slower, leader window clamped to 16).
+    #[arg(long, default_value = "model")]
+    nic: NicBackend,
     /// Write the client history as JSON lines (docs/history.md).
     #[arg(long)]
     history: Option<PathBuf>,
@@ -88,6 +93,7 @@ fn config(args: &Args) -> anyhow::Result<SimConfig> {
     config.variant = args.variant;
     config.think_us = args.think_us;
     config.log = args.log;
+    config = config.with_nic(args.nic)?;
     config.faults = match &args.schedule {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -104,11 +104,6 @@ pub enum BoardError {
     BadReplicaCount(u8),
     #[error("replica {0} is past the peer table ({max} entries)", max = regs::MAX_REPLICAS)]
     NoSuchPeer(usize),
-    #[error(
-        "NicCommand::Heartbeat has no register or h2c record in riptide_wire::regs / \
-         records, so a board cannot carry it out"
-    )]
-    HeartbeatUnsupported,
     #[error("h2c record: {0}")]
     Record(#[from] RecordError),
 }
@@ -228,14 +223,13 @@ impl<D: PcieDevice> AlveoNic<D> {
         Ok(u64::from(low) | u64::from(high) << 32)
     }
 
-    /// Carries out a host-to-card command: `Configure` and `Fence` by
-    /// registers, `Submit` and `Transmit` as h2c records. `Heartbeat` has no
-    /// register yet and is an error.
+    /// Carries out a host-to-card command: `Configure`, `Fence` and
+    /// `Heartbeat` by registers, `Submit` and `Transmit` as h2c records.
     pub fn command(&mut self, command: NicCommand) -> Result<(), BoardError> {
         match command {
             NicCommand::Configure(config) => self.configure(&config),
             NicCommand::Fence { ballot } => self.fence(ballot),
-            NicCommand::Heartbeat => Err(BoardError::HeartbeatUnsupported),
+            NicCommand::Heartbeat => self.heartbeat(),
             streamed @ (NicCommand::Submit { .. } | NicCommand::Transmit { .. }) => {
                 let record = encode_h2c(&streamed)?;
                 self.h2c.send(&mut self.dev, &record)?;
@@ -309,6 +303,12 @@ impl<D: PcieDevice> AlveoNic<D> {
     pub fn fence(&mut self, ballot: Ballot) -> Result<(), BoardError> {
         self.write_pair(regs::FENCE_BALLOT_LO, regs::FENCE_BALLOT_HI, ballot.0)?;
         self.write(regs::FENCE_REQUEST, 1)
+    }
+
+    /// Strobes `HEARTBEAT`: a leader's card sends COMMIT(ballot, commit) to
+    /// every follower (a follower's card ignores it).
+    pub fn heartbeat(&mut self) -> Result<(), BoardError> {
+        self.write(regs::HEARTBEAT, 1)
     }
 
     /// `FENCE_STATUS` bit 0: the last requested fence's `FenceDone` was sent.

@@ -285,19 +285,22 @@ impl Registers {
 
 /// The card's logic behind the fake engines: a NIC, plus the values its
 /// read-only registers show.
+///
+/// Reads take `&mut self`: on an RTL card a register read is an AXI4-Lite
+/// transaction that clocks the simulated core.
 pub trait CardLogic: Nic {
     /// Live next slot and commit index (`NEXT_SLOT_*`, `COMMIT_*`).
-    fn live(&self) -> (u64, u64);
+    fn live(&mut self) -> (u64, u64);
     /// A counter register: 32 bits, wrapping.
-    fn counter(&self, counter: regs::Counter) -> u32;
+    fn counter(&mut self, counter: regs::Counter) -> u32;
 }
 
 impl CardLogic for ModelNic {
-    fn live(&self) -> (u64, u64) {
+    fn live(&mut self) -> (u64, u64) {
         (self.config().next_slot, self.config().commit)
     }
 
-    fn counter(&self, counter: regs::Counter) -> u32 {
+    fn counter(&mut self, counter: regs::Counter) -> u32 {
         self.counters().get(counter) as u32
     }
 }
@@ -659,6 +662,9 @@ impl<C: CardLogic> FakeDevice<C> {
                 self.regs.fence_done = false;
                 let ballot = Ballot(self.regs.pair(regs::FENCE_BALLOT_LO, regs::FENCE_BALLOT_HI));
                 self.card.command(NicCommand::Fence { ballot });
+            }
+            o if o == regs::HEARTBEAT.offset && value & 1 == 1 => {
+                self.card.command(NicCommand::Heartbeat);
             }
             o if is_host_writable(o) => {
                 self.regs.values.insert(o, value);

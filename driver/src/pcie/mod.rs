@@ -10,17 +10,21 @@
 //! - [`vfio`]: [`PcieDevice`] on a real board through VFIO (`pci-driver`).
 //! - [`fake`]: [`PcieDevice`] as an XDMA engine plus riptide's registers in
 //!   memory, with a card model behind them, for tests without hardware.
+//! - [`simulated`]: [`SimulatedBoard`], the driver over a fake board as a
+//!   [`crate::Nic`], for the cluster simulator.
 //!
 //! The protocol is described in `docs/driver.md`.
 
 pub mod board;
 pub mod device;
 pub mod fake;
+pub mod simulated;
 pub mod vfio;
 pub mod xdma;
 
 pub use board::{AlveoNic, AlveoOptions, BoardError, HostStats};
 pub use device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake};
 pub use fake::{CardLogic, FakeDevice, Fault};
+pub use simulated::SimulatedBoard;
 pub use vfio::{PciAddress, VfioDevice, VfioError};
 pub use xdma::{RingConfig, XdmaError};
