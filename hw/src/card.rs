@@ -137,7 +137,7 @@ pub fn rtl_board(
 mod tests {
     use super::*;
     use riptide_driver::model::ModelNic;
-    use riptide_wire::frame::decode_frame;
+    use riptide_wire::frame::{decode_frame, encode_frame};
     use riptide_wire::host::{NicConfig, NicEvent, NicRole};
     use riptide_wire::layout::UDP_PORT;
     use riptide_wire::{Ballot, Envelope, Message};
@@ -160,21 +160,43 @@ mod tests {
         }
     }
 
+    fn frame(from: u8, to: u8, message: Message) -> Vec<u8> {
+        let datagram = Envelope {
+            group: GROUP,
+            sender: from,
+            message,
+        }
+        .encode();
+        encode_frame(
+            &ModelNic::default_endpoint(from),
+            &ModelNic::default_endpoint(to),
+            &datagram,
+        )
+    }
+
+    fn messages(board: &mut SimulatedBoard<RtlCard>) -> Vec<(u8, Message)> {
+        std::iter::from_fn(|| board.poll_transmit())
+            .map(|(to, frame)| {
+                let view = decode_frame(&frame, UDP_PORT).unwrap();
+                (to, Envelope::decode(view.datagram, GROUP).unwrap().message)
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_submission_through_the_driver_comes_back_accepted_then_committed() {
+    fn a_submission_through_the_driver_is_accepted_sent_and_committed_on_a_quorum() {
         let mut board = rtl_board("card_submit", 0, GROUP, peers()).unwrap();
         board.command(NicCommand::Configure(leader_config()));
         board.command(NicCommand::Submit {
             value: b"put x 1".to_vec(),
         });
-        let frames: Vec<(u8, Vec<u8>)> = std::iter::from_fn(|| board.poll_transmit()).collect();
-        assert_eq!(frames.iter().map(|(to, _)| *to).collect::<Vec<_>>(), [1, 2]);
-        let view = decode_frame(&frames[0].1, UDP_PORT).unwrap();
-        let accept = Envelope::decode(view.datagram, GROUP).unwrap().message;
-        assert!(
-            matches!(accept, Message::Accept { slot: 1, .. }),
-            "{accept:?}"
-        );
+        let accept = Message::Accept {
+            ballot: B1,
+            slot: 1,
+            commit: 0,
+            value: b"put x 1".to_vec(),
+        };
+        assert_eq!(messages(&mut board), [(1, accept.clone()), (2, accept)]);
         assert_eq!(
             board.poll_host(),
             Some(CardToHost::Event(NicEvent::Accepted {
@@ -184,6 +206,34 @@ mod tests {
             }))
         );
         assert_eq!(board.poll_host(), None);
-        eprintln!("cycles {}", board.card().cycles());
+        let ack = Message::Accepted {
+            ballot: B1,
+            slot: 1,
+        };
+        board.receive(&frame(2, 0, ack));
+        assert_eq!(
+            board.poll_host(),
+            Some(CardToHost::Event(NicEvent::Committed {
+                ballot: B1,
+                commit: 1,
+            }))
+        );
+        assert_eq!(board.driver().commit().unwrap(), 1);
+        assert_eq!(board.driver().next_slot().unwrap(), 2);
+        assert_eq!(board.driver().counter(Counter::Submitted).unwrap(), 1);
+        assert_eq!(board.errors().0, 0);
+        assert_eq!(board.card().malformed().0, 0);
+    }
+
+    #[test]
+    fn a_heartbeat_through_the_driver_strobes_the_cores_register() {
+        let mut board = rtl_board("card_heartbeat", 0, GROUP, peers()).unwrap();
+        board.command(NicCommand::Configure(leader_config()));
+        board.command(NicCommand::Heartbeat);
+        let commit = Message::Commit {
+            ballot: B1,
+            commit: 0,
+        };
+        assert_eq!(messages(&mut board), [(1, commit.clone()), (2, commit)]);
     }
 }

@@ -711,6 +711,11 @@ impl<'a> Cluster<'a> {
             schedule: self.schedule,
             checks,
             stats: self.stats,
+            committed: self
+                .agreement
+                .log()
+                .map(|(slot, value)| (slot, value.to_vec()))
+                .collect(),
             nodes: self.nodes.iter().map(Node::summary).collect(),
             log: self.log.unwrap_or_default(),
             history,

@@ -124,6 +124,10 @@ pub struct SimReport {
     pub schedule: FaultSchedule,
     pub checks: Checks,
     pub stats: Stats,
+    /// The applied log: every slot applied by any replica, with its value
+    /// (what agreement was checked on), for comparing runs.
+    #[serde(skip)]
+    pub committed: Vec<(u64, Vec<u8>)>,
     /// Each replica at the end of the run.
     pub nodes: Vec<NodeSummary>,
     /// The event log (`SimConfig::log`): every host input but ticks, every

@@ -113,6 +113,13 @@ impl AgreementChecker {
         }
     }
 
+    /// The applied log: each slot with the value first applied there.
+    pub fn log(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.applied
+            .iter()
+            .map(|(slot, a)| (*slot, a.value.as_slice()))
+    }
+
     /// Highest slot applied by anyone.
     pub fn highest_applied(&self) -> u64 {
         self.applied.keys().next_back().copied().unwrap_or(0)
