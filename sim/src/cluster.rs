@@ -347,6 +347,7 @@ impl<'a> Cluster<'a> {
                 if !self.nodes[node as usize].up {
                     let seed = self.restart_seeds.next_u64();
                     self.nodes[node as usize].restart(self.now, seed);
+                    self.chosen.restarted(node);
                     self.note(format!("RESTART r{node}"));
                 }
             }

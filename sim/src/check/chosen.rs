@@ -127,6 +127,11 @@ pub struct ChosenChecker {
     settled: BTreeMap<u64, Evidence>,
     /// Slots where a quorum was seen for the settled value.
     quorum_seen: BTreeSet<u64>,
+    /// Per replica: every slot up to this one was chosen in its log at an
+    /// earlier look. A log never replaces a chosen entry, so until the
+    /// replica restarts those entries need no second look: without this,
+    /// every look rescans whole logs and a long run is quadratic.
+    examined: BTreeMap<u8, u64>,
     result: Option<ChosenViolation>,
 }
 
@@ -136,8 +141,15 @@ impl ChosenChecker {
             quorum: usize::from(replicas) / 2 + 1,
             settled: BTreeMap::new(),
             quorum_seen: BTreeSet::new(),
+            examined: BTreeMap::new(),
             result: None,
         }
+    }
+
+    /// `replica` restarted with an empty log: everything it holds from now
+    /// on is new.
+    pub fn restarted(&mut self, replica: u8) {
+        self.examined.remove(&replica);
     }
 
     /// Looks at every live replica's log at `now`; returns whether the
@@ -149,6 +161,15 @@ impl ChosenChecker {
     ) -> bool {
         let mut holders: BTreeMap<(u64, u64, &[u8]), Vec<u8>> = BTreeMap::new();
         for entry in entries {
+            // Each replica's entries come in slot order, so the watermark
+            // only ever moves past entries this look has already seen.
+            let done = self.examined.entry(entry.replica).or_default();
+            if entry.slot <= *done {
+                continue;
+            }
+            if entry.chosen && entry.slot == *done + 1 {
+                *done = entry.slot;
+            }
             if entry.chosen {
                 self.settle(
                     entry.slot,
@@ -302,6 +323,17 @@ mod tests {
                 held(2, 4, 0x201, b"b", false)
             ]
         ));
+    }
+
+    #[test]
+    fn a_restarted_replica_is_looked_at_again_from_its_first_slot() {
+        let mut checker = ChosenChecker::new(3);
+        assert!(checker.logs(1, [held(2, 1, 0x100, b"a", true)]));
+        // Chosen entries of this life are looked at once ...
+        assert!(checker.logs(2, [held(2, 1, 0x100, b"a", true)]));
+        // ... but a new life's log is new evidence.
+        checker.restarted(2);
+        assert!(!checker.logs(3, [held(2, 1, 0x200, b"b", true)]));
     }
 
     #[test]
