@@ -4,7 +4,7 @@
 //! Both speak the host records of `riptide_wire::host`, so the rest of the
 //! runtime does not care which it has; the differences are where frames go
 //! (the model's frames leave through this process's UDP socket, a board's
-//! through its own Ethernet port) and that a board has no heartbeat command.
+//! through its own Ethernet port).
 
 use riptide_driver::Nic;
 use riptide_driver::model::ModelNic;
@@ -18,9 +18,6 @@ use super::config::ClusterConfig;
 pub trait FastPath {
     /// For status dumps: `model` or the board's address.
     fn name(&self) -> String;
-    /// Whether [`NicCommand::Heartbeat`] is carried out; if not, the host
-    /// sends the COMMIT frames itself.
-    fn has_heartbeat(&self) -> bool;
     /// Whether the loop must poll the card for records (they do not arrive
     /// through the loop's sockets).
     fn needs_polling(&self) -> bool;
@@ -37,10 +34,6 @@ pub trait FastPath {
 impl FastPath for ModelNic {
     fn name(&self) -> String {
         "model".to_string()
-    }
-
-    fn has_heartbeat(&self) -> bool {
-        true
     }
 
     fn needs_polling(&self) -> bool {
@@ -105,10 +98,6 @@ impl<D: PcieDevice> Board<D> {
 impl<D: PcieDevice> FastPath for Board<D> {
     fn name(&self) -> String {
         self.name.clone()
-    }
-
-    fn has_heartbeat(&self) -> bool {
-        false
     }
 
     fn needs_polling(&self) -> bool {
@@ -225,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn replicas_on_boards_elect_commit_and_heartbeat_from_software() {
+    fn replicas_on_boards_elect_commit_and_heartbeat_through_the_card() {
         let (config, mut nodes) = group();
         let leader = (0..400)
             .find_map(|_| {
@@ -249,8 +238,13 @@ mod tests {
                 .any(|r| session.on_datagram(r) == Progress::Done(Reply::Done)),
             "no reply to the put"
         );
-        // Followers learn the commit from heartbeats the leader's host builds
-        // (the board has no heartbeat command).
+        // Followers learn the commit from heartbeats: the leader's host
+        // strobes HEARTBEAT and its card sends the COMMIT frames.
+        let tx_commit = |node: &mut Node<FakeBoard>| {
+            let counters = node.status().nic_counters;
+            counters.get("tx_commit").copied().unwrap_or(0)
+        };
+        let commits_sent = tx_commit(&mut nodes[leader]);
         for _ in 0..20 {
             nodes.iter_mut().for_each(Node::tick);
             settle(&mut nodes);
@@ -265,6 +259,6 @@ mod tests {
             assert!(status.nic.starts_with("fake"));
             assert_eq!(node.replica().kv().read("k"), Some("v"));
         }
-        assert!(nodes[leader].status().nic_counters["tx_raw"] > 0);
+        assert!(tx_commit(&mut nodes[leader]) > commits_sent);
     }
 }

@@ -284,9 +284,6 @@ impl<F: FastPath> Node<F> {
         for output in outputs {
             match output {
                 Output::Send { to, message } => self.transmit(to, message),
-                Output::Nic(NicCommand::Heartbeat) if !self.nic.has_heartbeat() => {
-                    self.software_heartbeat()
-                }
                 Output::Nic(command) => self.nic_command(command),
                 Output::Applied { .. } => self.counters.applied += 1,
                 Output::Reply {
@@ -310,21 +307,6 @@ impl<F: FastPath> Node<F> {
                 self.counters.oversize += 1;
                 warn!(%error, to, "a message does not fit a datagram");
             }
-        }
-    }
-
-    /// What a NIC heartbeat sends, COMMIT(ballot, commit) to every follower,
-    /// built in software for a NIC without the command.
-    fn software_heartbeat(&mut self) {
-        let status = self.replica.status();
-        let cfg = self.replica.config();
-        let (me, replicas) = (cfg.id, cfg.replicas);
-        for to in (0..replicas).filter(|&to| to != me) {
-            let commit = Message::Commit {
-                ballot: status.promised,
-                commit: status.commit,
-            };
-            self.transmit(to, commit);
         }
     }
 
