@@ -134,3 +134,58 @@ fn hw_verilog_writes_the_riptide_core_module() {
         assert!(verilog.contains(port), "missing port {port}");
     }
 }
+
+#[test]
+fn replica_without_the_board_exits_with_an_actionable_error() {
+    let config = scratch("vfio-cluster.toml");
+    let replicas: String = (0..3)
+        .map(|i| {
+            format!(
+                "[[replica]]\nid = {i}\naddress = \"127.0.0.1:{}\"\nclient_port = {}\n\
+                 mac = \"02:52:54:00:00:0{i}\"\n\n",
+                7100 + i,
+                7200 + i
+            )
+        })
+        .collect();
+    std::fs::write(&config, format!("group = 3\n\n{replicas}")).unwrap();
+    let out = riptide(&[
+        "replica",
+        "--config",
+        config.to_str().unwrap(),
+        "--id",
+        "0",
+        "--nic",
+        "vfio:0000:00:00.0",
+    ]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        text.contains("cannot use the board vfio:0000:00:00.0"),
+        "{text}"
+    );
+    // Whatever is missing on this machine (device, IOMMU, vfio-pci binding,
+    // permissions), the message says what to do about it.
+    let remedies = ["IOMMU", "vfio-pci", "/dev/vfio", "lspci", "root"];
+    assert!(remedies.iter().any(|r| text.contains(r)), "{text}");
+}
+
+#[test]
+fn sim_on_rtl_nics_commits_and_names_the_nic_in_its_replay_command() {
+    let out = riptide(&["sim", "--nic", "rtl", "--ops", "10", "--seed", "3"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.starts_with("seed 3:") && text.contains("NIC rtl"),
+        "{text}"
+    );
+    assert!(text.contains("ops 10/10 completed"), "{text}");
+    assert!(text.contains("--nic rtl"), "{text}");
+    let out = riptide(&["sim", "--nic", "rtl", "--variant", "commit-on-minority"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("use --nic model"), "{}", stderr(&out));
+    let out = riptide(&["sim", "--nic", "fpga"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("fpga"), "{}", stderr(&out));
+}
