@@ -4,9 +4,9 @@
 //! enter and leave through the core's network ports beat by beat (the MAC
 //! model of [`RtlNic`]).
 //!
-//! Clocking: every interaction (a command, a frame, a poll) runs the core
-//! until its streams have been quiet for a while, so everything a frame or
-//! command causes is out before the caller moves on.
+//! Clocking: after every input (a command, a frame) the core runs until its
+//! streams have been quiet for a while, so everything the input causes is out
+//! before the caller polls; polls do not clock the core further.
 
 use crate::sim::RtlNic;
 use riptide_driver::Nic;
@@ -16,16 +16,19 @@ use riptide_wire::host::{CardToHost, NicCommand};
 use riptide_wire::records::RecordError;
 use riptide_wire::regs::{self, Counter};
 
-/// [`RtlNic`] as a card: a [`Nic`] whose polls do not clock the core again
-/// once it is known to be quiet, and which counts (rather than passes on)
-/// card-to-host packets that are not records.
+/// [`RtlNic`] as a card: a [`Nic`] that clocks the core once per input (not
+/// once more per empty poll), and counts (rather than passes on) card-to-host
+/// packets that are not records.
 pub struct RtlCard {
     rtl: RtlNic,
-    /// Polling a stream that came up empty since the last input would only
-    /// clock an idle core for nothing (an empty poll runs the core until
-    /// quiet, and this card has no timers: `HEARTBEAT_INTERVAL` stays 0).
-    transmit_empty: bool,
-    host_empty: bool,
+    /// An input went in since the core last ran until quiet.
+    dirty: bool,
+    /// Frames and records taken from the core's queues. The core's timing
+    /// log counts every packet that crossed each stream, so the difference is
+    /// what is queued: an empty queue is known without polling it, which in
+    /// `RtlNic` would clock the core until quiet once more.
+    frames_taken: usize,
+    records_taken: usize,
     malformed: u64,
     last_malformed: Option<RecordError>,
 }
@@ -36,16 +39,12 @@ impl RtlCard {
     pub fn new(name: &str, id: u8, group: u16, peers: Vec<Endpoint>) -> RtlCard {
         RtlCard {
             rtl: RtlNic::new(name, id, group, peers),
-            transmit_empty: false,
-            host_empty: false,
+            dirty: false,
+            frames_taken: 0,
+            records_taken: 0,
             malformed: 0,
             last_malformed: None,
         }
-    }
-
-    pub fn rtl(&mut self) -> &mut RtlNic {
-        self.inputs_changed();
-        &mut self.rtl
     }
 
     pub fn cycles(&self) -> u64 {
@@ -58,49 +57,48 @@ impl RtlCard {
         (self.malformed, self.last_malformed.as_ref())
     }
 
-    fn inputs_changed(&mut self) {
-        self.transmit_empty = false;
-        self.host_empty = false;
+    /// Runs the core until quiet if an input went in since it last was.
+    fn settle(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.rtl.drain();
+        }
     }
 }
 
 impl Nic for RtlCard {
+    /// Carried out to completion (`RtlNic::command` runs the core until quiet).
     fn command(&mut self, command: NicCommand) {
-        self.inputs_changed();
         self.rtl.command(command);
     }
 
     fn receive(&mut self, frame: &[u8]) {
-        self.inputs_changed();
         self.rtl.receive(frame);
+        self.dirty = true;
     }
 
     fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
-        if self.transmit_empty {
+        self.settle();
+        if self.frames_taken == self.rtl.timing().tx.len() {
             return None;
         }
-        let frame = self.rtl.poll_transmit();
-        self.transmit_empty = frame.is_none();
-        frame
+        let frame = self.rtl.poll_transmit()?;
+        self.frames_taken += 1;
+        Some(frame)
     }
 
     fn poll_host(&mut self) -> Option<CardToHost> {
-        if self.host_empty {
-            return None;
-        }
-        loop {
-            match self.rtl.poll_record() {
-                Some(Ok(record)) => return Some(record),
-                Some(Err(e)) => {
+        self.settle();
+        while self.records_taken < self.rtl.timing().c2h.len() {
+            self.records_taken += 1;
+            match self.rtl.poll_record()? {
+                Ok(record) => return Some(record),
+                Err(e) => {
                     self.malformed += 1;
                     self.last_malformed = Some(e);
                 }
-                None => {
-                    self.host_empty = true;
-                    return None;
-                }
             }
         }
+        None
     }
 }
 
