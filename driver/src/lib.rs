@@ -2,9 +2,11 @@
 //! and its backends.
 //!
 //! Every backend speaks the host records of [`riptide_wire::host`]: commands in,
-//! events and punted frames out. Today's backend is the behavioural model
-//! ([`model::ModelNic`]), the golden model of the fast path; the RTL simulation
-//! and the Alveo board over VFIO implement the same trait.
+//! events and punted frames out. Three backends: the behavioural model
+//! ([`model::ModelNic`]), the golden model of the fast path; an Alveo board
+//! over VFIO ([`pcie::AlveoNic`]); and the RTL simulation
+//! (`riptide_hw::card`) behind the same driver on a simulated board
+//! ([`pcie::SimulatedBoard`]). See `docs/driver.md`.
 
 pub mod model;
 pub mod pcie;

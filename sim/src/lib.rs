@@ -4,7 +4,8 @@
 //! virtual time, and everything random drawn from one seed, so a run replays
 //! bit for bit. Each replica is the real control plane
 //! (`riptide_control::Replica`) driving a NIC through the `riptide_driver::Nic`
-//! trait (today the behavioural model), with modelled host/card streams; the
+//! trait (the behavioural model, or with [`NicBackend::Rtl`] the RTL behind
+//! the PCIe driver on a simulated board), with modelled host/card streams; the
 //! network drops, duplicates, delays, reorders and partitions as a
 //! [`faults::FaultSchedule`] (data) says; replicas crash and restart with
 //! amnesia. Checkers: agreement at every step, the chosen-value invariant
