@@ -29,7 +29,10 @@ pub struct ModelBugs {
     /// Follower: re-ack an ACCEPT for a slot already seen (in `base..next_slot`)
     /// whatever its ballot, without writing it to the host.
     pub ack_without_store: bool,
-    /// Leader: count ACCEPTED for an outstanding slot whatever its ballot.
+    /// Leader: commit counted across ballots. An ACCEPTED counts for an
+    /// outstanding slot whatever ballot it carries, and a `Configure` keeps
+    /// the ack bitmaps, so acks gathered before a re-proposal (for another
+    /// ballot's value) count toward the new proposal's quorum.
     pub commit_on_any_ack: bool,
     /// Leader: a slot is chosen with `f` acks (its own included) instead of `f+1`.
     pub minority_quorum: bool,
@@ -350,7 +353,7 @@ impl ModelNic {
             self.config.commit,
         );
         self.config.next_slot += 1;
-        self.acks.insert(slot, 1 << self.id);
+        *self.acks.entry(slot).or_insert(0) |= 1 << self.id;
         self.event(NicEvent::Accepted {
             ballot,
             slot,
@@ -387,7 +390,9 @@ impl Nic for ModelNic {
             NicCommand::Configure(config) => {
                 self.base = config.next_slot;
                 self.reported_commit = config.commit;
-                self.acks.clear();
+                if !self.bugs.commit_on_any_ack {
+                    self.acks.clear();
+                }
                 self.config = config;
             }
             NicCommand::Fence { ballot } => {

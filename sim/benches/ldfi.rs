@@ -10,7 +10,6 @@ use riptide_sim::ldfi::{self, LdfiConfig, SearchResult};
 const SEEDS: u64 = 20;
 const LDFI_CAP: u64 = 200;
 const RANDOM_CAP: u64 = 500;
-const RANDOM_OMISSIONS: u64 = 6;
 
 /// Executions each seed needed, and how many seeds found the bug.
 fn executions(search: impl Fn(u64) -> SearchResult) -> (Vec<u64>, usize) {
@@ -57,7 +56,7 @@ fn main() {
         let (random_counts, random_found) = executions(|seed| {
             let mut config = config(seed);
             config.max_executions = RANDOM_CAP;
-            ldfi::random_search(&config, seed, RANDOM_OMISSIONS, &mut |_, _| {})
+            ldfi::random_search(&config, seed, &mut |_, _| {})
         });
         let ratio = random_counts[random_counts.len() / 2] as f64
             / ldfi_counts[ldfi_counts.len() / 2] as f64;

@@ -445,10 +445,10 @@ impl<'a> Cluster<'a> {
                 self.stats.malformed += 1;
                 continue;
             }
-            if let Some(lineage) = &mut self.lineage {
-                lineage.sent(node, to, self.now, &frame);
-            }
             let arrivals = self.network.send_frame(&self.schedule, node, to, self.now);
+            if let Some(lineage) = &mut self.lineage {
+                lineage.sent(node, to, self.now, &frame, arrivals.is_empty());
+            }
             for at in arrivals {
                 self.queue.push(
                     at,
@@ -515,7 +515,7 @@ impl<'a> Cluster<'a> {
                 Output::Applied { slot, value } => {
                     if let Some(lineage) = &mut self.lineage {
                         let leading = self.nodes[node as usize].role() == Role::Leader;
-                        lineage.applied(node, slot, self.now, leading);
+                        lineage.applied(node, slot, &value, self.now, leading);
                     }
                     self.applied(node, slot, value)
                 }

@@ -18,7 +18,8 @@ pub enum SimVariant {
     PromiseBeforeFence,
     /// Host: a new leader keeps its own log over higher-ballot values.
     LeaderLogWins,
-    /// NIC: the leader commits a slot on the first ack.
+    /// NIC: the leader counts acks across ballots (an ACCEPTED of any
+    /// ballot, and acks gathered before a re-proposal).
     CommitOnAnyAck,
     /// NIC: the leader's quorum is a minority.
     CommitOnMinority,

@@ -1,12 +1,16 @@
 //! LDFI in CI: on the correct protocol the search finds no counterexample
-//! within its budget; a planted bug it finds replays from the saved schedule
-//! to the same violation.
+//! within its budget; every planted bug of the catalogue (and
+//! commit-on-minority) is found, and its saved schedule replays to the same
+//! violation.
 
 use std::collections::BTreeSet;
 
+use riptide_sim::cluster::Cluster;
 use riptide_sim::faults::FaultSchedule;
+use riptide_sim::ldfi::hypotheses::{self, Budget, FaultVar};
+use riptide_sim::ldfi::lineage::Lineage;
 use riptide_sim::ldfi::{self, LdfiConfig, SearchResult};
-use riptide_sim::{FaultPlan, SimVariant};
+use riptide_sim::{FaultPlan, SimReport, SimVariant};
 
 fn config(variant: SimVariant) -> LdfiConfig {
     let mut config = LdfiConfig::small(3, 1);
@@ -14,82 +18,103 @@ fn config(variant: SimVariant) -> LdfiConfig {
     config
 }
 
-fn search(variant: SimVariant) -> SearchResult {
-    let result = ldfi::search(&config(variant), &mut |_, _| {});
+fn search(config: &LdfiConfig) -> SearchResult {
+    let result = ldfi::search(config, &mut |_, _| {});
     println!(
-        "{variant}: {} executions, exhausted {}, counterexample {:?}",
-        result.executions, result.exhausted, result.counterexample
+        "{}: {} executions, exhausted {}, counterexample {:?}",
+        config.sim.variant, result.executions, result.exhausted, result.counterexample
     );
     result
 }
 
-#[test]
-fn the_fault_free_run_has_outcomes_with_supports() {
-    let config = config(SimVariant::Correct);
-    let schedule = config.schedule(&BTreeSet::new());
+fn fault_free_run(config: &LdfiConfig) -> (SimReport, Lineage) {
     let mut sim = config.sim.clone();
-    sim.faults = FaultPlan::Explicit(schedule);
-    let (report, lineage) = riptide_sim::cluster::Cluster::new(&sim)
-        .with_lineage()
-        .run_traced(&mut |_, _| {});
-    let lineage = lineage.unwrap();
+    sim.faults = FaultPlan::Explicit(config.schedule(&BTreeSet::new()));
+    let (report, lineage) = Cluster::new(&sim).with_lineage().run_traced(&mut |_, _| {});
+    (report, lineage.expect("a run with lineage returns it"))
+}
+
+#[test]
+fn acknowledged_writes_rest_on_an_election_and_phase_2() {
+    let config = config(SimVariant::Correct);
+    let (report, lineage) = fault_free_run(&config);
     assert!(report.all_ok(), "{report}");
     let outcomes: Vec<_> = lineage.outcomes().collect();
+    // Only client writes: the workload's gets are answered through no-op
+    // barriers, which are not outcomes.
     assert!(!outcomes.is_empty());
+    assert!(outcomes.len() < report.stats.commits as usize);
     for outcome in outcomes {
-        assert!(!lineage.supports(outcome).is_empty(), "{outcome:?}");
+        let supports = lineage.supports(outcome).expect("the leader proposed it");
+        assert_eq!(supports.acks.len(), 2, "{outcome:?}");
+        assert!(supports.acks.iter().all(|a| !a.accepteds.is_empty()));
+        assert!(!supports.votes.is_empty(), "{outcome:?}: no election");
+        assert!(supports.votes.iter().all(|v| !v.prepares.is_empty()));
+        assert!(supports.recoveries.is_empty());
     }
 }
 
 #[test]
-fn correct_protocol_has_no_counterexample_within_budget() {
-    let result = search(SimVariant::Correct);
-    assert!(result.counterexample.is_none());
-}
-
-#[test]
-fn hypotheses_break_an_outcome_within_the_budget() {
-    use riptide_sim::ldfi::hypotheses::{self, Budget, FaultVar};
+fn hypotheses_are_minimal_and_within_budget() {
     let config = config(SimVariant::Correct);
-    let mut sim = config.sim.clone();
-    sim.faults = FaultPlan::Explicit(config.schedule(&BTreeSet::new()));
-    let (_, lineage) = riptide_sim::cluster::Cluster::new(&sim)
-        .with_lineage()
-        .run_traced(&mut |_, _| {});
-    let lineage = lineage.unwrap();
-    let outcome = lineage.outcomes().next().unwrap();
+    let (_, lineage) = fault_free_run(&config);
     let budget = Budget {
         crashes: 1,
         eff_us: config.eff_us,
         per_outcome: 64,
+        replicas: 3,
     };
-    let found = hypotheses::break_outcome(outcome, &lineage.supports(outcome), budget);
-    assert!(!found.is_empty());
-    for hypothesis in &found {
-        assert!(!hypothesis.is_empty());
-        assert!(hypothesis.iter().filter(|f| f.is_crash()).count() <= 1);
-        // Minimal: no hypothesis contains another.
-        for other in &found {
-            assert!(other == hypothesis || !other.iter().all(|f| hypothesis.contains(f)));
+    let mut kinds = BTreeSet::new();
+    for outcome in lineage.outcomes() {
+        let supports = lineage.supports(outcome).unwrap();
+        let found = hypotheses::break_outcome(outcome, &supports, budget);
+        assert!(!found.is_empty());
+        for hypothesis in &found {
+            assert!(!hypothesis.is_empty());
+            assert!(hypothesis.iter().filter(|f| f.is_crash()).count() <= 1);
+            for other in &found {
+                assert!(other == hypothesis || !other.iter().all(|f| hypothesis.contains(f)));
+            }
+            for fault in hypothesis {
+                let (kind, at_us) = match fault {
+                    FaultVar::Omit(_) => ("omit", 0),
+                    FaultVar::Cut { start_us, .. } => ("cut", *start_us),
+                    FaultVar::Crash { at_us, .. } => ("crash", *at_us),
+                };
+                kinds.insert(kind);
+                assert!(at_us < config.eff_us);
+            }
         }
-        assert!(hypothesis.iter().all(|f| match f {
-            FaultVar::Crash { at_us, .. } => *at_us < config.eff_us,
-            FaultVar::Omit(_) => true,
-        }));
     }
+    assert_eq!(kinds.len(), 3, "omissions, cuts and crashes all appear");
 }
 
 #[test]
-fn commit_on_minority_is_found_and_its_schedule_replays() {
-    let variant = SimVariant::CommitOnMinority;
-    let result = search(variant);
+fn correct_protocol_has_no_counterexample_within_budget() {
+    let result = search(&config(SimVariant::Correct));
+    assert!(result.counterexample.is_none());
+    assert_eq!(
+        result.executions,
+        config(SimVariant::Correct).max_executions
+    );
+}
+
+/// Finds `variant`'s bug, and replays the saved schedule to the same violations.
+fn found_and_replayed(variant: SimVariant) {
+    let config = config(variant);
+    let result = search(&config);
     let found = result
         .counterexample
         .unwrap_or_else(|| panic!("{variant} not found in {} executions", result.executions));
+    assert!(!found.failures.is_empty());
     let saved = FaultSchedule::from_json(&found.schedule.to_json(), 3).unwrap();
-    let mut sim = config(variant).sim;
+    let mut sim = config.sim.clone();
     sim.faults = FaultPlan::Explicit(saved);
     let replay = riptide_sim::run(&sim, &mut |_, _| {});
-    assert!(!found.failures.is_empty());
     assert_eq!(ldfi::safety_failures(&replay), found.failures);
+}
+
+#[test]
+fn commit_on_minority_is_found_and_replays() {
+    found_and_replayed(SimVariant::CommitOnMinority);
 }

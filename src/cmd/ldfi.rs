@@ -43,9 +43,6 @@ pub struct Args {
     json: bool,
 }
 
-/// Most omissions in one random schedule: about what LDFI's hypotheses need.
-const RANDOM_OMISSIONS: u64 = 6;
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = LdfiConfig::small(args.replicas, args.seed);
     config.sim.variant = args.variant;
@@ -56,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bar = progress::bar(config.max_executions, what);
     let mut tick = |executions: u64, _waiting: usize| bar.set_position(executions);
     let result = if args.random {
-        ldfi::random_search(&config, args.seed, RANDOM_OMISSIONS, &mut tick)
+        ldfi::random_search(&config, args.seed, &mut tick)
     } else {
         ldfi::search(&config, &mut tick)
     };

@@ -1,31 +1,50 @@
 //! Fault hypotheses: from an outcome's supports, a CNF over fault variables
-//! (omit this message, crash this replica at this time) whose models are
-//! fault sets breaking every support, within the crash budget and before
-//! the end of finite failures. Minimal models are enumerated with batsat and
-//! blocking clauses (each found set's supersets are excluded).
+//! (omit this message, cut this link for a while, crash this replica at this
+//! time) whose models are fault sets breaking every support, within the
+//! crash budget and before the end of finite failures. Minimal models are
+//! enumerated with batsat and blocking clauses (each found set's supersets
+//! are excluded).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use batsat::{BasicCallbacks, Lit, Solver, SolverInterface, Var, lbool};
 use serde::{Deserialize, Serialize};
 
-use super::lineage::{MessageId, Outcome, Sent, Support};
+use super::lineage::{Ack, MessageId, Outcome, Recovery, Sent, Supports, Vote};
 use crate::latency::Micros;
 
 /// One fault the search may inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FaultVar {
     Omit(MessageId),
-    /// The replica crashes at `at_us`, before the message it would act on arrives.
+    /// The replica crashes at `at_us`: before a message sent to it at that
+    /// time arrives, after one it sent at `at_us - 1` left.
     Crash {
         replica: u8,
         at_us: Micros,
+    },
+    /// The link between `a` and `b` (a < b) is down both ways from
+    /// `start_us` for the configured cut length: the omission of every
+    /// frame on it meanwhile (heartbeats included, so the far side may
+    /// start an election while phase 2 is in flight).
+    Cut {
+        a: u8,
+        b: u8,
+        start_us: Micros,
     },
 }
 
 impl FaultVar {
     pub fn is_crash(&self) -> bool {
         matches!(self, FaultVar::Crash { .. })
+    }
+
+    pub fn cut(x: u8, y: u8, start_us: Micros) -> FaultVar {
+        FaultVar::Cut {
+            a: x.min(y),
+            b: x.max(y),
+            start_us,
+        }
     }
 }
 
@@ -38,88 +57,164 @@ pub struct Budget {
     pub eff_us: Micros,
     /// Most hypotheses enumerated for one outcome.
     pub per_outcome: usize,
+    /// Replicas in the group (a majority of them elects and chooses).
+    pub replicas: u8,
 }
 
-/// The minimal fault sets that break every support of `outcome`.
-pub fn break_outcome(
-    outcome: &Outcome,
-    supports: &[Support],
-    budget: Budget,
-) -> Vec<Vec<FaultVar>> {
-    let mut cnf = Cnf::default();
-    let in_time = |at: Micros| at < budget.eff_us;
-    // The outcome also rests on the replicas holding the value once it is
-    // acknowledged: the leader and every follower an ACCEPT reached. Losing
-    // all of them (the leader crashing right after the ack, with amnesia;
-    // each follower crashing too or never getting the ACCEPT) breaks it as
-    // surely as preventing the ack.
-    let forgotten = forgetting(&mut cnf, outcome, supports, budget.eff_us);
-    let first_accept = supports.iter().flat_map(|s| &s.accepts).map(|s| s.at).min();
-    let leader_crash = first_accept.filter(|&at| in_time(at)).map(|at_us| {
-        cnf.var(FaultVar::Crash {
-            replica: outcome.leader,
-            at_us,
-        })
-    });
-    if supports.iter().all(|s| s.accepteds.is_empty()) {
-        match forgotten {
-            Some(lit) => cnf.solver.add_clause_reuse(&mut vec![lit]),
-            None => return Vec::new(),
-        };
+/// The minimal fault sets that break every support of `outcome`: its ack is
+/// prevented (its ballot's election, or the phase 2 acks of every follower
+/// that acked it, or the recovery of its leader, broken), or its value is
+/// forgotten by everyone holding it.
+pub fn break_outcome(outcome: &Outcome, supports: &Supports, budget: Budget) -> Vec<Vec<FaultVar>> {
+    let mut cnf = Cnf {
+        eff_us: budget.eff_us,
+        replicas: budget.replicas,
+        ..Cnf::default()
+    };
+    let mut ways: Vec<Lit> = Vec::new();
+    ways.extend(phase2_broken(&mut cnf, outcome, supports));
+    ways.extend(election_broken(&mut cnf, outcome, &supports.votes));
+    if let Some(recovery) = supports.recovery_of(outcome.leader) {
+        ways.extend(recovery_broken(&mut cnf, recovery));
     }
-    for support in supports.iter().filter(|s| !s.accepteds.is_empty()) {
-        let mut clause: Vec<Lit> = leader_crash.into_iter().chain(forgotten).collect();
-        let follower_down = support.accepts.iter().map(|s| s.at).min();
-        if let Some(at_us) = follower_down.filter(|&at| in_time(at)) {
-            clause.push(cnf.var(FaultVar::Crash {
-                replica: support.follower,
-                at_us,
-            }));
-        }
-        for messages in [&support.accepts, &support.accepteds] {
-            if let Some(all_lost) = cnf.all_omitted(messages, budget.eff_us) {
-                clause.push(all_lost);
-            }
-        }
-        if clause.is_empty() {
-            return Vec::new();
-        }
-        cnf.solver.add_clause_reuse(&mut clause);
+    ways.extend(forgetting(&mut cnf, outcome, &supports.acks));
+    if ways.is_empty() {
+        return Vec::new();
     }
+    cnf.solver.add_clause_reuse(&mut ways);
     cnf.at_most(budget.crashes);
     cnf.minimal_models(budget.per_outcome)
 }
 
-/// A literal implying the replicas holding `outcome`'s value all lose it.
-fn forgetting(
-    cnf: &mut Cnf,
-    outcome: &Outcome,
-    supports: &[Support],
-    eff_us: Micros,
-) -> Option<Lit> {
-    let after_ack = outcome.at + 1;
-    if after_ack >= eff_us {
+/// A literal implying no follower's ack reaches the leader before the
+/// outcome: the leader crashes with its ACCEPTs just sent or about to be, or
+/// every acking follower's part is broken.
+fn phase2_broken(cnf: &mut Cnf, outcome: &Outcome, supports: &Supports) -> Option<Lit> {
+    let acking: Vec<&Ack> = supports
+        .acks
+        .iter()
+        .filter(|a| !a.accepteds.is_empty())
+        .collect();
+    if acking.is_empty() {
         return None;
     }
-    let mut lost = vec![cnf.var(FaultVar::Crash {
-        replica: outcome.leader,
-        at_us: after_ack,
-    })];
-    for support in supports {
-        let crashed = cnf.var(FaultVar::Crash {
-            replica: support.follower,
-            at_us: after_ack,
-        });
-        let never_reached = cnf.all_omitted(&support.accepts, eff_us);
-        lost.push(cnf.any(std::iter::once(crashed).chain(never_reached).collect()));
+    let mut ways = Vec::new();
+    let first_accept = acking.iter().flat_map(|a| &a.accepts).map(|s| s.at).min();
+    if let Some(at) = first_accept {
+        for at_us in [at, at + 1] {
+            ways.extend(cnf.crash(outcome.leader, at_us));
+        }
     }
-    Some(cnf.all(lost))
+    let each: Option<Vec<Lit>> = acking
+        .iter()
+        .map(|ack| ack_broken(cnf, outcome, ack, supports))
+        .collect();
+    if let Some(each) = each {
+        ways.push(cnf.all(each));
+    }
+    (!ways.is_empty()).then(|| cnf.any(ways))
+}
+
+/// A literal implying `ack`'s follower does not ack: it crashes before the
+/// ACCEPT arrives, every ACCEPT or every ACCEPTED copy is lost, the link is
+/// cut before the ACCEPT or between the accept and the ack, or its recovery
+/// is broken. `None` if nothing in budget can.
+fn ack_broken(cnf: &mut Cnf, outcome: &Outcome, ack: &Ack, supports: &Supports) -> Option<Lit> {
+    let leader = outcome.leader;
+    let mut ways = Vec::new();
+    if let Some(first) = ack.accepts.first() {
+        ways.extend(cnf.crash(ack.follower, first.at));
+        ways.extend(cnf.cut(leader, ack.follower, first.at));
+    }
+    if let Some(first) = ack.accepteds.first() {
+        ways.extend(cnf.cut(leader, ack.follower, first.at));
+    }
+    ways.extend(cnf.all_omitted(&ack.accepts));
+    ways.extend(cnf.all_omitted(&ack.accepteds));
+    if let Some(recovery) = supports.recovery_of(ack.follower) {
+        ways.extend(recovery_broken(cnf, recovery));
+    }
+    (!ways.is_empty()).then(|| cnf.any(ways))
+}
+
+/// A literal implying the leader's ballot is not elected: every promiser's
+/// vote is broken (its PREPAREs or PROMISEs lost, the link cut, or the
+/// promiser crashing before its fence completes and it answers).
+fn election_broken(cnf: &mut Cnf, outcome: &Outcome, votes: &[Vote]) -> Option<Lit> {
+    // A majority counting the candidate: with fewer promisers on record
+    // than it needs, the election is not in this run's lineage.
+    if votes.is_empty() || votes.len() < usize::from(cnf.replicas / 2) {
+        return None;
+    }
+    let mut each = Vec::new();
+    for vote in votes {
+        let mut ways = Vec::new();
+        if let Some(first) = vote.prepares.first() {
+            ways.extend(cnf.crash(vote.promiser, first.at));
+            ways.extend(cnf.cut(outcome.leader, vote.promiser, first.at));
+        }
+        ways.extend(cnf.all_omitted(&vote.prepares));
+        ways.extend(cnf.all_omitted(&vote.promises));
+        if ways.is_empty() {
+            return None;
+        }
+        each.push(cnf.any(ways));
+    }
+    Some(cnf.all(each))
+}
+
+/// A literal implying `recovery` does not complete: the answers of enough
+/// responders lost that fewer than the f + 1 it needs remain.
+fn recovery_broken(cnf: &mut Cnf, recovery: &Recovery) -> Option<Lit> {
+    let needed = usize::from(cnf.replicas / 2 + 1);
+    let lost: Vec<Lit> = recovery
+        .responses
+        .iter()
+        .filter_map(|(_, responses)| cnf.all_omitted(responses))
+        .collect();
+    if lost.is_empty() || lost.len() + needed < recovery.responses.len() + 1 {
+        return None;
+    }
+    // Losing one of exactly f + 1 responders is enough (always so with three
+    // replicas); with more, losing all the omittable ones is a sufficient,
+    // if not minimal, way.
+    if recovery.responses.len() <= needed {
+        Some(cnf.any(lost))
+    } else {
+        Some(cnf.all(lost))
+    }
+}
+
+/// A literal implying fewer than a majority keep `outcome`'s value (the
+/// chosen value's own support: a majority's acceptances): enough holders
+/// lose it, the leader by crashing right after the ack, a follower by
+/// crashing right after its own ack or the leader's, or by never getting an
+/// ACCEPT. The protocol must then rebuild it by recovery.
+fn forgetting(cnf: &mut Cnf, outcome: &Outcome, acks: &[Ack]) -> Option<Lit> {
+    let after_ack = outcome.at + 1;
+    let mut holders = vec![cnf.crash(outcome.leader, after_ack)];
+    for ack in acks {
+        let mut ways: Vec<Lit> = Vec::new();
+        ways.extend(cnf.crash(ack.follower, after_ack));
+        if let Some(first) = ack.accepteds.first() {
+            ways.extend(cnf.crash(ack.follower, first.at + 1));
+        }
+        ways.extend(cnf.all_omitted(&ack.accepts));
+        holders.push((!ways.is_empty()).then(|| cnf.any(ways)));
+    }
+    let f = usize::from(cnf.replicas / 2);
+    let must_lose = (holders.len() + 1).saturating_sub(f + 1).max(1);
+    let losable: Vec<Lit> = holders.into_iter().flatten().collect();
+    cnf.at_least(must_lose, &losable)
 }
 
 #[derive(Default)]
 struct Cnf {
     solver: Solver<BasicCallbacks>,
     vars: BTreeMap<FaultVar, Var>,
+    /// Faults at or after this are out of budget.
+    eff_us: Micros,
+    replicas: u8,
 }
 
 impl Cnf {
@@ -132,20 +227,26 @@ impl Cnf {
         Lit::new(var, true)
     }
 
-    /// A literal implying every message of `messages` is omitted;
-    /// `None` if one was sent too late to omit.
-    fn all_omitted(&mut self, messages: &[Sent], eff_us: Micros) -> Option<Lit> {
-        if messages.iter().any(|s| s.at >= eff_us) {
-            return None;
-        }
-        self.all_of(Some(
-            messages.iter().map(|s| FaultVar::Omit(s.id)).collect(),
-        ))
+    /// `replica` crashing at `at_us`, if before the end of finite failures.
+    fn crash(&mut self, replica: u8, at_us: Micros) -> Option<Lit> {
+        (at_us < self.eff_us).then(|| self.var(FaultVar::Crash { replica, at_us }))
     }
 
-    /// A literal implying every fault of `faults` (Tseitin); `None` for none.
-    fn all_of(&mut self, faults: Option<Vec<FaultVar>>) -> Option<Lit> {
-        let lits = faults?.into_iter().map(|f| self.var(f)).collect();
+    /// The link `x`-`y` cut from `start_us`, if before the end of finite failures.
+    fn cut(&mut self, x: u8, y: u8, start_us: Micros) -> Option<Lit> {
+        (start_us < self.eff_us).then(|| self.var(FaultVar::cut(x, y, start_us)))
+    }
+
+    /// A literal implying every message of `messages` is omitted; `None` if
+    /// there are none or one was sent too late to omit.
+    fn all_omitted(&mut self, messages: &[Sent]) -> Option<Lit> {
+        if messages.is_empty() || messages.iter().any(|s| s.at >= self.eff_us) {
+            return None;
+        }
+        let lits = messages
+            .iter()
+            .map(|s| self.var(FaultVar::Omit(s.id)))
+            .collect();
         Some(self.all(lits))
     }
 
@@ -156,6 +257,19 @@ impl Cnf {
             self.solver.add_clause_reuse(&mut vec![!all, lit]);
         }
         all
+    }
+
+    /// A literal implying at least `k` of `lits` (one conjunction per
+    /// choice of `k`: the lists here have at most a handful of literals).
+    fn at_least(&mut self, k: usize, lits: &[Lit]) -> Option<Lit> {
+        if k == 0 || k > lits.len() {
+            return None;
+        }
+        let mut choices = Vec::new();
+        let mut chosen = Vec::new();
+        choose(lits, k, &mut chosen, &mut choices);
+        let alls = choices.into_iter().map(|c| self.all(c)).collect();
+        Some(self.any(alls))
     }
 
     /// A literal implying at least one of `lits`.
@@ -248,5 +362,18 @@ impl Cnf {
             }
         }
         model
+    }
+}
+
+/// Every `k`-element subset of `lits`, in order.
+fn choose(lits: &[Lit], k: usize, chosen: &mut Vec<Lit>, out: &mut Vec<Vec<Lit>>) {
+    if chosen.len() == k {
+        out.push(chosen.clone());
+        return;
+    }
+    for (i, &lit) in lits.iter().enumerate() {
+        chosen.push(lit);
+        choose(&lits[i + 1..], k, chosen, out);
+        chosen.pop();
     }
 }

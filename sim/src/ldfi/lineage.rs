@@ -1,12 +1,18 @@
-//! Lineage of a run: which phase 2 messages (ACCEPT, ACCEPTED) were sent,
-//! when, and which slots a leader applied; from these, the supports of each
-//! good outcome (a slot chosen and applied by its leader, which then answers
-//! the client). A support is one follower's contribution to the quorum: the
-//! leader's ACCEPT reaching it and its ACCEPTED coming back, in the ballot
-//! that chose the slot.
+//! Lineage of a run: which protocol messages were sent, when, and which
+//! client writes a leader applied (and so acknowledged); from these, the
+//! supports of each good outcome. An outcome rests on
+//!
+//! * the leader's ballot: a majority's PROMISEs answering its PREPAREs (the
+//!   promiser's fence completes in between, so a promiser crashing before
+//!   its PROMISE leaves breaks its vote);
+//! * phase 2 in that ballot: per follower, the leader's ACCEPT reaching it and
+//!   its ACCEPTED coming back;
+//! * the recovery of any restarted replica among those: the RECOVERY
+//!   responses it was rebuilt from.
 
 use std::collections::BTreeMap;
 
+use riptide_control::kv::LogValue;
 use riptide_wire::frame::decode_frame;
 use riptide_wire::layout::UDP_PORT;
 use riptide_wire::message::{Envelope, Message};
@@ -23,11 +29,15 @@ pub struct MessageId {
     pub seq: u64,
 }
 
-/// What a phase 2 frame was about; other frames only advance the numbering.
+/// What a frame was about, for the frames lineage follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase2 {
+enum Kind {
     Accept { ballot: u64, slot: u64 },
     Accepted { ballot: u64, slot: u64 },
+    Prepare { ballot: u64 },
+    Promise { ballot: u64 },
+    RecoveryRequest,
+    RecoveryResponse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +47,9 @@ pub struct Sent {
     pub at: Micros,
 }
 
-/// A slot applied by the replica leading at the time: the acknowledged write.
+/// A client write applied by the replica leading at the time, which then
+/// answers the client: an acknowledged write. (A new leader's no-ops and
+/// read barriers are not outcomes: nobody was promised anything about them.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
     pub leader: u8,
@@ -49,17 +61,49 @@ pub struct Outcome {
 /// then any of `accepteds` delivered (retransmissions are alternatives);
 /// and, once acknowledged, in keeping it: holding the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Support {
+pub struct Ack {
     pub follower: u8,
     pub accepts: Vec<Sent>,
     pub accepteds: Vec<Sent>,
+}
+
+/// One promiser's part in electing the outcome's leader: any of `prepares`
+/// delivered, then any of `promises` delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vote {
+    pub promiser: u8,
+    pub prepares: Vec<Sent>,
+    pub promises: Vec<Sent>,
+}
+
+/// A restarted replica's recovery: the responses each responder sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub replica: u8,
+    pub responses: Vec<(u8, Vec<Sent>)>,
+}
+
+/// Everything an outcome rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supports {
+    pub ballot: u64,
+    pub acks: Vec<Ack>,
+    pub votes: Vec<Vote>,
+    pub recoveries: Vec<Recovery>,
+}
+
+impl Supports {
+    /// The recovery of `replica`, if it restarted before the outcome.
+    pub fn recovery_of(&self, replica: u8) -> Option<&Recovery> {
+        self.recoveries.iter().find(|r| r.replica == replica)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Lineage {
     group: u16,
     link_seq: BTreeMap<(u8, u8), u64>,
-    phase2: Vec<(Sent, Phase2)>,
+    frames: Vec<(Sent, Kind)>,
     /// Every frame, for random injection to draw from.
     sent_at: Vec<(MessageId, Micros)>,
     outcomes: BTreeMap<u64, Outcome>,
@@ -70,15 +114,17 @@ impl Lineage {
         Lineage {
             group,
             link_seq: BTreeMap::new(),
-            phase2: Vec::new(),
+            frames: Vec::new(),
             sent_at: Vec::new(),
             outcomes: BTreeMap::new(),
         }
     }
 
-    /// A frame handed to the network, numbered per link as the network does.
-    /// The frame is untrusted bytes: one that does not decode is still counted.
-    pub fn sent(&mut self, from: u8, to: u8, at: Micros, frame: &[u8]) {
+    /// A frame handed to the network, numbered per link as the network does;
+    /// `lost` if the network dropped it at once (an omission, a cut): it
+    /// supports nothing. The frame is untrusted bytes: one that does not
+    /// decode is still counted.
+    pub fn sent(&mut self, from: u8, to: u8, at: Micros, frame: &[u8], lost: bool) {
         let seq = self.link_seq.entry((from, to)).or_default();
         *seq += 1;
         let sent = Sent {
@@ -89,27 +135,36 @@ impl Lineage {
             },
             at,
         };
+        if lost {
+            return;
+        }
         self.sent_at.push((sent.id, at));
         let message = decode_frame(frame, UDP_PORT)
             .and_then(|view| Envelope::decode(view.datagram, self.group))
             .map(|envelope| envelope.message);
-        let phase2 = match message {
-            Ok(Message::Accept { ballot, slot, .. }) => Phase2::Accept {
+        let kind = match message {
+            Ok(Message::Accept { ballot, slot, .. }) => Kind::Accept {
                 ballot: ballot.0,
                 slot,
             },
-            Ok(Message::Accepted { ballot, slot }) => Phase2::Accepted {
+            Ok(Message::Accepted { ballot, slot }) => Kind::Accepted {
                 ballot: ballot.0,
                 slot,
             },
+            Ok(Message::Prepare { ballot, .. }) => Kind::Prepare { ballot: ballot.0 },
+            Ok(Message::Promise { ballot, .. }) => Kind::Promise { ballot: ballot.0 },
+            Ok(Message::RecoveryRequest { .. }) => Kind::RecoveryRequest,
+            Ok(Message::RecoveryResponse { .. }) => Kind::RecoveryResponse,
             _ => return,
         };
-        self.phase2.push((sent, phase2));
+        self.frames.push((sent, kind));
     }
 
-    /// A replica applied `slot`; the first application by a leader is the outcome.
-    pub fn applied(&mut self, node: u8, slot: u64, at: Micros, leading: bool) {
-        if leading {
+    /// A replica applied `value` in `slot`; the first application of a client
+    /// write by a leader is an outcome.
+    pub fn applied(&mut self, node: u8, slot: u64, value: &[u8], at: Micros, leading: bool) {
+        let client_write = matches!(LogValue::decode(value), Ok(LogValue::Request { .. }));
+        if leading && client_write {
             self.outcomes.entry(slot).or_insert(Outcome {
                 leader: node,
                 slot,
@@ -132,59 +187,123 @@ impl Lineage {
         self.outcomes.values()
     }
 
-    /// The supports of `outcome`: per follower, the ACCEPTs of the latest
-    /// ballot the leader proposed the slot in before applying it, and the
-    /// ACCEPTEDs answering them (none if the ack came before the follower's:
-    /// the follower then supports only the value's durability).
-    pub fn supports(&self, outcome: &Outcome) -> Vec<Support> {
-        let before = |sent: &Sent| sent.at <= outcome.at;
-        let ballot = self
-            .phase2
+    /// Frames sent before `outcome` was applied.
+    fn before<'a>(&'a self, outcome: &Outcome) -> impl Iterator<Item = (Sent, Kind)> + 'a {
+        let until = outcome.at;
+        self.frames
             .iter()
-            .filter_map(|(sent, p)| match *p {
-                Phase2::Accept { ballot, slot }
-                    if slot == outcome.slot && sent.id.from == outcome.leader && before(sent) =>
-                {
+            .copied()
+            .filter(move |(sent, _)| sent.at <= until)
+    }
+
+    /// The supports of `outcome`; `None` if its leader never proposed it
+    /// (nothing to break).
+    pub fn supports(&self, outcome: &Outcome) -> Option<Supports> {
+        let leader = outcome.leader;
+        // The ballot that chose it: the latest the leader proposed the slot in.
+        let ballot = self
+            .before(outcome)
+            .filter_map(|(sent, kind)| match kind {
+                Kind::Accept { ballot, slot } if slot == outcome.slot && sent.id.from == leader => {
                     Some(ballot)
                 }
                 _ => None,
             })
-            .max();
-        let Some(ballot) = ballot else {
-            return Vec::new();
-        };
-        let mut by_follower: BTreeMap<u8, Support> = BTreeMap::new();
-        for (sent, p) in &self.phase2 {
-            if !before(sent) {
-                continue;
-            }
-            let (follower, accept) = match *p {
-                Phase2::Accept { ballot: b, slot }
-                    if b == ballot && slot == outcome.slot && sent.id.from == outcome.leader =>
-                {
-                    (sent.id.to, true)
+            .max()?;
+        let mut acks: BTreeMap<u8, Ack> = BTreeMap::new();
+        let mut votes: BTreeMap<u8, Vote> = BTreeMap::new();
+        for (sent, kind) in self.before(outcome) {
+            let (from, to) = (sent.id.from, sent.id.to);
+            match kind {
+                Kind::Accept { ballot: b, slot } if b == ballot && slot == outcome.slot => {
+                    ack_of(&mut acks, to).accepts.push(sent)
                 }
-                Phase2::Accepted { ballot: b, slot }
-                    if b == ballot && slot == outcome.slot && sent.id.to == outcome.leader =>
-                {
-                    (sent.id.from, false)
+                Kind::Accepted { ballot: b, slot } if b == ballot && slot == outcome.slot => {
+                    ack_of(&mut acks, from).accepteds.push(sent)
                 }
-                _ => continue,
-            };
-            let support = by_follower.entry(follower).or_insert(Support {
-                follower,
-                accepts: Vec::new(),
-                accepteds: Vec::new(),
-            });
-            if accept {
-                support.accepts.push(*sent);
-            } else {
-                support.accepteds.push(*sent);
+                Kind::Prepare { ballot: b } if b == ballot => {
+                    vote_of(&mut votes, to).prepares.push(sent)
+                }
+                Kind::Promise { ballot: b } if b == ballot => {
+                    vote_of(&mut votes, from).promises.push(sent)
+                }
+                _ => {}
             }
         }
-        by_follower
+        // Only the leader's own frames and the answers sent to it count.
+        let acks: Vec<Ack> = acks
             .into_values()
-            .filter(|s| !s.accepts.is_empty())
-            .collect()
+            .filter(|a| a.follower != leader && !a.accepts.is_empty())
+            .map(|mut a| {
+                a.accepts.retain(|s| s.id.from == leader);
+                a.accepteds.retain(|s| s.id.to == leader);
+                a
+            })
+            .filter(|a| !a.accepts.is_empty())
+            .collect();
+        let votes: Vec<Vote> = votes
+            .into_values()
+            .map(|mut v| {
+                v.prepares.retain(|s| s.id.from == leader);
+                v.promises.retain(|s| s.id.to == leader);
+                v
+            })
+            .filter(|v| v.promiser != leader && !v.promises.is_empty())
+            .collect();
+        let involved = std::iter::once(leader).chain(acks.iter().map(|a| a.follower));
+        let recoveries = involved
+            .filter_map(|replica| self.recovery(replica, outcome.at))
+            .collect();
+        Some(Supports {
+            ballot,
+            acks,
+            votes,
+            recoveries,
+        })
     }
+
+    /// The recovery of `replica` before `until`: per responder, the responses
+    /// to it since its first RECOVERY request (the budget allows one crash
+    /// per schedule, so one recovery).
+    fn recovery(&self, replica: u8, until: Micros) -> Option<Recovery> {
+        let requests: Vec<Micros> = self
+            .frames
+            .iter()
+            .filter(|(sent, kind)| {
+                *kind == Kind::RecoveryRequest && sent.id.from == replica && sent.at <= until
+            })
+            .map(|(sent, _)| sent.at)
+            .collect();
+        let first = *requests.first()?;
+        let mut responses: BTreeMap<u8, Vec<Sent>> = BTreeMap::new();
+        for (sent, kind) in &self.frames {
+            if *kind == Kind::RecoveryResponse
+                && sent.id.to == replica
+                && sent.at >= first
+                && sent.at <= until
+            {
+                responses.entry(sent.id.from).or_default().push(*sent);
+            }
+        }
+        Some(Recovery {
+            replica,
+            responses: responses.into_iter().collect(),
+        })
+    }
+}
+
+fn ack_of(acks: &mut BTreeMap<u8, Ack>, follower: u8) -> &mut Ack {
+    acks.entry(follower).or_insert(Ack {
+        follower,
+        accepts: Vec::new(),
+        accepteds: Vec::new(),
+    })
+}
+
+fn vote_of(votes: &mut BTreeMap<u8, Vote>, promiser: u8) -> &mut Vote {
+    votes.entry(promiser).or_insert(Vote {
+        promiser,
+        prepares: Vec::new(),
+        promises: Vec::new(),
+    })
 }

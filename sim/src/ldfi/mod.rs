@@ -8,7 +8,7 @@
 pub mod hypotheses;
 pub mod lineage;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
@@ -31,16 +31,27 @@ pub struct LdfiConfig {
     pub max_executions: u64,
     /// How long a crashed replica stays down (cut short at `eff_us`).
     pub down_us: Micros,
+    /// How long a cut link stays down (cut short at `eff_us`): longer than
+    /// the longest election timeout, so the far side may elect meanwhile.
+    pub cut_us: Micros,
     /// Most hypotheses taken from one outcome of one run.
     pub per_outcome: usize,
+    /// Most hypotheses stacked on the fault-free run.
+    pub max_depth: usize,
+    /// [`random_search`]: most omissions and most cuts in one execution
+    /// (about what LDFI's hypotheses hold).
+    pub random_omissions: u64,
+    pub random_cuts: u64,
 }
 
 impl LdfiConfig {
-    /// A small workload (2 clients, 4 operations over 3 keys, 1 ms apart)
-    /// so that each execution takes milliseconds, and every write is
-    /// acknowledged well before the end of finite failures.
+    /// A small workload (2 clients, 12 operations over 3 keys, 1 ms apart)
+    /// so that each execution takes about a millisecond, yet lasts (about
+    /// 10 ms of virtual time) long enough for a leader change to play out
+    /// while clients still write; every write is acknowledged well before
+    /// the end of finite failures.
     pub fn small(replicas: u8, seed: u64) -> LdfiConfig {
-        let mut sim = SimConfig::new(replicas, seed, 4);
+        let mut sim = SimConfig::new(replicas, seed, 12);
         sim.clients = 2;
         sim.think_us = Some(1_000);
         LdfiConfig {
@@ -49,7 +60,11 @@ impl LdfiConfig {
             eff_us: 40_000,
             max_executions: 500,
             down_us: 5_000,
-            per_outcome: 16,
+            cut_us: 8_000,
+            per_outcome: 4,
+            max_depth: 4,
+            random_omissions: 6,
+            random_cuts: 2,
         }
     }
 
@@ -69,6 +84,15 @@ impl LdfiConfig {
                         replica,
                         at_us,
                         restart_us,
+                    })
+                }
+                FaultVar::Cut { a, b, start_us } => {
+                    let end_us = (start_us + self.cut_us).min(self.eff_us);
+                    (start_us < end_us).then_some(Fault::Cut {
+                        start_us,
+                        end_us,
+                        a,
+                        b,
                     })
                 }
             })
@@ -123,10 +147,13 @@ fn execute(sim: &SimConfig) -> (SimReport, lineage::Lineage) {
 /// LDFI. `progress` is called with the executions so far and the hypotheses
 /// waiting.
 pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> SearchResult {
-    let mut waiting: VecDeque<BTreeSet<FaultVar>> = VecDeque::from([BTreeSet::new()]);
-    let mut seen: BTreeSet<BTreeSet<FaultVar>> = waiting.iter().cloned().collect();
+    // Depth first: a run's hypotheses are tried before its siblings', so a
+    // chain of faults (a leader cut off, then the new leader losing what it
+    // chose) is followed to its end at once instead of level by level.
+    let mut waiting: Vec<(BTreeSet<FaultVar>, usize)> = vec![(BTreeSet::new(), 0)];
+    let mut seen: BTreeSet<BTreeSet<FaultVar>> = BTreeSet::from([BTreeSet::new()]);
     let mut executions = 0;
-    while let Some(faults) = waiting.pop_front() {
+    while let Some((faults, depth)) = waiting.pop() {
         if executions == config.max_executions {
             return SearchResult {
                 executions,
@@ -152,17 +179,22 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
             crashes: crashes_left,
             eff_us: config.eff_us,
             per_outcome: config.per_outcome,
+            replicas: config.sim.replicas,
         };
+        let mut children = Vec::new();
         for outcome in lineage.outcomes() {
-            let supports = lineage.supports(outcome);
+            let Some(supports) = lineage.supports(outcome) else {
+                continue;
+            };
             for hypothesis in hypotheses::break_outcome(outcome, &supports, budget) {
                 let mut next = faults.clone();
                 next.extend(hypothesis);
-                if seen.insert(next.clone()) {
-                    waiting.push_back(next);
+                if depth < config.max_depth && seen.insert(next.clone()) {
+                    children.push((next, depth + 1));
                 }
             }
         }
+        waiting.extend(children.into_iter().rev());
         progress(executions, waiting.len());
     }
     SearchResult {
@@ -172,31 +204,39 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
     }
 }
 
-/// Random fault injection in the same budget: each execution omits a random
-/// number (up to `max_omissions`) of random frames sent before the end of
-/// finite failures and crashes up to `budget_crashes` random replicas at
-/// random times. Frames are drawn from those a fault-free run sent, so every
-/// omission hits a real message.
+/// Random fault injection in the same budget and vocabulary: each
+/// execution omits a random number (up to `random_omissions`) of random
+/// frames sent before the end of finite failures, cuts up to `random_cuts`
+/// random links at random times, and crashes up to `budget_crashes` random
+/// replicas at random times. Frames are drawn from those a fault-free run
+/// sent, so every omission hits a real message.
 pub fn random_search(
     config: &LdfiConfig,
     seed: u64,
-    max_omissions: u64,
     progress: &mut dyn FnMut(u64, usize),
 ) -> SearchResult {
     let (_, good) = execute(&config.sim_with(config.schedule(&BTreeSet::new())));
     let frames: Vec<lineage::MessageId> = good.frames_before(config.eff_us);
+    let replicas = u64::from(config.sim.replicas);
     let mut rng = Rng::new(seed);
     for executions in 1..=config.max_executions {
         let mut faults = BTreeSet::new();
         if !frames.is_empty() {
-            for _ in 0..rng.range_inclusive(0, max_omissions) {
+            for _ in 0..rng.range_inclusive(0, config.random_omissions) {
                 let id = frames[rng.below(frames.len() as u64) as usize];
                 faults.insert(FaultVar::Omit(id));
             }
         }
+        if replicas > 1 {
+            for _ in 0..rng.range_inclusive(0, config.random_cuts) {
+                let a = rng.below(replicas);
+                let b = (a + 1 + rng.below(replicas - 1)) % replicas;
+                faults.insert(FaultVar::cut(a as u8, b as u8, rng.below(config.eff_us)));
+            }
+        }
         for _ in 0..rng.range_inclusive(0, u64::from(config.budget_crashes)) {
             faults.insert(FaultVar::Crash {
-                replica: rng.below(u64::from(config.sim.replicas)) as u8,
+                replica: rng.below(replicas) as u8,
                 at_us: rng.below(config.eff_us),
             });
         }
