@@ -25,4 +25,10 @@ pub trait Nic {
     fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)>;
     /// The next record on the card-to-host stream.
     fn poll_host(&mut self) -> Option<CardToHost>;
+    /// Failures counted because this interface cannot return them: driver
+    /// errors behind a simulated board, card-to-host packets that are not
+    /// records. Each is a bug in the driver, the fake board or the card.
+    fn faults(&self) -> u64 {
+        0
+    }
 }

@@ -100,6 +100,10 @@ impl Nic for RtlCard {
         }
         None
     }
+
+    fn faults(&self) -> u64 {
+        self.malformed
+    }
 }
 
 impl CardLogic for RtlCard {

@@ -684,6 +684,7 @@ impl<'a> Cluster<'a> {
             .flat_map(Node::held_entries);
         self.chosen.logs(self.now, entries);
         self.stats.virtual_us = self.now;
+        self.stats.nic_faults = self.nodes.iter().map(Node::nic_faults).sum();
         self.stats.frames = self.network.frames.clone();
         self.stats.client_messages = self.network.client.clone();
         self.stats.trace_hash = self.trace.finish();

@@ -73,6 +73,8 @@ pub struct Node {
     bugs: ModelBugs,
     replica: Replica,
     nic: Box<dyn Nic>,
+    /// `Nic::faults` of the NICs of former incarnations.
+    former_nic_faults: u64,
     /// The (slot, ballot) of every entry this incarnation copied from the
     /// others' answers when it recovered: copies, not acceptances.
     copied: BTreeSet<(u64, u64)>,
@@ -90,6 +92,7 @@ impl Node {
             up: true,
             replica: Replica::new(config.clone()),
             nic: boot_nic(&config, backend, bugs),
+            former_nic_faults: 0,
             config,
             backend,
             bugs,
@@ -113,6 +116,7 @@ impl Node {
         self.up = true;
         self.config.seed = seed;
         self.replica = Replica::restarted(self.config.clone());
+        self.former_nic_faults += self.nic.faults();
         self.nic = boot_nic(&self.config, self.backend, self.bugs);
         self.dma_free_at = now;
         self.h2c_free_at = now;
@@ -136,6 +140,12 @@ impl Node {
     /// (recovering, or recovered but not caught up: `Replica::recovered`).
     pub fn without_state(&self) -> bool {
         !self.up || !self.replica.recovered()
+    }
+
+    /// Failures this replica's NICs counted (`Nic::faults`), over every
+    /// incarnation.
+    pub fn nic_faults(&self) -> u64 {
+        self.former_nic_faults + self.nic.faults()
     }
 
     pub fn role(&self) -> Role {

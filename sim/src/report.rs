@@ -81,6 +81,10 @@ pub struct Stats {
     pub client_messages: TrafficStats,
     /// Punted frames host software could not decode (counted, dropped).
     pub malformed: u64,
+    /// Failures the NICs counted (`Nic::faults`: driver errors, records that
+    /// do not decode): a bug below the control plane; the run fails.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nic_faults: u64,
     /// Frames, records and requests that reached a crashed replica.
     pub lost_to_crashes: u64,
     pub crashes: u64,
@@ -140,7 +144,7 @@ pub struct SimReport {
 
 impl SimReport {
     pub fn all_ok(&self) -> bool {
-        self.checks.all_ok()
+        self.checks.all_ok() && self.stats.nic_faults == 0
     }
 
     /// The command that replays this run. A generated schedule replays from
@@ -204,6 +208,13 @@ impl fmt::Display for SimReport {
         )?;
         writeln!(f, "liveness         {}", self.checks.liveness)?;
         writeln!(f, "replies          {}", self.checks.replies)?;
+        if s.nic_faults > 0 {
+            writeln!(
+                f,
+                "NIC faults       {} (driver errors or card records that do not decode)",
+                s.nic_faults
+            )?;
+        }
         writeln!(
             f,
             "virtual time {}, trace {:016x}; frames {} sent, {} dropped, {} partitioned, {} duplicated; {} malformed",
@@ -232,6 +243,10 @@ impl fmt::Display for SimReport {
         }
         writeln!(f, "replay: {}", self.replay_command())
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn hex<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {

@@ -91,4 +91,10 @@ impl<C: CardLogic> Nic for SimulatedBoard<C> {
             }
         }
     }
+
+    /// Driver errors, records the driver dropped, and the card's own faults.
+    fn faults(&self) -> u64 {
+        let dropped = self.driver.stats();
+        self.errors + dropped.malformed_records + dropped.bad_descriptors + self.card().faults()
+    }
 }
