@@ -91,6 +91,10 @@ pub enum Variant {
     PromiseBeforeFence,
     /// A new leader keeps its own log instead of the highest-ballot value per slot.
     LeaderLogWins,
+    /// Commit counted across ballots: a commit index learned from the leader
+    /// of one ballot marks chosen every entry held up to it, whatever ballot
+    /// it was accepted in (Raft's "figure 8" slip).
+    CommitAcrossBallots,
 }
 
 /// What a replica is doing now.

@@ -102,8 +102,9 @@ impl Log {
 
     /// Mark chosen every entry held at `ballot` in a slot up to `upto`: the
     /// leader of a ballot proposes one value per slot, so the value it reports
-    /// chosen there is the one we hold at that ballot.
-    pub(crate) fn mark_chosen(&mut self, ballot: Ballot, upto: u64) {
+    /// chosen there is the one we hold at that ballot. (`None`, whatever
+    /// ballot, is only the planted bug `Variant::CommitAcrossBallots`.)
+    pub(crate) fn mark_chosen(&mut self, ballot: Option<Ballot>, upto: u64) {
         if upto <= self.commit {
             return;
         }
@@ -112,7 +113,7 @@ impl Log {
             .range_mut(self.commit + 1..=upto)
             .map(|(_, e)| e)
         {
-            if entry.ballot == ballot {
+            if ballot.is_none_or(|b| entry.ballot == b) {
                 entry.chosen = true;
             }
         }
@@ -164,7 +165,7 @@ mod tests {
         log.store(1, B1, vec![1]);
         log.store(2, B2, vec![2]);
         log.store(3, B1, vec![3]);
-        log.mark_chosen(B1, 3);
+        log.mark_chosen(Some(B1), 3);
         // Slot 2 holds another ballot's value: not known chosen, commit stops.
         assert_eq!(log.commit(), 1);
         assert!(log.get(3).unwrap().chosen);

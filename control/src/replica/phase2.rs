@@ -5,7 +5,7 @@
 use riptide_wire::host::NicRole;
 use riptide_wire::{Ballot, Message};
 
-use super::{Replica, Role};
+use super::{Replica, Role, Variant};
 
 impl Replica {
     /// The NIC accepted `value` (on the leader: assigned it a slot).
@@ -105,7 +105,7 @@ impl Replica {
         self.log.store(slot, ballot, value);
         let (heard_ballot, heard_commit) = self.heard;
         if heard_ballot == ballot && slot <= heard_commit {
-            self.log.mark_chosen(ballot, heard_commit);
+            self.log.mark_chosen(Some(ballot), heard_commit);
         }
     }
 
@@ -117,7 +117,8 @@ impl Replica {
         } else if ballot == self.heard.0 {
             self.heard.1 = self.heard.1.max(commit);
         }
-        self.log.mark_chosen(ballot, commit);
+        let only = (self.cfg.variant != Variant::CommitAcrossBallots).then_some(ballot);
+        self.log.mark_chosen(only, commit);
     }
 
     /// Evidence that the leader of our promised ballot is alive.

@@ -36,7 +36,11 @@ pub struct LdfiConfig {
     pub cut_us: Micros,
     /// Most hypotheses taken from one outcome of one run.
     pub per_outcome: usize,
-    /// Most hypotheses stacked on the fault-free run.
+    /// Most hypotheses a run is extended with (the first in the order of
+    /// [`hypotheses_of`]).
+    pub per_run: usize,
+    /// Most hypotheses stacked on the fault-free run. With `per_run` this
+    /// bounds the search tree: 1 + 3 + 9 + ... + 3^5 = 364 executions.
     pub max_depth: usize,
     /// [`random_search`]: most omissions and most cuts in one execution
     /// (about what LDFI's hypotheses hold).
@@ -61,8 +65,9 @@ impl LdfiConfig {
             max_executions: 500,
             down_us: 5_000,
             cut_us: 8_000,
-            per_outcome: 4,
-            max_depth: 4,
+            per_outcome: 2,
+            per_run: 3,
+            max_depth: 5,
             random_omissions: 6,
             random_cuts: 2,
         }
@@ -150,10 +155,14 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
     // Depth first: a run's hypotheses are tried before its siblings', so a
     // chain of faults (a leader cut off, then the new leader losing what it
     // chose) is followed to its end at once instead of level by level.
-    let mut waiting: Vec<(BTreeSet<FaultVar>, usize)> = vec![(BTreeSet::new(), 0)];
+    let mut waiting: Vec<Pending> = vec![Pending {
+        faults: BTreeSet::new(),
+        depth: 0,
+        parent_ballots: BTreeSet::new(),
+    }];
     let mut seen: BTreeSet<BTreeSet<FaultVar>> = BTreeSet::from([BTreeSet::new()]);
     let mut executions = 0;
-    while let Some((faults, depth)) = waiting.pop() {
+    while let Some(pending) = waiting.pop() {
         if executions == config.max_executions {
             return SearchResult {
                 executions,
@@ -161,7 +170,7 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
                 exhausted: false,
             };
         }
-        let schedule = config.schedule(&faults);
+        let schedule = config.schedule(&pending.faults);
         let (report, lineage) = execute(&config.sim_with(schedule.clone()));
         executions += 1;
         let failures = safety_failures(&report);
@@ -172,29 +181,14 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
                 exhausted: false,
             };
         }
-        let crashes_left = config
-            .budget_crashes
-            .saturating_sub(faults.iter().filter(|f| f.is_crash()).count() as u32);
-        let budget = Budget {
-            crashes: crashes_left,
-            eff_us: config.eff_us,
-            per_outcome: config.per_outcome,
-            replicas: config.sim.replicas,
-        };
-        let mut children = Vec::new();
-        for outcome in lineage.outcomes() {
-            let Some(supports) = lineage.supports(outcome) else {
-                continue;
-            };
-            for hypothesis in hypotheses::break_outcome(outcome, &supports, budget) {
-                let mut next = faults.clone();
-                next.extend(hypothesis);
-                if depth < config.max_depth && seen.insert(next.clone()) {
-                    children.push((next, depth + 1));
+        if pending.depth < config.max_depth {
+            let children = hypotheses_of(config, &pending, &lineage);
+            for child in children.into_iter().rev() {
+                if seen.insert(child.faults.clone()) {
+                    waiting.push(child);
                 }
             }
         }
-        waiting.extend(children.into_iter().rev());
         progress(executions, waiting.len());
     }
     SearchResult {
@@ -202,6 +196,54 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
         counterexample: None,
         exhausted: true,
     }
+}
+
+/// A fault set waiting to be injected.
+struct Pending {
+    faults: BTreeSet<FaultVar>,
+    /// Hypotheses stacked on the fault-free run.
+    depth: usize,
+    /// The ballots the outcomes of the run it extends were chosen in.
+    parent_ballots: BTreeSet<u64>,
+}
+
+/// The run's fault set extended with each hypothesis breaking one of its
+/// outcomes, in the order to try them: outcomes chosen in a ballot the
+/// parent run did not have first (the new lineage this run's faults
+/// produced, as Molly adds a new run's supports), then by slot.
+fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage) -> Vec<Pending> {
+    let crashes = run.faults.iter().filter(|f| f.is_crash()).count() as u32;
+    let budget = Budget {
+        crashes: config.budget_crashes.saturating_sub(crashes),
+        eff_us: config.eff_us,
+        per_outcome: config.per_outcome,
+        replicas: config.sim.replicas,
+    };
+    let supported: Vec<_> = lineage
+        .outcomes()
+        .filter_map(|o| lineage.supports(o).map(|s| (o, s)))
+        .collect();
+    let ballots: BTreeSet<u64> = supported.iter().map(|(_, s)| s.ballot).collect();
+    let mut children: Vec<(bool, Pending)> = Vec::new();
+    for (outcome, supports) in &supported {
+        let old = run.parent_ballots.contains(&supports.ballot);
+        for hypothesis in hypotheses::break_outcome(outcome, supports, budget) {
+            let mut faults = run.faults.clone();
+            faults.extend(hypothesis);
+            let child = Pending {
+                faults,
+                depth: run.depth + 1,
+                parent_ballots: ballots.clone(),
+            };
+            children.push((old, child));
+        }
+    }
+    children.sort_by_key(|(old, _)| *old);
+    children
+        .into_iter()
+        .map(|(_, child)| child)
+        .take(config.per_run)
+        .collect()
 }
 
 /// Random fault injection in the same budget and vocabulary: each
