@@ -75,10 +75,11 @@ fn a_three_replica_rtl_cluster_commits_through_a_leader_crash() {
     );
 }
 
-/// Seed `seed` with every fault kind drawn from it (drops, duplicates,
-/// reordering, partitions, crashes), the window the RTL holds on both NICs.
-fn all_faults(nic: NicBackend, seed: u64) -> SimConfig {
-    let mut config = SimConfig::new(3, seed, 40).with_faults(&FaultKind::ALL, HEAL_US);
+/// `replicas` replicas, seed `seed` with every fault kind drawn from it
+/// (drops, duplicates, reordering, partitions, crashes), the window the RTL
+/// holds on both NICs.
+fn all_faults(nic: NicBackend, replicas: u8, seed: u64) -> SimConfig {
+    let mut config = SimConfig::new(replicas, seed, 40).with_faults(&FaultKind::ALL, HEAL_US);
     config.timing.window = WINDOW_SLOTS as u64;
     config
         .with_nic(nic)
@@ -107,7 +108,7 @@ fn model_and_rtl_commit_the_same_log_through_a_leader_crash() {
 
 #[test]
 fn model_and_rtl_commit_the_same_log_under_every_fault_kind() {
-    for seed in [2, 3] {
-        same_log(|nic| all_faults(nic, seed));
+    for (replicas, seed) in [(3, 2), (3, 3), (5, 1)] {
+        same_log(|nic| all_faults(nic, replicas, seed));
     }
 }
