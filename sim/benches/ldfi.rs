@@ -43,39 +43,49 @@ fn show(runs: &[(u64, bool)], found: usize) -> String {
 }
 
 fn main() {
-    println!(
-        "{:<22} {:>6} {:>6} {:>8} | {:>6} {:>6} {:>8} | ratio of medians",
-        "variant", "median", "max", "found", "median", "max", "found"
-    );
-    println!("{:<22} {:^24} | {:^24} |", "", "LDFI", "random");
-    for variant in &SimVariant::ALL[1..] {
-        let config = |seed: u64| {
-            let mut config = LdfiConfig::small(3, seed);
-            config.sim.variant = *variant;
-            config
-        };
-        let (ldfi_runs, ldfi_found) =
-            executions(|seed| ldfi::search(&config(seed), &mut |_, _| {}));
-        let (random_runs, random_found) = executions(|seed| {
-            let mut config = config(seed);
-            config.max_executions = RANDOM_CAP;
-            ldfi::random_search(&config, seed, &mut |_, _| {})
-        });
-        let (ldfi_median, random_median) = (
-            ldfi_runs[ldfi_runs.len() / 2],
-            random_runs[random_runs.len() / 2],
-        );
-        let ratio = random_median.0 as f64 / ldfi_median.0 as f64;
-        let ratio = match (ldfi_median.1, random_median.1) {
-            (false, _) => "n/a: LDFI's median seed did not find it".to_string(),
-            (true, false) => format!(">={ratio:.1}x"),
-            (true, true) => format!("{ratio:.1}x"),
-        };
+    // Random over LDFI's vocabulary (cuts included), and over the issue's
+    // bare one (single-message omissions and crashes).
+    for random_cuts in [2, 0] {
+        println!();
         println!(
-            "{:<22} {} | {} | {ratio}",
-            variant.name(),
-            show(&ldfi_runs, ldfi_found),
-            show(&random_runs, random_found),
+            "{:<22} {:>6} {:>6} {:>8} | {:>6} {:>6} {:>8} | ratio of medians",
+            "variant", "median", "max", "found", "median", "max", "found"
         );
+        let random = format!("random, <= {random_cuts} cuts");
+        println!("{:<22} {:^24} | {random:^24} |", "", "LDFI");
+        for variant in &SimVariant::ALL[1..] {
+            compare(*variant, random_cuts);
+        }
     }
+}
+
+fn compare(variant: SimVariant, random_cuts: u64) {
+    let config = |seed: u64| {
+        let mut config = LdfiConfig::small(3, seed);
+        config.sim.variant = variant;
+        config.random_cuts = random_cuts;
+        config
+    };
+    let (ldfi_runs, ldfi_found) = executions(|seed| ldfi::search(&config(seed), &mut |_, _| {}));
+    let (random_runs, random_found) = executions(|seed| {
+        let mut config = config(seed);
+        config.max_executions = RANDOM_CAP;
+        ldfi::random_search(&config, seed, &mut |_, _| {})
+    });
+    let (ldfi_median, random_median) = (
+        ldfi_runs[ldfi_runs.len() / 2],
+        random_runs[random_runs.len() / 2],
+    );
+    let ratio = random_median.0 as f64 / ldfi_median.0 as f64;
+    let ratio = match (ldfi_median.1, random_median.1) {
+        (false, _) => "n/a: LDFI's median seed did not find it".to_string(),
+        (true, false) => format!(">={ratio:.1}x"),
+        (true, true) => format!("{ratio:.1}x"),
+    };
+    println!(
+        "{:<22} {} | {} | {ratio}",
+        variant.name(),
+        show(&ldfi_runs, ldfi_found),
+        show(&random_runs, random_found),
+    );
 }

@@ -48,6 +48,9 @@ impl FaultVar {
     }
 }
 
+/// Minimal hypotheses enumerated per outcome before the smallest are kept.
+const ENUMERATED: usize = 64;
+
 /// What bounds a hypothesis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -55,7 +58,7 @@ pub struct Budget {
     pub crashes: u32,
     /// End of finite failures: every fault happens before it.
     pub eff_us: Micros,
-    /// Most hypotheses enumerated for one outcome.
+    /// Most hypotheses returned for one outcome (the smallest).
     pub per_outcome: usize,
     /// Replicas in the group (a majority of them elects and chooses).
     pub replicas: u8,
@@ -83,7 +86,13 @@ pub fn break_outcome(outcome: &Outcome, supports: &Supports, budget: Budget) -> 
     }
     cnf.solver.add_clause_reuse(&mut ways);
     cnf.at_most(budget.crashes);
-    cnf.minimal_models(budget.per_outcome)
+    // The smallest hypotheses first (Molly's preference: fewer faults are
+    // likelier and explain more), among the first `ENUMERATED` the solver
+    // finds; ties keep the solver's order.
+    let mut models = cnf.minimal_models(ENUMERATED);
+    models.sort_by_key(Vec::len);
+    models.truncate(budget.per_outcome);
+    models
 }
 
 /// A literal implying no follower's ack reaches the leader before the
