@@ -66,8 +66,8 @@ pub struct Budget {
 
 /// The minimal fault sets that break every support of `outcome`: its ack is
 /// prevented (its ballot's election, or the phase 2 acks of every follower
-/// that acked it, or the recovery of its leader, broken), or its value is
-/// forgotten by everyone holding it.
+/// that acked it, or the recovery of its leader, broken), or fewer than a
+/// majority keep its value.
 pub fn break_outcome(outcome: &Outcome, supports: &Supports, budget: Budget) -> Vec<Vec<FaultVar>> {
     let mut cnf = Cnf {
         eff_us: budget.eff_us,
@@ -86,9 +86,8 @@ pub fn break_outcome(outcome: &Outcome, supports: &Supports, budget: Budget) -> 
     }
     cnf.solver.add_clause_reuse(&mut ways);
     cnf.at_most(budget.crashes);
-    // The smallest hypotheses first (Molly's preference: fewer faults are
-    // likelier and explain more), among the first `ENUMERATED` the solver
-    // finds; ties keep the solver's order.
+    // The smallest hypotheses first, as Molly orders them, among the first
+    // `ENUMERATED` the solver finds; ties keep the solver's order.
     let mut models = cnf.minimal_models(ENUMERATED);
     models.sort_by_key(Vec::len);
     models.truncate(budget.per_outcome);
