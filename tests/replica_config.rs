@@ -104,3 +104,31 @@ fn a_missing_file_is_named() {
         String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/cluster.toml")
     );
 }
+
+#[test]
+fn a_bad_record_of_earlier_starts_stops_the_replica_saying_what_to_do() {
+    let state = std::env::temp_dir().join(format!("riptide-lives-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("group-3-replica-0.lives"), "not a count").unwrap();
+    let state_arg = state.to_str().unwrap();
+    let (code, stderr) = run_with_config(
+        GOOD,
+        "lives",
+        &["replica", "--id", "0", "--state-dir", state_arg],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is not a start count") && stderr.contains("--bootstrap"),
+        "{stderr}"
+    );
+    // An id outside the group is refused before anything is written.
+    let (code, stderr) = run_with_config(
+        GOOD,
+        "lives-id",
+        &["replica", "--id", "5", "--state-dir", state_arg],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--id 5"), "{stderr}");
+    assert!(!state.join("group-3-replica-5.lives").exists());
+    std::fs::remove_dir_all(&state).unwrap();
+}

@@ -212,4 +212,15 @@ fn five_replicas_survive_a_leader_kill_and_the_old_leader_rejoins() {
         );
         thread::sleep(Duration::from_millis(50));
     }
+    // It was started with the same command line as the first time: its record
+    // of having run, not a flag, made it recover.
+    let logs = group.logs();
+    let second_life = logs
+        .split("== ")
+        .find(|log| log.contains(&format!("replica-{killed}.2.log")))
+        .expect("the restarted replica's log");
+    assert!(
+        second_life.contains("rejoin=true") && second_life.contains("life=2"),
+        "{second_life}"
+    );
 }

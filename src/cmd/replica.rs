@@ -1,11 +1,13 @@
 //! `riptide replica`: one replica of a group as a process on UDP sockets.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use riptide_control::runtime::fastpath::Board;
-use riptide_control::runtime::{ClusterConfig, Start, fresh_seed, serve, stop_on_signals};
+use riptide_control::runtime::{
+    ClusterConfig, Start, StartMode, begin_life, fresh_seed, serve, stop_on_signals,
+};
 use riptide_driver::model::{ModelBugs, ModelNic};
 
 #[derive(clap::Args)]
@@ -20,11 +22,20 @@ pub struct Args {
     /// process over UDP; `vfio:DDDD:BB:DD.F` drives an Alveo board.
     #[arg(long, default_value = "soft")]
     nic: String,
-    /// This replica ran before and lost its state (a restart after a crash):
-    /// recover from the others before voting. Required for a restart: a
-    /// replica that forgot its promises must not vote as if it made none.
+    /// Where the replica records that it has run (default: `riptide-state`
+    /// next to the config). A replica that finds its record recovers from the
+    /// others before it votes: it forgot its promises when it stopped.
     #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Recover before voting even without a record (its state directory was
+    /// lost with the machine).
+    #[arg(long, conflicts_with = "bootstrap")]
     rejoin: bool,
+    /// A brand-new group: start fresh whatever the record says. Only when
+    /// every replica of the group starts anew; a live group's replica that
+    /// votes as if it made no promises can break agreement.
+    #[arg(long)]
+    bootstrap: bool,
     /// Seed of the replica's randomness (election timeouts, recovery nonce);
     /// default: fresh for each run, and logged.
     #[arg(long)]
@@ -33,10 +44,29 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = ClusterConfig::load(&args.config)?;
+    if config.replica(args.id).is_none() {
+        anyhow::bail!(
+            "--id {}: {} has replicas 0..{}",
+            args.id,
+            args.config.display(),
+            config.size()
+        );
+    }
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| {
+        let config_dir = args.config.parent().unwrap_or(Path::new("."));
+        config_dir.join("riptide-state")
+    });
+    let mode = match (args.rejoin, args.bootstrap) {
+        (true, _) => StartMode::Rejoin,
+        (_, true) => StartMode::Bootstrap,
+        _ => StartMode::FromRecord,
+    };
+    let life = begin_life(&state_dir, config.group, args.id, mode)?;
     let start = Start {
         id: args.id,
         seed: args.seed.unwrap_or_else(fresh_seed),
-        rejoin: args.rejoin,
+        rejoin: life.recover,
+        life: life.number,
     };
     let stop = stop_on_signals();
     match args.nic.as_str() {

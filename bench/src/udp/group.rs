@@ -88,7 +88,7 @@ impl ProcessGroup {
             status_socket,
         };
         for id in 0..group.config.size() {
-            group.spawn(id, false)?;
+            group.spawn(id)?;
         }
         Ok(group)
     }
@@ -105,7 +105,7 @@ impl ProcessGroup {
         self.config.size()
     }
 
-    fn spawn(&mut self, id: u8, rejoin: bool) -> anyhow::Result<()> {
+    fn spawn(&mut self, id: u8) -> anyhow::Result<()> {
         let slot = usize::from(id);
         self.incarnations[slot] += 1;
         let log_path = self
@@ -135,9 +135,6 @@ impl ProcessGroup {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        if rejoin {
-            command.arg("--rejoin");
-        }
         // SAFETY: prctl is async-signal-safe, and nothing else runs between
         // fork and exec.
         unsafe {
@@ -164,11 +161,12 @@ impl ProcessGroup {
         Ok(())
     }
 
-    /// Starts replica `id` again after a kill; it recovers its state from
-    /// the others before it votes.
+    /// Starts replica `id` again after a kill, as an operator would: with
+    /// the same command line. Its record of having run (in `riptide-state`
+    /// next to the config) makes it recover from the others before it votes.
     pub fn restart(&mut self, id: u8) -> anyhow::Result<()> {
         self.kill(id)?;
-        self.spawn(id, true)
+        self.spawn(id)
     }
 
     /// Ids of the replicas whose process has exited (a crash), with how.
@@ -294,6 +292,11 @@ fn scratch_dir() -> anyhow::Result<PathBuf> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
+    // A directory left by an earlier process with the same pid would hold
+    // its replicas' records, and these would start as restarts.
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }

@@ -1,6 +1,7 @@
 //! The replica runtime: a replica as a process on real UDP sockets.
 //!
 //! - [`config`]: `cluster.toml`, validated, errors naming the field;
+//! - [`lives`]: whether this replica ran before (then it recovers first);
 //! - [`ring`]: UDP sockets on one io_uring (batched, fixed buffer pools);
 //! - [`fastpath`]: the NIC a process drives: the software fast path (the
 //!   behavioural model) or an Alveo board;
@@ -12,11 +13,13 @@
 
 pub mod config;
 pub mod fastpath;
+pub mod lives;
 pub mod node;
 pub mod ring;
 pub mod serve;
 pub mod status;
 
 pub use config::{ClusterConfig, ConfigError, Timing};
+pub use lives::{Life, LivesError, StartMode, begin_life};
 pub use serve::{ServeError, Start, fresh_seed, serve, stop_on_signals};
 pub use status::StatusReport;

@@ -52,6 +52,8 @@ pub struct Start {
     pub seed: u64,
     /// The replica ran before and lost its state: recover before voting.
     pub rejoin: bool,
+    /// Which start of this replica this is (1 for the first), for the logs.
+    pub life: u64,
 }
 
 /// Runs replica `start.id` of `config` on `nic` until `stop` is set.
@@ -96,6 +98,7 @@ pub fn serve<F: FastPath>(
         nic = %node.nic().name(),
         seed = start.seed,
         rejoin = start.rejoin,
+        life = start.life,
         "replica started"
     );
 
