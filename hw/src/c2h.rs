@@ -230,6 +230,13 @@ impl Default for C2hWriter {
     }
 }
 
+impl C2hWriter {
+    /// Simulation view: a queued command or a record on its way out.
+    pub fn in_flight(&self) -> bool {
+        !self.q_kind.is_empty() || self.busy.q.val() || self.b_valid.q.val() || self.c_valid.q.val()
+    }
+}
+
 impl Logic for C2hWriter {
     #[hdl_gen]
     fn update(&mut self) {

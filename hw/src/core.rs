@@ -187,6 +187,24 @@ impl Default for RiptideCore {
     }
 }
 
+impl RiptideCore {
+    /// Simulation view: anything the core would still do with its inputs
+    /// idle (a frame being decided, a queued command, a beat on its way out,
+    /// a pending strobe). Lets a testbench stop stepping an idle core. An
+    /// entry waiting for a slot while the window is full waits for input.
+    pub fn in_flight(&self) -> bool {
+        let held = self.leader.submit.val() && !self.fast.window_open.val();
+        self.net_tx_tvalid.val()
+            || self.c2h_tvalid.val()
+            || self.parser.in_flight()
+            || self.fast.in_flight()
+            || self.writer.in_flight()
+            || self.builder.in_flight()
+            || (self.leader.in_flight() && !held)
+            || self.regs.in_flight()
+    }
+}
+
 impl Logic for RiptideCore {
     #[hdl_gen]
     fn update(&mut self) {

@@ -272,6 +272,17 @@ impl Default for FastPath {
     }
 }
 
+impl FastPath {
+    /// Simulation view: an ack not yet counted, a commit advance or a fence
+    /// completion not yet reported.
+    pub fn in_flight(&self) -> bool {
+        self.commit_pending.q.val()
+            || self.fence_pending.q.val()
+            || self.advance.val()
+            || self.quorum.in_flight()
+    }
+}
+
 impl Logic for FastPath {
     #[hdl_gen]
     fn update(&mut self) {
@@ -403,7 +414,7 @@ impl Logic for FastPath {
         self.tx_ballot.next = self.want_tx_ballot.val();
         self.tx_slot.next = self.slot.val();
         self.quorum.mark.next = false;
-        self.quorum.mark_at.next = self.slot.val().get_bits::<4>(0);
+        self.quorum.mark_at.next = bit_cast::<6, 64>(self.slot.val());
         self.quorum.mark_bit.next = self.one.val() << self.sender.val();
         if self.done.val() && !self.fits.val() {
             self.fate.next = self.f_overflow.val();
@@ -436,7 +447,7 @@ impl Logic for FastPath {
         // waits for a free cycle of the queue.
         self.quorum.needed.next = (self.replicas.val() >> 1) + 1;
         self.first_open.next = self.commit_reg.q.val() + 1;
-        self.quorum.first.next = self.first_open.val().get_bits::<4>(0);
+        self.quorum.first.next = bit_cast::<6, 64>(self.first_open.val());
         self.advance.next = self.is_leader.val() && (self.quorum.advance.val() != 0_u64);
         // Leader: slots for submitted entries, within the window.
         self.in_flight.next = self.next_slot_reg.q.val() - 1 - self.commit_reg.q.val();
@@ -446,6 +457,10 @@ impl Logic for FastPath {
         }
         self.window_open.next =
             self.is_leader.val() && (self.in_flight.val() < self.window_limit.val());
+        self.quorum.limit.next = bit_cast::<7, 64>(self.in_flight.val());
+        if self.in_flight.val() > bit_cast::<64, 16>(self.max_window.val()) {
+            self.quorum.limit.next = bit_cast::<7, 16>(self.max_window.val());
+        }
         self.c2h_busy.next = self.act.val() && self.want_c2h.val();
         // A commit record goes before a new entry's (the window it opens
         // must be visible to the host first).
@@ -457,7 +472,7 @@ impl Logic for FastPath {
             && !self.commit_pending.q.val();
         self.submit_grant.next = self.grant.val();
         self.quorum.start.next = self.grant.val();
-        self.quorum.start_at.next = self.next_slot_reg.q.val().get_bits::<4>(0);
+        self.quorum.start_at.next = bit_cast::<6, 64>(self.next_slot_reg.q.val());
         self.quorum.own_bit.next = self.one.val() << self.replica_id.val();
         if self.grant.val() {
             self.c2h_push.next = true;
@@ -470,10 +485,9 @@ impl Logic for FastPath {
             self.next_slot_reg.d.next = self.next_slot_reg.q.val() + 1;
         }
 
-        self.quorum.take.next = self.advance.val();
         if self.advance.val() {
             self.commit_reg.d.next =
-                self.commit_reg.q.val() + bit_cast::<64, 5>(self.quorum.advance.val());
+                self.commit_reg.q.val() + bit_cast::<64, 7>(self.quorum.advance.val());
             self.commit_pending.d.next = true;
         }
         if self.commit_pending.q.val() && !self.c2h_busy.val() && self.c2h_room.val() {

@@ -45,6 +45,13 @@ impl<D: Synth> Default for RegFifo<D> {
     }
 }
 
+impl<D: Synth> RegFifo<D> {
+    /// Simulation view: no entry held.
+    pub fn is_empty(&self) -> bool {
+        self.held.q.val() == 0
+    }
+}
+
 impl<D: Synth> Logic for RegFifo<D> {
     #[hdl_gen]
     fn update(&mut self) {

@@ -200,6 +200,16 @@ impl Default for LeaderUnit {
     }
 }
 
+impl LeaderUnit {
+    /// Simulation view: a record being received or fanned out, a heartbeat
+    /// due, or a reader still holding the store.
+    pub fn in_flight(&self) -> bool {
+        self.state.q.val() != self.s_receive.val()
+            || self.heartbeat_pending.q.val()
+            || self.outstanding.q.val() != 0
+    }
+}
+
 impl Logic for LeaderUnit {
     #[hdl_gen]
     fn update(&mut self) {
@@ -264,8 +274,8 @@ impl Logic for LeaderUnit {
         self.h2c_tready.next = false;
         self.ram_c2h.write_enable.next = false;
         self.ram_tx.write_enable.next = false;
-        self.ram_c2h.write_address.next = self.beat_no.q.val().get_bits::<8>(0);
-        self.ram_tx.write_address.next = self.beat_no.q.val().get_bits::<8>(0);
+        self.ram_c2h.write_address.next = bit_cast::<8, 9>(self.beat_no.q.val());
+        self.ram_tx.write_address.next = bit_cast::<8, 9>(self.beat_no.q.val());
         self.ram_c2h.write_data.next = self.h2c_tdata.val();
         if self.h2c_tlast.val() {
             self.ram_c2h.write_data.next = self.h2c_tdata.val() & self.data_mask.val();

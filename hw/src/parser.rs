@@ -298,6 +298,13 @@ impl Default for RxParser {
     }
 }
 
+impl RxParser {
+    /// Simulation view: a beat or a verdict still to leave the parser.
+    pub fn in_flight(&self) -> bool {
+        self.out_valid.q.val() || self.out_done.q.val()
+    }
+}
+
 impl Logic for RxParser {
     #[hdl_gen]
     fn update(&mut self) {

@@ -1,20 +1,36 @@
-//! Leader ack bitmaps: one bit per replica for each slot in flight, over a
-//! ring of [`WINDOW_SLOTS`] slots (slot `s` at index `s % WINDOW_SLOTS`), and
+//! Leader ack bitmaps over a window of [`WINDOW_SLOTS`] slots in flight, and
 //! the in-order commit advance over contiguous slots that reached a quorum.
 //!
-//! The bitmaps are registers rather than block RAM: finding how far commit
-//! can advance looks at every slot in one cycle (the model advances over all
-//! contiguous chosen slots at once, and so must we).
+//! The bitmaps (one bit per replica, slot `s` at index `s % WINDOW_SLOTS`)
+//! live in a small synchronous RAM (LUTRAM or block RAM) and are updated by
+//! read-modify-write: an ack reads its slot's bitmap in the cycle of its
+//! decision and writes it back, with the sender's bit, one cycle later. What
+//! the commit advance needs is only one bit per slot, `chosen`, kept in
+//! registers so that the whole run of chosen slots after commit is found in
+//! one cycle (the model advances over all of them at once, and so must we).
+//!
+//! Starting a slot or clearing the window (reconfiguration) never touches
+//! the RAM: a `fresh` bit per slot says its RAM word is left over from an
+//! older slot, and reads as the leader's own acceptance (`owned`) or as
+//! nothing. The advance is bounded by the number of slots in flight, so
+//! `chosen` bits of retired slots never count again.
 
+use riptide_wire::regs;
 use rust_hdl::prelude::*;
 
-/// Most slots in flight past commit: `CFG_WINDOW` is clamped to this.
-pub const WINDOW_SLOTS: usize = 16;
-pub type SlotIndex = Bits<4>;
+/// Most slots in flight past commit: `CFG_WINDOW` is clamped to this, and
+/// the driver reads it from `MAX_WINDOW`.
+pub const WINDOW_SLOTS: usize = regs::MAX_WINDOW_SLOTS as usize;
+const INDEX_BITS: usize = 6;
+pub type SlotIndex = Bits<INDEX_BITS>;
+/// Slots in a run: 0 to [`WINDOW_SLOTS`] inclusive.
+pub type RunLength = Bits<7>;
+pub type SlotSet = Bits<WINDOW_SLOTS>;
 /// Replica ids that fit a bitmap (the register map's peer table size).
 pub type Bitmap = Bits<8>;
 
-const _: () = assert!(1 << 4 == WINDOW_SLOTS);
+const _: () = assert!(1 << INDEX_BITS == WINDOW_SLOTS && WINDOW_SLOTS < 1 << 7);
+const _: () = assert!(regs::MAX_REPLICAS <= 8);
 
 #[derive(LogicBlock)]
 pub struct Quorum {
@@ -34,20 +50,36 @@ pub struct Quorum {
     pub needed: Signal<In, Bits<4>>,
     /// Index of slot `commit + 1`.
     pub first: Signal<In, SlotIndex>,
+    /// Slots in flight past commit (at most [`WINDOW_SLOTS`] count).
+    pub limit: Signal<In, RunLength>,
     /// How many slots from `first` on are chosen (the commit advance).
-    pub advance: Signal<Out, Bits<5>>,
-    /// Retire the `advance` chosen slots now.
-    pub take: Signal<In, Bit>,
-    bitmaps: [DFF<Bitmap>; WINDOW_SLOTS],
-    counts: [Popcount8; WINDOW_SLOTS],
-    first_wide: Signal<Local, Bits<5>>,
-    /// `chosen[i]`: bit `j < i` set when slot index `j` has a quorum.
-    chosen: [Signal<Local, Bits<16>>; WINDOW_SLOTS + 1],
-    rotated: Signal<Local, Bits<16>>,
-    index: [Constant<SlotIndex>; WINDOW_SLOTS],
-    index_wide: [Constant<Bits<5>>; WINDOW_SLOTS],
-    run: [Constant<Bits<5>>; WINDOW_SLOTS],
-    one_hot: [Constant<Bits<16>>; WINDOW_SLOTS],
+    pub advance: Signal<Out, RunLength>,
+    /// An ack is between its read and its write.
+    pub busy: Signal<Out, Bit>,
+    bitmaps: RAM<Bitmap, INDEX_BITS>,
+    chosen: DFF<SlotSet>,
+    fresh: DFF<SlotSet>,
+    owned: DFF<SlotSet>,
+    // The ack in its write cycle.
+    m_valid: DFF<Bit>,
+    m_at: DFF<SlotIndex>,
+    m_bit: DFF<Bitmap>,
+    // The last word written, for an ack to the same slot right behind it.
+    w_valid: DFF<Bit>,
+    w_at: DFF<SlotIndex>,
+    w_data: DFF<Bitmap>,
+    m_one: Signal<Local, SlotSet>,
+    start_one: Signal<Local, SlotSet>,
+    old: Signal<Local, Bitmap>,
+    merged: Signal<Local, Bitmap>,
+    fresh_marked: Signal<Local, SlotSet>,
+    chosen_marked: Signal<Local, SlotSet>,
+    merged_count: Popcount8,
+    own_count: Popcount8,
+    run: TrailingOnes,
+    first_wide: Signal<Local, RunLength>,
+    one: Constant<SlotSet>,
+    all: Constant<SlotSet>,
 }
 
 impl Default for Quorum {
@@ -64,67 +96,124 @@ impl Default for Quorum {
             mark_bit: Default::default(),
             needed: Default::default(),
             first: Default::default(),
+            limit: Default::default(),
             advance: Default::default(),
-            take: Default::default(),
+            busy: Default::default(),
             bitmaps: Default::default(),
-            counts: Default::default(),
             chosen: Default::default(),
-            rotated: Default::default(),
-            index: std::array::from_fn(|i| Constant::new((i as u64).into())),
-            index_wide: std::array::from_fn(|i| Constant::new((i as u64).into())),
+            fresh: Default::default(),
+            owned: Default::default(),
+            m_valid: Default::default(),
+            m_at: Default::default(),
+            m_bit: Default::default(),
+            w_valid: Default::default(),
+            w_at: Default::default(),
+            w_data: Default::default(),
+            m_one: Default::default(),
+            start_one: Default::default(),
+            old: Default::default(),
+            merged: Default::default(),
+            fresh_marked: Default::default(),
+            chosen_marked: Default::default(),
+            merged_count: Default::default(),
+            own_count: Default::default(),
+            run: Default::default(),
             first_wide: Default::default(),
-            run: std::array::from_fn(|i| Constant::new((i as u64).into())),
-            one_hot: std::array::from_fn(|i| Constant::new((1u64 << i).into())),
+            one: Constant::new(1u64.into()),
+            all: Constant::new(u64::MAX.into()),
         }
+    }
+}
+
+impl Quorum {
+    /// Simulation view: an ack between its read and its write.
+    pub fn in_flight(&self) -> bool {
+        self.m_valid.q.val()
     }
 }
 
 impl Logic for Quorum {
     #[hdl_gen]
     fn update(&mut self) {
-        self.chosen[0].next = 0.into();
-        for i in 0..16 {
-            self.bitmaps[i].clock.next = self.clock.val();
-            self.bitmaps[i].d.next = self.bitmaps[i].q.val();
-            self.counts[i].bits.next = self.bitmaps[i].q.val();
+        dff_setup!(
+            self, clock, chosen, fresh, owned, m_valid, m_at, m_bit, w_valid, w_at, w_data
+        );
+        self.bitmaps.read_clock.next = self.clock.val();
+        self.bitmaps.write_clock.next = self.clock.val();
+
+        // Read cycle: the ack's word is read; it is written back next cycle.
+        self.bitmaps.read_address.next = self.mark_at.val();
+        self.m_valid.d.next = self.mark.val();
+        self.m_at.d.next = self.mark_at.val();
+        self.m_bit.d.next = self.mark_bit.val();
+        self.busy.next = self.m_valid.q.val();
+
+        // Write cycle.
+        self.m_one.next = self.one.val() << self.m_at.q.val();
+        self.start_one.next = self.one.val() << self.start_at.val();
+        self.old.next = self.bitmaps.read_data.val();
+        if self.w_valid.q.val() && (self.w_at.q.val() == self.m_at.q.val()) {
+            self.old.next = self.w_data.q.val();
         }
-        for i in 0..16 {
-            self.chosen[i + 1].next = self.chosen[i].val();
-            if self.counts[i].count.val() >= self.needed.val() {
-                self.chosen[i + 1].next = self.chosen[i].val() | self.one_hot[i].val();
+        if self.fresh.q.val().get_bit(self.m_at.q.val().index()) {
+            self.old.next = 0.into();
+            if self.owned.q.val().get_bit(self.m_at.q.val().index()) {
+                self.old.next = self.own_bit.val();
             }
         }
-        // Slot `first` moved to bit 0; the advance is its run of ones.
-        self.first_wide.next = bit_cast::<5, 4>(self.first.val());
-        self.rotated.next = (self.chosen[16].val() >> self.first.val())
-            | (self.chosen[16].val() << (16_u64 - self.first_wide.val()));
-        self.advance.next = 16.into();
-        for i in 0..16 {
-            if !self.rotated.val().get_bit(15 - i) {
-                self.advance.next = self.run[15 - i].val();
+        self.merged.next = self.old.val() | self.m_bit.q.val();
+        self.merged_count.bits.next = self.merged.val();
+        self.own_count.bits.next = self.own_bit.val();
+        self.bitmaps.write_address.next = self.m_at.q.val();
+        self.bitmaps.write_data.next = self.merged.val();
+        self.bitmaps.write_enable.next = self.m_valid.q.val();
+        self.w_valid.d.next = self.m_valid.q.val();
+        self.w_at.d.next = self.m_at.q.val();
+        self.w_data.d.next = self.merged.val();
+        self.fresh_marked.next = self.fresh.q.val();
+        self.chosen_marked.next = self.chosen.q.val();
+        if self.m_valid.q.val() {
+            self.fresh_marked.next = self.fresh.q.val() & !self.m_one.val();
+            if self.merged_count.count.val() >= self.needed.val() {
+                self.chosen_marked.next = self.chosen.q.val() | self.m_one.val();
             }
         }
-        for i in 0..16 {
-            if self.take.val()
-                && (((self.index_wide[i].val() - self.first_wide.val()) & 15_u64)
-                    < self.advance.val())
-            {
-                self.bitmaps[i].d.next = 0.into();
+
+        // A new slot (it wins over an ack to the slot a window before): its
+        // word reads as the leader's own acceptance.
+        self.fresh.d.next = self.fresh_marked.val();
+        self.chosen.d.next = self.chosen_marked.val();
+        if self.start.val() {
+            self.fresh.d.next = self.fresh_marked.val() | self.start_one.val();
+            self.owned.d.next = self.owned.q.val() | self.start_one.val();
+            self.chosen.d.next = self.chosen_marked.val() & !self.start_one.val();
+            if self.own_count.count.val() >= self.needed.val() {
+                self.chosen.d.next = self.chosen_marked.val() | self.start_one.val();
             }
-            if self.mark.val() && (self.mark_at.val() == self.index[i].val()) {
-                self.bitmaps[i].d.next = self.bitmaps[i].q.val() | self.mark_bit.val();
-            }
-            if self.start.val() && (self.start_at.val() == self.index[i].val()) {
-                self.bitmaps[i].d.next = self.own_bit.val();
-            }
-            if self.clear.val() || self.rst.val() {
-                self.bitmaps[i].d.next = 0.into();
-            }
+        }
+        if self.clear.val() || self.rst.val() {
+            self.fresh.d.next = self.all.val();
+            self.owned.d.next = 0.into();
+            self.chosen.d.next = 0.into();
+            self.m_valid.d.next = false;
+            self.w_valid.d.next = false;
+        }
+
+        // Slot `first` moved to bit 0; the advance is its run of ones, within
+        // the slots in flight.
+        self.first_wide.next = bit_cast::<7, 6>(self.first.val());
+        self.run.bits.next = (self.chosen.q.val() >> self.first.val())
+            | (self.chosen.q.val() << (64_u64 - self.first_wide.val()));
+        self.advance.next = self.run.count.val();
+        if self.limit.val() < self.run.count.val() {
+            self.advance.next = self.limit.val();
         }
     }
 }
 
-/// Ones in a bitmap (`bit_cast` cannot sit in an HDL loop, so this is a block).
+/// Ones in a bitmap. A leaf block: in Verilog an adder of the bits; in
+/// simulation `count_ones`, because RustHDL's part-selects of narrow `Bits`
+/// shift through a big integer on every settle pass.
 #[derive(LogicBlock, Default)]
 pub struct Popcount8 {
     pub bits: Signal<In, Bitmap>,
@@ -132,16 +221,49 @@ pub struct Popcount8 {
 }
 
 impl Logic for Popcount8 {
-    #[hdl_gen]
     fn update(&mut self) {
-        self.count.next = bit_cast::<4, 1>(self.bits.val().get_bits::<1>(0))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(1))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(2))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(3))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(4))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(5))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(6))
-            + bit_cast::<4, 1>(self.bits.val().get_bits::<1>(7));
+        self.count.next = u64::from(self.bits.val().to_u64().count_ones()).into();
+    }
+
+    fn connect(&mut self) {
+        self.count.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let sum: Vec<String> = (0..8).map(|i| format!("{{3'b0, bits[{i}]}}")).collect();
+        Verilog::Custom(format!(
+            "always @(*) begin\n   count = {};\nend\n",
+            sum.join(" + ")
+        ))
+    }
+}
+
+/// Ones below the lowest zero of a slot set (a priority encoder). A leaf
+/// block: in Verilog a priority chain of constants; in simulation
+/// `trailing_ones`.
+#[derive(LogicBlock, Default)]
+pub struct TrailingOnes {
+    pub bits: Signal<In, SlotSet>,
+    pub count: Signal<Out, RunLength>,
+}
+
+impl Logic for TrailingOnes {
+    fn update(&mut self) {
+        self.count.next = u64::from(self.bits.val().to_u64().trailing_ones()).into();
+    }
+
+    fn connect(&mut self) {
+        self.count.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let chain: String = (0..WINDOW_SLOTS)
+            .rev()
+            .map(|i| format!("   if (!bits[{i}]) count = 7'd{i};\n"))
+            .collect();
+        Verilog::Custom(format!(
+            "always @(*) begin\n   count = 7'd{WINDOW_SLOTS};\n{chain}end\n"
+        ))
     }
 }
 
@@ -152,53 +274,156 @@ mod tests {
 
     crate::clocked!(Quorum);
 
+    const W: u64 = WINDOW_SLOTS as u64;
+
+    fn bench(needed: u64) -> Bench<Quorum> {
+        let mut bench = Bench::new("quorum", Quorum::default());
+        bench.uut.needed.next = needed.into();
+        bench.uut.own_bit.next = 1.into();
+        bench.uut.rst.next = true;
+        bench.step();
+        bench.uut.rst.next = false;
+        bench
+    }
+
+    fn start(bench: &mut Bench<Quorum>, slot: u64) {
+        bench.uut.start.next = true;
+        bench.uut.start_at.next = (slot % W).into();
+        bench.step();
+        bench.uut.start.next = false;
+    }
+
+    /// One ack, then the cycle its write takes.
     fn mark(bench: &mut Bench<Quorum>, slot: u64, who: u64) {
         bench.uut.mark.next = true;
-        bench.uut.mark_at.next = (slot % WINDOW_SLOTS as u64).into();
+        bench.uut.mark_at.next = (slot % W).into();
         bench.uut.mark_bit.next = (1u64 << who).into();
         bench.step();
         bench.uut.mark.next = false;
+        bench.step();
         bench.settle();
+    }
+
+    /// Commit is `commit`, slots up to `next - 1` in flight.
+    fn window(bench: &mut Bench<Quorum>, commit: u64, next: u64) -> u64 {
+        bench.uut.first.next = ((commit + 1) % W).into();
+        bench.uut.limit.next = (next - 1 - commit).min(W).into();
+        bench.settle();
+        bench.uut.advance.val().to_u64()
+    }
+
+    fn retire(bench: &mut Bench<Quorum>) {
+        bench.step();
     }
 
     #[test]
     fn commit_advances_over_contiguous_majorities_only() {
         for (replicas, quorum) in [(3u64, 2u64), (5, 3)] {
-            let mut bench = Bench::new("quorum", Quorum::default());
-            bench.uut.needed.next = quorum.into();
-            // Slots 15..=18 in flight (wrapping the ring), commit = 14.
-            bench.uut.first.next = 15.into();
-            for slot in 15..=18u64 {
-                bench.uut.start.next = true;
-                bench.uut.start_at.next = (slot % 16).into();
-                bench.uut.own_bit.next = 1.into();
-                bench.step();
+            let mut bench = bench(quorum);
+            // Slots 63..=66 in flight (wrapping the ring), commit = 62.
+            for slot in 63..=66 {
+                start(&mut bench, slot);
             }
-            bench.uut.start.next = false;
-            bench.settle();
-            assert_eq!(bench.uut.advance.val().to_u64(), 0);
-            // Slot 16 reaches a quorum first: nothing is committed yet.
+            assert_eq!(window(&mut bench, 62, 67), 0);
+            // Slot 64 reaches a quorum first: nothing is committed yet.
             for who in 1..quorum {
-                mark(&mut bench, 16, who);
+                mark(&mut bench, 64, who);
             }
-            assert_eq!(bench.uut.advance.val().to_u64(), 0, "{replicas} replicas");
+            assert_eq!(window(&mut bench, 62, 67), 0, "{replicas} replicas");
+            // A duplicate ack does not count twice.
+            mark(&mut bench, 63, 1);
+            mark(&mut bench, 63, 1);
+            let want = if quorum == 2 { 2 } else { 0 };
+            assert_eq!(window(&mut bench, 62, 67), want, "{replicas} replicas");
+            for who in 2..quorum {
+                mark(&mut bench, 63, who);
+            }
+            assert_eq!(window(&mut bench, 62, 67), 2, "{replicas} replicas");
+            retire(&mut bench);
+            assert_eq!(window(&mut bench, 64, 67), 0);
             for who in 1..quorum {
-                mark(&mut bench, 15, who);
+                mark(&mut bench, 65, who);
+                mark(&mut bench, 66, who);
             }
-            assert_eq!(bench.uut.advance.val().to_u64(), 2, "{replicas} replicas");
-            bench.uut.take.next = true;
-            bench.step();
-            bench.uut.take.next = false;
-            bench.uut.first.next = 1.into();
-            bench.settle();
-            assert_eq!(bench.uut.advance.val().to_u64(), 0);
-            // Retired slots were cleared: slot 15 + 16 = 31 starts empty.
-            mark(&mut bench, 31, 1);
-            bench.uut.first.next = 15.into();
-            bench.settle();
-            assert_eq!(bench.uut.advance.val().to_u64(), 0);
-            mark(&mut bench, 31, 2);
-            assert_eq!(bench.uut.advance.val().to_u64(), u64::from(quorum == 2));
+            assert_eq!(window(&mut bench, 64, 67), 2);
+            // A full window; slot 64 + W reuses the word of slot 64, whose
+            // acks must not count for it.
+            for slot in 67..=64 + W {
+                start(&mut bench, slot);
+            }
+            for slot in 67..64 + W {
+                for who in 1..quorum {
+                    mark(&mut bench, slot, who);
+                }
+            }
+            assert_eq!(window(&mut bench, 64, 65 + W), W - 1);
+            assert_eq!(
+                window(&mut bench, 64, 70),
+                5,
+                "bounded by the slots in flight"
+            );
+            for who in 1..quorum {
+                mark(&mut bench, 64 + W, who);
+            }
+            assert_eq!(window(&mut bench, 64, 65 + W), W, "{replicas} replicas");
         }
+    }
+
+    #[test]
+    fn acks_right_behind_each_other_and_a_reset_window() {
+        let mut bench = bench(3);
+        start(&mut bench, 5);
+        // Two acks for the same slot in consecutive cycles: the second reads
+        // the word before the first's write lands, and takes it from the bypass.
+        for who in [1u64, 2] {
+            bench.uut.mark.next = true;
+            bench.uut.mark_at.next = 5.into();
+            bench.uut.mark_bit.next = (1u64 << who).into();
+            bench.step();
+        }
+        bench.uut.mark.next = false;
+        bench.step();
+        assert_eq!(window(&mut bench, 4, 6), 1);
+        // Cleared: the word is left over and reads as nothing (a slot in
+        // flight from the configuration, not started by this leader).
+        bench.uut.clear.next = true;
+        bench.step();
+        bench.uut.clear.next = false;
+        assert_eq!(window(&mut bench, 4, 6), 0);
+        mark(&mut bench, 5, 1);
+        mark(&mut bench, 5, 2);
+        assert_eq!(window(&mut bench, 4, 6), 0, "own acceptance not implied");
+        mark(&mut bench, 5, 3);
+        assert_eq!(window(&mut bench, 4, 6), 1);
+    }
+
+    #[test]
+    fn one_replica_chooses_at_start() {
+        let mut bench = bench(1);
+        start(&mut bench, 9);
+        assert_eq!(window(&mut bench, 8, 10), 1);
+    }
+
+    #[test]
+    fn leaves_match_their_verilog_and_native_counts() {
+        let mut pop = Popcount8::default();
+        pop.connect_all();
+        for bits in 0..=255u64 {
+            pop.bits.next = bits.into();
+            assert!(simulate(&mut pop, 10));
+            assert_eq!(pop.count.val().to_u64(), u64::from(bits.count_ones()));
+        }
+        assert!(generate_verilog(&pop).contains("count = {3'b0, bits[0]} + {3'b0, bits[1]}"));
+        let mut ones = TrailingOnes::default();
+        ones.connect_all();
+        for bits in [0u64, 1, 0b1011, u64::MAX, u64::MAX >> 1, 0xFFFF_0FFF] {
+            ones.bits.next = bits.into();
+            assert!(simulate(&mut ones, 10));
+            assert_eq!(ones.count.val().to_u64(), u64::from(bits.trailing_ones()));
+        }
+        let verilog = generate_verilog(&ones);
+        assert!(
+            verilog.contains("count = 7'd64;") && verilog.contains("if (!bits[0]) count = 7'd0;")
+        );
     }
 }

@@ -96,6 +96,8 @@ pub struct RegFile {
     a_fence_status: Constant<AxilAddr>,
     a_heartbeat: Constant<AxilAddr>,
     a_heartbeat_interval: Constant<AxilAddr>,
+    a_max_window: Constant<AxilAddr>,
+    max_window_value: Constant<Bits<32>>,
     a_peer_base: Constant<AxilAddr>,
     a_peer_end: Constant<AxilAddr>,
     a_counter_base: Constant<AxilAddr>,
@@ -240,6 +242,8 @@ impl Default for RegFile {
             a_fence_status: at(regs::FENCE_STATUS),
             a_heartbeat: at(regs::HEARTBEAT),
             a_heartbeat_interval: at(regs::HEARTBEAT_INTERVAL),
+            a_max_window: at(regs::MAX_WINDOW),
+            max_window_value: Constant::new(u64::from(regs::MAX_WINDOW_SLOTS).into()),
             a_peer_base: Constant::new(u64::from(PEER_BASE).into()),
             a_peer_end: Constant::new(u64::from(peer_end).into()),
             a_counter_base: Constant::new(u64::from(regs::COUNTER_BASE).into()),
@@ -302,6 +306,13 @@ impl Default for RegFile {
             own_ip_sel: Default::default(),
             own_port_sel: Default::default(),
         }
+    }
+}
+
+impl RegFile {
+    /// Simulation view: a configuration, fence or heartbeat strobe not yet taken.
+    pub fn in_flight(&self) -> bool {
+        self.apply.q.val() || self.fence_go.q.val() || self.heartbeat_go.q.val()
     }
 }
 
@@ -370,7 +381,7 @@ impl Logic for RegFile {
         self.s_axil_wready.next = self.write.val();
         self.waddr.next = self.s_axil_awaddr.val() & 0xFFC_u64;
         self.wpeer_offset.next = (self.waddr.val() - self.a_peer_base.val()) >> 4;
-        self.wpeer.next = self.wpeer_offset.val().get_bits::<3>(0);
+        self.wpeer.next = bit_cast::<3, 12>(self.wpeer_offset.val());
         self.apply.d.next = false;
         self.fence_go.d.next = false;
         self.heartbeat_go.d.next = false;
@@ -458,11 +469,13 @@ impl Logic for RegFile {
         self.s_axil_bresp.next = 0.into();
 
         // Reads.
-        self.read.next = self.s_axil_arvalid.val() && !self.r_valid.q.val();
+        // A read is taken while the previous answer leaves: one per cycle.
+        self.read.next =
+            self.s_axil_arvalid.val() && (!self.r_valid.q.val() || self.s_axil_rready.val());
         self.s_axil_arready.next = self.read.val();
         self.raddr.next = self.s_axil_araddr.val() & 0xFFC_u64;
         self.rpeer_offset.next = (self.raddr.val() - self.a_peer_base.val()) >> 4;
-        self.rpeer.next = self.rpeer_offset.val().get_bits::<3>(0);
+        self.rpeer.next = bit_cast::<3, 12>(self.rpeer_offset.val());
         self.rcounter.next =
             bit_cast::<10, 12>((self.raddr.val() - self.a_counter_base.val()) >> 2);
         self.rvalue.next = 0.into();
@@ -509,13 +522,13 @@ impl Logic for RegFile {
             self.rvalue.next = self.cfg_commit_hi.q.val();
         }
         if self.raddr.val() == self.a_next_lo.val() {
-            self.rvalue.next = self.next_slot.val().get_bits::<32>(0);
+            self.rvalue.next = bit_cast::<32, 64>(self.next_slot.val());
         }
         if self.raddr.val() == self.a_next_hi.val() {
             self.rvalue.next = self.latched_next_hi.q.val();
         }
         if self.raddr.val() == self.a_commit_lo.val() {
-            self.rvalue.next = self.commit_index.val().get_bits::<32>(0);
+            self.rvalue.next = bit_cast::<32, 64>(self.commit_index.val());
         }
         if self.raddr.val() == self.a_commit_hi.val() {
             self.rvalue.next = self.latched_commit_hi.q.val();
@@ -528,6 +541,9 @@ impl Logic for RegFile {
         }
         if self.raddr.val() == self.a_heartbeat_interval.val() {
             self.rvalue.next = self.interval.q.val();
+        }
+        if self.raddr.val() == self.a_max_window.val() {
+            self.rvalue.next = self.max_window_value.val();
         }
         if self.raddr.val() == self.a_fence_status.val() {
             self.rvalue.next = bit_cast::<32, 1>(self.fence_status.q.val().into());
@@ -561,6 +577,9 @@ impl Logic for RegFile {
                 }
             }
         }
+        if self.r_valid.q.val() && self.s_axil_rready.val() {
+            self.r_valid.d.next = false;
+        }
         if self.read.val() {
             self.r_valid.d.next = true;
             self.r_data.d.next = self.rvalue.val();
@@ -571,20 +590,17 @@ impl Logic for RegFile {
                 self.latched_commit_hi.d.next = self.commit_index.val().get_bits::<32>(32);
             }
         }
-        if self.r_valid.q.val() && self.s_axil_rready.val() {
-            self.r_valid.d.next = false;
-        }
         self.s_axil_rvalid.next = self.r_valid.q.val();
         self.s_axil_rdata.next = self.r_data.q.val();
         self.s_axil_rresp.next = 0.into();
 
         // Configuration takes effect together, the cycle after the apply write.
         if self.apply.q.val() {
-            self.live_role.d.next = self.cfg_role.q.val().get_bits::<2>(0);
-            self.live_replica_id.d.next = self.cfg_replica_id.q.val().get_bits::<8>(0);
-            self.live_group.d.next = self.cfg_group.q.val().get_bits::<16>(0);
-            self.live_replicas.d.next = self.cfg_replicas.q.val().get_bits::<4>(0);
-            self.live_window.d.next = self.cfg_window.q.val().get_bits::<16>(0);
+            self.live_role.d.next = bit_cast::<2, 32>(self.cfg_role.q.val());
+            self.live_replica_id.d.next = bit_cast::<8, 32>(self.cfg_replica_id.q.val());
+            self.live_group.d.next = bit_cast::<16, 32>(self.cfg_group.q.val());
+            self.live_replicas.d.next = bit_cast::<4, 32>(self.cfg_replicas.q.val());
+            self.live_window.d.next = bit_cast::<16, 32>(self.cfg_window.q.val());
             self.live_ballot.d.next = (bit_cast::<64, 32>(self.cfg_ballot_hi.q.val()) << 32)
                 | bit_cast::<64, 32>(self.cfg_ballot_lo.q.val());
         }
@@ -628,7 +644,7 @@ impl Logic for RegFile {
                 self.sel_ip.next = self.peer_ip_reg[i].q.val();
                 self.sel_port.next = self.peer_port_reg[i].q.val();
             }
-            if self.live_replica_id.q.val().get_bits::<3>(0) == self.peer_index[i].val() {
+            if bit_cast::<3, 8>(self.live_replica_id.q.val()) == self.peer_index[i].val() {
                 self.own_mac_lo.next = self.peer_mac_lo[i].q.val();
                 self.own_mac_hi.next = self.peer_mac_hi[i].q.val();
                 self.own_ip_sel.next = self.peer_ip_reg[i].q.val();
@@ -638,11 +654,11 @@ impl Logic for RegFile {
         self.peer_mac.next = (bit_cast::<48, 32>(self.sel_mac_hi.val()) << 32)
             | bit_cast::<48, 32>(self.sel_mac_lo.val());
         self.peer_ip.next = self.sel_ip.val();
-        self.peer_port.next = self.sel_port.val().get_bits::<16>(0);
+        self.peer_port.next = bit_cast::<16, 32>(self.sel_port.val());
         self.own_mac.next = (bit_cast::<48, 32>(self.own_mac_hi.val()) << 32)
             | bit_cast::<48, 32>(self.own_mac_lo.val());
         self.own_ip.next = self.own_ip_sel.val();
-        self.own_port.next = self.own_port_sel.val().get_bits::<16>(0);
+        self.own_port.next = bit_cast::<16, 32>(self.own_port_sel.val());
 
         if self.rst.val() {
             self.enable_reg.d.next = false;

@@ -28,8 +28,6 @@ impl Clocked for RiptideCore {
 /// Idle cycles after each received frame, so that the card-to-host stream
 /// (up to three beats per two-beat frame) never falls behind.
 pub const RX_GAP: usize = 2;
-/// Cycles without any stream activity after which the core counts as idle.
-const QUIET: u64 = 12;
 /// Give up on a core that never goes quiet (a wedged or looping design).
 const MAX_DRAIN: u64 = 200_000;
 
@@ -155,10 +153,8 @@ impl RtlNic {
         self.bench.cycle
     }
 
-    /// One clock cycle: stream inputs offered, outputs collected; true if a
-    /// beat moved on any stream.
-    fn step(&mut self) -> bool {
-        let mut active = false;
+    /// One clock cycle: stream inputs offered, outputs collected.
+    fn step(&mut self) {
         let u = &mut self.bench.uut;
         match self.rx.front() {
             Some(Some(beat)) => {
@@ -187,20 +183,16 @@ impl RtlNic {
         let u = &self.bench.uut;
         // Handshakes happen at the rising edge: sample before it.
         let cycle = self.bench.cycle;
-        if let Some(beat) = self.rx.pop_front() {
-            if let Some(beat) = beat {
-                track(
-                    &mut self.timing.rx_first,
-                    &mut self.timing.rx,
-                    cycle,
-                    beat.last,
-                );
-            }
-            active = true;
+        if let Some(Some(beat)) = self.rx.pop_front() {
+            track(
+                &mut self.timing.rx_first,
+                &mut self.timing.rx,
+                cycle,
+                beat.last,
+            );
         }
         if u.h2c_tvalid.val() && u.h2c_tready.val() {
             self.h2c.pop_front();
-            active = true;
         }
         if u.net_tx_tvalid.val() && tx_ready {
             let beat = Beat::from_tdata(
@@ -220,7 +212,6 @@ impl RtlNic {
                 let to = self.addressee(&frame);
                 self.transmit.push_back((to, frame));
             }
-            active = true;
         }
         if u.c2h_tvalid.val() && c2h_ready {
             let beat = Beat::from_tdata(u.c2h_tdata.val(), u.c2h_tkeep.val(), u.c2h_tlast.val());
@@ -235,10 +226,8 @@ impl RtlNic {
                 let record = std::mem::take(&mut self.c2h_partial);
                 self.host.push_back(records::decode_c2h(&record));
             }
-            active = true;
         }
         self.bench.step();
-        active
     }
 
     /// The replica whose MAC a frame is addressed to (`u8::MAX` if none).
@@ -249,12 +238,13 @@ impl RtlNic {
             .map_or(u8::MAX, |i| i as u8)
     }
 
-    /// Runs until every queued input is in and the streams were quiet for a while.
+    /// Runs until every queued input is in and nothing is left in flight
+    /// (the core's own view of its queues, pipelines and strobes): further
+    /// idle cycles would change nothing but a heartbeat timer.
     pub fn drain(&mut self) {
-        let mut quiet = 0;
         let start = self.bench.cycle;
-        while quiet < QUIET || !self.rx.is_empty() || !self.h2c.is_empty() {
-            quiet = if self.step() { 0 } else { quiet + 1 };
+        while !self.rx.is_empty() || !self.h2c.is_empty() || self.bench.uut.in_flight() {
+            self.step();
             assert!(
                 self.bench.cycle - start < MAX_DRAIN,
                 "core did not go quiet in {MAX_DRAIN} cycles"
@@ -295,32 +285,40 @@ impl RtlNic {
 
     /// AXI4-Lite read of one register.
     pub fn read(&mut self, offset: u32) -> u32 {
-        let u = &mut self.bench.uut;
-        u.s_axil_araddr.next = u64::from(offset).into();
-        u.s_axil_arvalid.next = true;
-        u.s_axil_rready.next = true;
-        for _ in 0..16 {
-            self.bench.settle();
-            let taken = self.bench.uut.s_axil_arready.val();
-            self.bench.step();
-            if taken {
-                break;
+        self.read_many(&[offset])[0]
+    }
+
+    /// AXI4-Lite reads of several registers, issued back to back (the
+    /// register file takes a read in the cycle the previous answer leaves).
+    pub fn read_many(&mut self, offsets: &[u32]) -> Vec<u32> {
+        let mut values = Vec::with_capacity(offsets.len());
+        let mut issued = 0;
+        let mut waited = 0;
+        self.bench.uut.s_axil_rready.next = true;
+        while values.len() < offsets.len() {
+            let u = &mut self.bench.uut;
+            u.s_axil_arvalid.next = issued < offsets.len();
+            if let Some(&offset) = offsets.get(issued) {
+                u.s_axil_araddr.next = u64::from(offset).into();
             }
+            self.bench.settle();
+            let u = &self.bench.uut;
+            if u.s_axil_arvalid.val() && u.s_axil_arready.val() {
+                issued += 1;
+            }
+            if u.s_axil_rvalid.val() {
+                values.push(u.s_axil_rdata.val().to_u64() as u32);
+            }
+            self.bench.step();
+            waited += 1;
+            assert!(
+                waited < 16 * (offsets.len() + 1),
+                "AXI4-Lite reads not answered"
+            );
         }
         self.bench.uut.s_axil_arvalid.next = false;
-        let mut value = None;
-        for _ in 0..16 {
-            self.bench.settle();
-            if self.bench.uut.s_axil_rvalid.val() {
-                value = Some(self.bench.uut.s_axil_rdata.val().to_u64() as u32);
-            }
-            self.bench.step();
-            if value.is_some() {
-                break;
-            }
-        }
         self.bench.uut.s_axil_rready.next = false;
-        value.expect("AXI4-Lite read answered")
+        values
     }
 
     pub fn counter(&mut self, counter: Counter) -> u32 {
@@ -329,7 +327,9 @@ impl RtlNic {
 
     /// Every counter, in register order.
     pub fn counters(&mut self) -> Vec<(Counter, u32)> {
-        Counter::ALL.iter().map(|&c| (c, self.counter(c))).collect()
+        let offsets: Vec<u32> = Counter::ALL.iter().map(|c| c.offset()).collect();
+        let values = self.read_many(&offsets);
+        Counter::ALL.iter().copied().zip(values).collect()
     }
 
     fn write64(&mut self, lo: regs::Register, hi: regs::Register, value: u64) {

@@ -49,15 +49,16 @@ impl<B: Clocked> Bench<B> {
     }
 
     /// One clock period: inputs already set are sampled at the rising edge.
-    /// The falling edge is left for the next settle (it changes no state),
-    /// which saves a settle per cycle.
+    /// The falling edge changes no state, so it is left to the next settle,
+    /// together with the next inputs (a settle costs several passes over
+    /// the whole design; one with nothing new costs one pass).
     pub fn step(&mut self) {
-        self.uut.clock().next = false.into();
         self.settle();
         self.uut.clock().next = true.into();
         self.settle();
         self.cycle += 1;
         self.trace(self.cycle * PERIOD_PS);
+        self.uut.clock().next = false.into();
     }
 
     fn trace(&mut self, time: u64) {

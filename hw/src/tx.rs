@@ -308,6 +308,13 @@ impl Default for TxBuilder {
     }
 }
 
+impl TxBuilder {
+    /// Simulation view: a queued command or a frame on its way out.
+    pub fn in_flight(&self) -> bool {
+        !self.q_kind.is_empty() || self.busy.q.val() || self.b_valid.q.val() || self.c_valid.q.val()
+    }
+}
+
 impl Logic for TxBuilder {
     #[hdl_gen]
     fn update(&mut self) {
@@ -360,7 +367,7 @@ impl Logic for TxBuilder {
         self.q_commit.data_in.next = self.commit.val();
         self.q_len.data_in.next = self.len.val();
         self.room.next = self.q_kind.count.val() < 4_u64;
-        self.peer_sel.next = self.q_to.data_out.val().get_bits::<3>(0);
+        self.peer_sel.next = bit_cast::<3, 8>(self.q_to.data_out.val());
 
         self.advance.next = !self.c_valid.q.val() || self.tx_tready.val();
         self.head_ready.next = self.q_kind.count.val() != 0_u64;
@@ -388,9 +395,9 @@ impl Logic for TxBuilder {
         self.sum.next = self.checksum_base.val()
             + bit_cast::<20, 17>(self.ip_total.val())
             + bit_cast::<20, 16>(self.own_ip.val().get_bits::<16>(16))
-            + bit_cast::<20, 16>(self.own_ip.val().get_bits::<16>(0))
+            + bit_cast::<20, 16>(bit_cast::<16, 32>(self.own_ip.val()))
             + bit_cast::<20, 16>(self.peer_ip.val().get_bits::<16>(16))
-            + bit_cast::<20, 16>(self.peer_ip.val().get_bits::<16>(0));
+            + bit_cast::<20, 16>(bit_cast::<16, 32>(self.peer_ip.val()));
         self.fold.next = (self.sum.val() & 0xFFFF_u64) + (self.sum.val() >> 16);
         self.checksum.next =
             !bit_cast::<16, 20>((self.fold.val() & 0xFFFF_u64) + (self.fold.val() >> 16));

@@ -10,10 +10,11 @@ mod common;
 
 use common::{Pair, config, frame};
 use riptide_control::rng::Rng;
-use riptide_wire::host::{NicCommand, NicRole};
+use riptide_wire::host::{NicCommand, NicConfig, NicRole};
+use riptide_wire::regs;
 use riptide_wire::{Ballot, Message, layout};
 
-const DEFAULT_STREAMS: u64 = 300;
+const DEFAULT_STREAMS: u64 = 10_000;
 const OPS_PER_STREAM: u64 = 24;
 
 fn streams() -> u64 {
@@ -94,6 +95,20 @@ fn random_frame(rng: &mut Rng, pair: &Pair, id: u8, replicas: u8) -> Vec<u8> {
     bytes
 }
 
+/// A configuration with a window from one slot to the hardware's largest
+/// (small windows fill within a stream and hold submits back).
+fn random_config(
+    rng: &mut Rng,
+    role: NicRole,
+    ballot: Ballot,
+    next_slot: u64,
+    replicas: u8,
+) -> NicConfig {
+    let mut config = config(role, ballot, next_slot, replicas);
+    config.window = 1 + rng.below(u64::from(regs::MAX_WINDOW_SLOTS));
+    config
+}
+
 fn random_command(rng: &mut Rng, pair: &Pair, replicas: u8) -> Option<NicCommand> {
     let state = pair.model.config().clone();
     let leader = state.role == NicRole::Leader;
@@ -111,111 +126,155 @@ fn random_command(rng: &mut Rng, pair: &Pair, replicas: u8) -> Option<NicCommand
         8 if rng.chance(1, 3) => {
             let role = [NicRole::Idle, NicRole::Follower, NicRole::Leader][rng.below(3) as usize];
             let ballot = Ballot::new(1 + rng.below(4), rng.below(u64::from(replicas)) as u8);
-            Some(NicCommand::Configure(config(
-                role,
-                ballot,
-                1 + rng.below(30),
-                replicas,
+            let next_slot = 1 + rng.below(30);
+            Some(NicCommand::Configure(random_config(
+                rng, role, ballot, next_slot, replicas,
             )))
         }
         _ => None,
     }
 }
 
+/// What one stream produced (all of it agreed).
+#[derive(Default)]
+struct Tally {
+    records: usize,
+    frames: usize,
+    cycles: u64,
+}
+
+/// Stream `stream` through `pair` (restarted first); panics at the first
+/// difference, with the stream's operations. `verbose` prints both sides.
+fn run_stream(pair: &mut Pair, stream: u64, verbose: bool) -> Tally {
+    let cycles_before = pair.rtl.cycles();
+    let mut rng = Rng::new(0xD1FF ^ stream);
+    let replicas = if rng.chance(1, 2) { 3 } else { 5 };
+    let id = rng.below(u64::from(replicas)) as u8;
+    pair.restart(id, replicas);
+    // A third of the streams see random back-pressure on both outputs
+    // (with room between frames so that nothing overflows).
+    let throttled = rng.chance(1, 3);
+    pair.rtl
+        .backpressure(rng.next_u64(), if throttled { 60 } else { 100 });
+    let role = if rng.chance(1, 2) {
+        NicRole::Follower
+    } else {
+        NicRole::Leader
+    };
+    let ballot = Ballot::new(1 + rng.below(3), rng.below(u64::from(replicas)) as u8);
+    let next_slot = 1 + rng.below(20);
+    pair.command(NicCommand::Configure(random_config(
+        &mut rng, role, ballot, next_slot, replicas,
+    )));
+    let mut log = vec![];
+    for _ in 0..OPS_PER_STREAM {
+        if rng.chance(1, 4) {
+            if let Some(command) = random_command(&mut rng, pair, replicas) {
+                log.push(format!("{command:?}"));
+                pair.command(command);
+            }
+        } else {
+            let bytes = random_frame(&mut rng, pair, id, replicas);
+            log.push(format!("frame {bytes:02x?}"));
+            pair.receive(&bytes);
+            if throttled {
+                pair.rtl.idle(6);
+            }
+        }
+    }
+    let context = format!(
+        "stream {stream} (replica {id} of {replicas}), ops:\n{}",
+        log.join("\n")
+    );
+    if verbose {
+        print_both(pair);
+    }
+    let out = pair.agree(&context);
+    pair.counters_agree(&context);
+    Tally {
+        records: out.records.len(),
+        frames: out.frames.len(),
+        cycles: pair.rtl.cycles() - cycles_before,
+    }
+}
+
+fn print_both(pair: &mut Pair) {
+    let (model, rtl) = pair.outputs();
+    for (i, r) in model.records.iter().enumerate() {
+        println!(
+            "model record {i}: {}",
+            format!("{r:?}").chars().take(120).collect::<String>()
+        );
+    }
+    for (i, r) in rtl.records.iter().enumerate() {
+        println!(
+            "rtl record {i}: {}",
+            format!("{r:?}").chars().take(120).collect::<String>()
+        );
+    }
+    println!(
+        "model {:?}",
+        pair.model.counters().iter().collect::<Vec<_>>()
+    );
+    println!(
+        "rtl {:?}",
+        pair.rtl
+            .counters()
+            .into_iter()
+            .filter(|c| c.1 > 0)
+            .collect::<Vec<_>>()
+    );
+    println!("model config {:?}", pair.model.config());
+}
+
+/// Streams are independent (each restarts the core and is seeded by its
+/// number), so they are dealt round-robin to one simulated core per CPU;
+/// the outcome does not depend on the number of workers.
 #[test]
 fn rtl_and_model_agree_on_random_streams() {
     let started = std::time::Instant::now();
-    let mut cycles = 0;
-    let mut records = 0;
-    let mut frames = 0;
-    let mut pair = Pair::new("differential", 0, 5);
     let only: Option<u64> = std::env::var("RIPTIDE_DIFF_ONLY")
         .ok()
         .and_then(|s| s.parse().ok());
-    for stream in 0..streams() {
-        if only.is_some_and(|o| o != stream) {
-            continue;
-        }
-        let mut rng = Rng::new(0xD1FF ^ stream);
-        let replicas = if rng.chance(1, 2) { 3 } else { 5 };
-        let id = rng.below(u64::from(replicas)) as u8;
-        pair.restart(id, replicas);
-        // A third of the streams see random back-pressure on both outputs
-        // (with room between frames so that nothing overflows).
-        let throttled = rng.chance(1, 3);
-        pair.rtl
-            .backpressure(rng.next_u64(), if throttled { 60 } else { 100 });
-        let role = if rng.chance(1, 2) {
-            NicRole::Follower
-        } else {
-            NicRole::Leader
-        };
-        let ballot = Ballot::new(1 + rng.below(3), rng.below(u64::from(replicas)) as u8);
-        pair.command(NicCommand::Configure(config(
-            role,
-            ballot,
-            1 + rng.below(20),
-            replicas,
-        )));
-        let mut log = vec![];
-        for _ in 0..OPS_PER_STREAM {
-            if rng.chance(1, 4) {
-                if let Some(command) = random_command(&mut rng, &pair, replicas) {
-                    log.push(format!("{command:?}"));
-                    pair.command(command);
-                }
-            } else {
-                let bytes = random_frame(&mut rng, &pair, id, replicas);
-                log.push(format!("frame {bytes:02x?}"));
-                pair.receive(&bytes);
-                if throttled {
-                    pair.rtl.idle(6);
-                }
-            }
-        }
-        let context = format!(
-            "stream {stream} (replica {id} of {replicas}), ops:\n{}",
-            log.join("\n")
-        );
-        if only.is_some() {
-            let (model, rtl) = pair.outputs();
-            for (i, r) in model.records.iter().enumerate() {
-                println!(
-                    "model record {i}: {}",
-                    format!("{r:?}").chars().take(120).collect::<String>()
-                );
-            }
-            for (i, r) in rtl.records.iter().enumerate() {
-                println!(
-                    "rtl record {i}: {}",
-                    format!("{r:?}").chars().take(120).collect::<String>()
-                );
-            }
-            println!(
-                "model {:?}",
-                pair.model.counters().iter().collect::<Vec<_>>()
-            );
-            println!(
-                "rtl {:?}",
-                pair.rtl
-                    .counters()
-                    .into_iter()
-                    .filter(|c| c.1 > 0)
-                    .collect::<Vec<_>>()
-            );
-            println!("model config {:?}", pair.model.config());
-        }
-        let out = pair.agree(&context);
-        records += out.records.len();
-        frames += out.frames.len();
-        pair.counters_agree(&context);
+    if let Some(stream) = only {
+        let mut pair = Pair::new("differential", 0, 5);
+        run_stream(&mut pair, stream, true);
+        return;
     }
-    cycles += pair.rtl.cycles();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let total = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut pair = Pair::new(&format!("differential{worker}"), 0, 5);
+                    let mut tally = Tally::default();
+                    for stream in (worker..streams()).step_by(workers as usize) {
+                        let t = run_stream(&mut pair, stream, false);
+                        tally.records += t.records;
+                        tally.frames += t.frames;
+                        tally.cycles += t.cycles;
+                    }
+                    tally
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a stream disagreed (see its panic above)"))
+            .fold(Tally::default(), |a, t| Tally {
+                records: a.records + t.records,
+                frames: a.frames + t.frames,
+                cycles: a.cycles + t.cycles,
+            })
+    });
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{} streams, {records} records, {frames} frames agreed; {cycles} cycles in {secs:.1} s ({:.0} cycles/s)",
+        "{} streams on {workers} threads, {} records, {} frames agreed; {} cycles in {secs:.1} s ({:.0} cycles/s)",
         streams(),
-        cycles as f64 / secs
+        total.records,
+        total.frames,
+        total.cycles,
+        total.cycles as f64 / secs
     );
-    assert!(records > 0 && frames > 0);
+    assert!(total.records > 0 && total.frames > 0);
 }

@@ -23,8 +23,24 @@ fn identity_configuration_and_peer_table_read_back() {
     assert_eq!(nic.read(ip), u32::from_be_bytes(peers(5)[4].ip));
     nic.write(regs::CFG_WINDOW.offset, 9);
     assert_eq!(nic.read(regs::CFG_WINDOW.offset), 9);
+    assert_eq!(nic.read(regs::MAX_WINDOW.offset), regs::MAX_WINDOW_SLOTS);
     assert_eq!(nic.read(0xFFC), 0, "unmapped reads 0");
     assert_eq!(nic.read(Counter::RxFrames.offset()), 0);
+}
+
+#[test]
+fn reads_issued_back_to_back_are_answered_one_per_cycle_in_order() {
+    let mut nic = RtlNic::new("registers_burst", 3, GROUP, peers(5));
+    let offsets = [
+        regs::ID.offset,
+        regs::CFG_REPLICA_ID.offset,
+        regs::MAX_WINDOW.offset,
+        regs::CFG_REPLICAS.offset,
+    ];
+    let before = nic.cycles();
+    let values = nic.read_many(&offsets);
+    assert_eq!(values, vec![regs::ID_VALUE, 3, regs::MAX_WINDOW_SLOTS, 5]);
+    assert_eq!(nic.cycles() - before, offsets.len() as u64 + 1);
 }
 
 #[test]

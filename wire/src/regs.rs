@@ -69,6 +69,11 @@ pub const ROLE_LEADER: u32 = 2;
 /// Most replicas in a group: the size of the peer table.
 pub const MAX_REPLICAS: usize = 8;
 
+/// Most slots the hardware leader keeps in flight past commit (its ack
+/// bitmap window), the value of [`MAX_WINDOW`]. A larger `CFG_WINDOW` acts
+/// as this one; drivers read [`MAX_WINDOW`] and configure at most that.
+pub const MAX_WINDOW_SLOTS: u32 = 64;
+
 register!(ID, 0x000, Ro, "constant `ID_VALUE` (\"RPTD\")");
 register!(
     VERSION,
@@ -164,6 +169,12 @@ register!(
     Rw,
     "leader: cycles without a frame sent to followers after which a COMMIT heartbeat goes out by itself (0: only on HEARTBEAT writes)"
 );
+register!(
+    MAX_WINDOW,
+    0x068,
+    Ro,
+    "constant `MAX_WINDOW_SLOTS`: the largest effective CFG_WINDOW (larger values act as this)"
+);
 
 /// The registers above the peer table and counters, in offset order.
 pub const CONTROL: &[Register] = &[
@@ -192,6 +203,7 @@ pub const CONTROL: &[Register] = &[
     FENCE_STATUS,
     HEARTBEAT,
     HEARTBEAT_INTERVAL,
+    MAX_WINDOW,
 ];
 
 /// The peer table: one block of [`PEER_STRIDE`] bytes per replica id, with

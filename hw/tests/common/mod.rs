@@ -8,7 +8,7 @@ use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_hw::sim::RtlNic;
 use riptide_wire::frame::{Endpoint, encode_frame};
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicRole};
-use riptide_wire::regs::Counter;
+use riptide_wire::regs::{self, Counter};
 use riptide_wire::{Ballot, Envelope, Message};
 
 pub const GROUP: u16 = 7;
@@ -39,7 +39,7 @@ pub fn config(role: NicRole, ballot: Ballot, next_slot: u64, replicas: u8) -> Ni
         next_slot,
         commit: next_slot - 1,
         replicas,
-        window: 16,
+        window: u64::from(regs::MAX_WINDOW_SLOTS),
     }
 }
 
