@@ -136,6 +136,20 @@ fn hw_verilog_writes_the_riptide_core_module() {
 }
 
 #[test]
+fn bench_on_the_rtl_prints_the_figures_table() {
+    let out = riptide(&["bench", "--backend", "rtl", "--frames", "8", "--no-yosys"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.contains("| follower: ACCEPT (74 B) beats/cycle in, back to back | 1.000 |"),
+        "{table}"
+    );
+    assert!(table.contains("leader: last ACCEPTED last beat to Committed record first beat"));
+    assert!(table.contains("cycles/s"), "{table}");
+    assert!(!table.contains("yosys"), "{table}");
+}
+
+#[test]
 fn replica_without_the_board_exits_with_an_actionable_error() {
     let config = scratch("vfio-cluster.toml");
     let replicas: String = (0..3)

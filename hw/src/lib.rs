@@ -5,6 +5,7 @@
 //! Verilog for UltraScale+ ([`verilog::write_verilog`]). Module map, pipeline
 //! and measured figures: `docs/hw.md`.
 pub mod beat;
+pub mod bench;
 pub mod c2h;
 pub mod card;
 pub mod core;

@@ -53,6 +53,12 @@ pub struct Args {
     /// udp: also measure a peer system with the same load, and compare.
     #[arg(long, value_enum)]
     peer: Option<Peer>,
+    /// rtl: back-to-back frames per throughput run.
+    #[arg(long, default_value_t = riptide_hw::bench::Options::default().frames)]
+    frames: u64,
+    /// rtl: skip the yosys synthesis (resources and longest path; minutes).
+    #[arg(long)]
+    no_yosys: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -66,13 +72,26 @@ enum Backend {
     Sim,
     /// `udp`: replica processes on loopback (`riptide replica`), real time.
     Udp,
+    /// `rtl`: riptide_core in the RustHDL simulator (throughput and latency
+    /// in cycles, simulator speed) and yosys (resources, longest path).
+    Rtl,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.backend {
         Backend::Sim => simulated(&args),
         Backend::Udp => udp(&args),
+        Backend::Rtl => rtl(&args),
     }
+}
+
+fn rtl(args: &Args) -> anyhow::Result<ExitCode> {
+    let options = riptide_hw::bench::Options {
+        frames: args.frames,
+        yosys: !args.no_yosys,
+    };
+    print!("{}", riptide_hw::bench::run(&options).markdown());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn udp(args: &Args) -> anyhow::Result<ExitCode> {
