@@ -147,7 +147,8 @@ fn ack_broken(cnf: &mut Cnf, outcome: &Outcome, ack: &Ack, supports: &Supports) 
 
 /// A literal implying the leader's ballot is not elected: every promiser's
 /// vote is broken (its PREPAREs or PROMISEs lost, the link cut, or the
-/// promiser crashing before its fence completes and it answers).
+/// promiser crashing before the PREPARE arrives or before its fence
+/// completes and it answers).
 fn election_broken(cnf: &mut Cnf, outcome: &Outcome, votes: &[Vote]) -> Option<Lit> {
     // A majority counting the candidate: with fewer promisers on record
     // than it needs, the election is not in this run's lineage.
@@ -160,6 +161,11 @@ fn election_broken(cnf: &mut Cnf, outcome: &Outcome, votes: &[Vote]) -> Option<L
         if let Some(first) = vote.prepares.first() {
             ways.extend(cnf.crash(vote.promiser, first.at));
             ways.extend(cnf.cut(outcome.leader, vote.promiser, first.at));
+        }
+        if let Some(first) = vote.promises.first() {
+            // After the PREPARE arrived, before the fence completed and the
+            // PROMISE left.
+            ways.extend(cnf.crash(vote.promiser, first.at));
         }
         ways.extend(cnf.all_omitted(&vote.prepares));
         ways.extend(cnf.all_omitted(&vote.promises));
