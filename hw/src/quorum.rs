@@ -238,9 +238,10 @@ impl Logic for Popcount8 {
     }
 }
 
-/// Ones below the lowest zero of a slot set (a priority encoder). A leaf
-/// block: in Verilog a priority chain of constants; in simulation
-/// `trailing_ones`.
+/// Ones below the lowest zero of a slot set. A leaf block: in Verilog the
+/// lowest zero isolated by a carry chain (`~x & (x + 1)`) and encoded by six
+/// OR trees (a priority chain of 64 `if`s would synthesize as a mux chain,
+/// the longest path of the core); in simulation `trailing_ones`.
 #[derive(LogicBlock, Default)]
 pub struct TrailingOnes {
     pub bits: Signal<In, SlotSet>,
@@ -257,12 +258,18 @@ impl Logic for TrailingOnes {
     }
 
     fn hdl(&self) -> Verilog {
-        let chain: String = (0..WINDOW_SLOTS)
-            .rev()
-            .map(|i| format!("   if (!bits[{i}]) count = 7'd{i};\n"))
+        let n = WINDOW_SLOTS;
+        let encode: String = (0..INDEX_BITS)
+            .map(|k| {
+                let mask = (0..n)
+                    .filter(|i| i >> k & 1 == 1)
+                    .fold(0u64, |m, i| m | 1 << i);
+                format!("   count[{k}] = |(lowest & {n}'h{mask:x});\n")
+            })
             .collect();
         Verilog::Custom(format!(
-            "always @(*) begin\n   count = 7'd{WINDOW_SLOTS};\n{chain}end\n"
+            "reg [{top}:0] lowest;\nalways @(*) begin\n   lowest = ~bits & (bits + {n}'d1);\n   count[{INDEX_BITS}] = &bits;\n{encode}end\n",
+            top = n - 1
         ))
     }
 }
@@ -423,7 +430,12 @@ mod tests {
         }
         let verilog = generate_verilog(&ones);
         assert!(
-            verilog.contains("count = 7'd64;") && verilog.contains("if (!bits[0]) count = 7'd0;")
+            verilog.contains("lowest = ~bits & (bits + 64'd1);"),
+            "{verilog}"
+        );
+        assert!(
+            verilog.contains("count[0] = |(lowest & 64'haaaaaaaaaaaaaaaa);"),
+            "{verilog}"
         );
     }
 }
