@@ -447,7 +447,7 @@ impl<'a> Cluster<'a> {
             }
             let arrivals = self.network.send_frame(&self.schedule, node, to, self.now);
             if let Some(lineage) = &mut self.lineage {
-                lineage.sent(node, to, self.now, &frame, arrivals.is_empty());
+                lineage.sent(node, to, self.now, &frame, &arrivals);
             }
             for at in arrivals {
                 self.queue.push(

@@ -126,6 +126,17 @@ pub enum Fault {
     /// The `seq`-th frame (counting from 1) that replica `from`'s NIC puts on
     /// the wire for replica `to` is lost: one specific message, for fault search.
     Omit { from: u8, to: u8, seq: u64 },
+    /// The `seq`-th frame `from`'s NIC puts on the wire for `to` (numbered as
+    /// for `Omit`) arrives `by_us` later than it would have: one specific
+    /// message held back, for fault search into races (a message landing
+    /// inside another replica's window, e.g. between a PREPARE and the
+    /// fence that must precede the PROMISE).
+    Hold {
+        from: u8,
+        to: u8,
+        seq: u64,
+        by_us: Micros,
+    },
 }
 
 /// Everything that goes wrong in one run.
@@ -160,7 +171,9 @@ pub enum ScheduleError {
         "fault {index}: a partition side must be a non-empty proper subset of the replicas, a cut must join two different replicas"
     )]
     BadPartition { index: usize },
-    #[error("fault {index}: an omission needs two different replicas and seq >= 1")]
+    #[error(
+        "fault {index}: an omission or a hold needs two different replicas, seq >= 1 (and a hold by_us >= 1)"
+    )]
     BadOmission { index: usize },
     #[error("schedule is not valid JSON: {0}")]
     Json(String),
@@ -277,6 +290,18 @@ impl FaultSchedule {
                     replica_ok(*from)?;
                     replica_ok(*to)?;
                     if from == to || *seq == 0 {
+                        return Err(ScheduleError::BadOmission { index });
+                    }
+                }
+                Fault::Hold {
+                    from,
+                    to,
+                    seq,
+                    by_us,
+                } => {
+                    replica_ok(*from)?;
+                    replica_ok(*to)?;
+                    if from == to || *seq == 0 || *by_us == 0 {
                         return Err(ScheduleError::BadOmission { index });
                     }
                 }
@@ -463,6 +488,22 @@ impl FaultSchedule {
     pub fn omitted(&self, from: u8, to: u8, seq: u64) -> bool {
         self.faults.contains(&Fault::Omit { from, to, seq })
     }
+
+    /// How much longer the `seq`-th frame from `from` to `to` takes (0 unless held).
+    pub fn held_us(&self, from: u8, to: u8, seq: u64) -> Micros {
+        self.faults
+            .iter()
+            .map(|fault| match *fault {
+                Fault::Hold {
+                    from: f,
+                    to: t,
+                    seq: s,
+                    by_us,
+                } if (f, t, s) == (from, to, seq) => by_us,
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// Crashes with restarts such that at most f replicas are down or recovering
@@ -519,6 +560,7 @@ impl fmt::Display for FaultSchedule {
                 Fault::Cut { .. } => "cut",
                 Fault::Crash { .. } => "crash",
                 Fault::Omit { .. } => "omit",
+                Fault::Hold { .. } => "hold",
             };
             *counts.entry(name).or_default() += 1;
         }
@@ -598,6 +640,7 @@ mod tests {
             r#"{"heal_us":10,"faults":[{"kind":"dup","start_us":1,"end_us":5,"rate":3}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"partition","start_us":1,"end_us":5,"side":[0,1,2]}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"omit","from":1,"to":1,"seq":1}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"hold","from":0,"to":1,"seq":1,"by_us":0}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"cut","start_us":1,"end_us":5,"a":2,"b":2}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"meteor"}]}"#,
             "not json",
@@ -633,8 +676,16 @@ mod tests {
                     a: 0,
                     b: 1,
                 },
+                Fault::Hold {
+                    from: 1,
+                    to: 2,
+                    seq: 4,
+                    by_us: 70,
+                },
             ],
         };
+        assert_eq!(schedule.held_us(1, 2, 4), 70);
+        assert_eq!(schedule.held_us(1, 2, 3) + schedule.held_us(2, 1, 4), 0);
         assert!(schedule.separated(1, 0, 55) && !schedule.separated(1, 2, 55));
         assert_eq!(schedule.drop_rate(15), 0.5);
         assert_eq!(schedule.drop_rate(20), 0.0);

@@ -57,7 +57,8 @@ impl Network {
         self.frames.sent += 1;
         let seq = self.link_seq.entry((from, to)).or_default();
         *seq += 1;
-        if schedule.omitted(from, to, *seq) {
+        let seq = *seq;
+        if schedule.omitted(from, to, seq) {
             self.frames.omitted += 1;
             return Vec::new();
         }
@@ -67,7 +68,12 @@ impl Network {
         }
         let base = self.latency.network_us;
         let jitter = self.latency.network_jitter_us;
-        fate(&mut self.rng, &mut self.frames, schedule, now, base, jitter)
+        let held = schedule.held_us(from, to, seq);
+        let mut arrivals = fate(&mut self.rng, &mut self.frames, schedule, now, base, jitter);
+        for arrival in &mut arrivals {
+            *arrival += held;
+        }
+        arrivals
     }
 
     /// Whether a frame from `from` due at `to` at `now` gets there: a

@@ -80,6 +80,7 @@ fn hypotheses_are_minimal_and_within_budget() {
                     FaultVar::Omit(_) => ("omit", 0),
                     FaultVar::Cut { start_us, .. } => ("cut", *start_us),
                     FaultVar::Crash { at_us, .. } => ("crash", *at_us),
+                    FaultVar::Hold { .. } => panic!("holds come from races, not the CNF"),
                 };
                 kinds.insert(kind);
                 assert!(at_us < config.eff_us);
@@ -87,6 +88,74 @@ fn hypotheses_are_minimal_and_within_budget() {
         }
     }
     assert_eq!(kinds.len(), 3, "omissions, cuts and crashes all appear");
+}
+
+#[test]
+fn a_held_accept_arrives_later_by_the_hold() {
+    let config = config(SimVariant::Correct);
+    let (_, lineage) = fault_free_run(&config);
+    let outcome = *lineage.outcomes().next().expect("a write");
+    let accept = lineage.supports(&outcome).unwrap().acks[0].accepts[0];
+    let hold = FaultVar::Hold {
+        id: accept.id,
+        by_us: 50,
+    };
+    let mut sim = config.sim.clone();
+    sim.faults = FaultPlan::Explicit(config.schedule(&BTreeSet::from([hold])));
+    let (_, held) = Cluster::new(&sim).with_lineage().run_traced(&mut |_, _| {});
+    let held = held.unwrap();
+    let outcome = held
+        .outcomes()
+        .find(|o| o.slot == outcome.slot)
+        .expect("still acknowledged");
+    let supports = held.supports(outcome).unwrap();
+    let same = supports
+        .acks
+        .iter()
+        .flat_map(|a| &a.accepts)
+        .find(|a| a.id == accept.id)
+        .expect("the held ACCEPT still supports it");
+    assert_eq!(same.arrives, accept.arrives + 50);
+    assert!(outcome.at > accept.arrives, "applied once an ack came back");
+}
+
+#[test]
+fn races_hold_an_accept_into_a_later_votes_fence_window() {
+    // Cut the first write's leader off from one follower long enough for
+    // that follower to elect itself: the other follower then votes in a
+    // later ballot after acking the old leader's writes.
+    let config = config(SimVariant::Correct);
+    let (_, lineage) = fault_free_run(&config);
+    let outcome = *lineage.outcomes().next().expect("a write");
+    let (leader, at) = (outcome.leader, outcome.at);
+    let races: Vec<_> = (0..3u8)
+        .filter(|&r| r != leader)
+        .flat_map(|follower| {
+            let cut = FaultVar::cut(leader, follower, at + 1);
+            let mut sim = config.sim.clone();
+            sim.faults = FaultPlan::Explicit(config.schedule(&BTreeSet::from([cut])));
+            let (_, run) = Cluster::new(&sim).with_lineage().run_traced(&mut |_, _| {});
+            let run = run.unwrap();
+            let supported: Vec<_> = run.outcomes().filter_map(|o| run.supports(o)).collect();
+            supported
+                .iter()
+                .flat_map(|s| run.vote_races(s))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!races.is_empty(), "a later vote follows an ack");
+    for race in &races {
+        assert!(race.accept.arrives <= race.promise_at);
+        assert!(race.prepare_arrives <= race.promise_at);
+        for hold in hypotheses::race_outcome(std::slice::from_ref(race), config.eff_us) {
+            let FaultVar::Hold { id, by_us } = hold else {
+                panic!("a race is broken by a hold, got {hold:?}");
+            };
+            assert_eq!(id, race.accept.id);
+            let lands = race.accept.arrives + by_us;
+            assert!((race.prepare_arrives..=race.prepare_arrives + 1).contains(&lands));
+        }
+    }
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, default_value_t = 40_000)]
     eff: u64,
     /// Executions to try before giving up.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 1000)]
     max_executions: u64,
     /// Seed of the simulated runs (and of `--random`'s draws).
     #[arg(long, default_value_t = 1)]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use batsat::{BasicCallbacks, Lit, Solver, SolverInterface, Var, lbool};
 use serde::{Deserialize, Serialize};
 
-use super::lineage::{Ack, MessageId, Outcome, Recovery, Sent, Supports, Vote};
+use super::lineage::{Ack, MessageId, Outcome, Recovery, Sent, Supports, Vote, VoteRace};
 use crate::latency::Micros;
 
 /// One fault the search may inject.
@@ -31,6 +31,11 @@ pub enum FaultVar {
         a: u8,
         b: u8,
         start_us: Micros,
+    },
+    /// The frame arrives `by_us` later than it did.
+    Hold {
+        id: MessageId,
+        by_us: Micros,
     },
 }
 
@@ -92,6 +97,27 @@ pub fn break_outcome(outcome: &Outcome, supports: &Supports, budget: Budget) -> 
     models.sort_by_key(Vec::len);
     models.truncate(budget.per_outcome);
     models
+}
+
+/// The holds that land an outcome's ACCEPT inside a later vote's fence
+/// window instead of before it: the NIC may still ack it while the vote,
+/// taken from the host's log, misses it, so a new leader elected with that
+/// vote overwrites a chosen value. It lands as the PREPARE arrives and just
+/// after (the host is fencing; the fence lands a few microseconds later).
+/// Only ACCEPTs sent before the end of finite failures are held.
+pub fn race_outcome(races: &[VoteRace], eff_us: Micros) -> Vec<FaultVar> {
+    let mut holds = Vec::new();
+    for race in races.iter().filter(|r| r.accept.at < eff_us) {
+        for land in [race.prepare_arrives, race.prepare_arrives + 1] {
+            if land > race.accept.arrives {
+                holds.push(FaultVar::Hold {
+                    id: race.accept.id,
+                    by_us: land - race.accept.arrives,
+                });
+            }
+        }
+    }
+    holds
 }
 
 /// A literal implying no follower's ack reaches the leader before the

@@ -45,6 +45,8 @@ pub struct Sent {
     pub id: MessageId,
     /// Logical send time (virtual microseconds).
     pub at: Micros,
+    /// When it reached the far side's NIC (its first copy).
+    pub arrives: Micros,
 }
 
 /// A client write applied by the replica leading at the time, which then
@@ -81,6 +83,20 @@ pub struct Vote {
 pub struct Recovery {
     pub replica: u8,
     pub responses: Vec<(u8, Vec<Sent>)>,
+}
+
+/// A later ballot's vote that reflects an outcome's value only because the
+/// leader's ACCEPT reached the voter before its fence: `accept` (acked by
+/// `follower` in the outcome's ballot) arrived before `follower` answered a
+/// higher ballot's PREPARE (arrived at `prepare_arrives`) with a PROMISE
+/// (sent at `promise_at`). An ACCEPT landing between the PREPARE and the
+/// fence's completion is acked by the NIC yet may be missing from the vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteRace {
+    pub follower: u8,
+    pub accept: Sent,
+    pub prepare_arrives: Micros,
+    pub promise_at: Micros,
 }
 
 /// Everything an outcome rests on.
@@ -120,13 +136,16 @@ impl Lineage {
         }
     }
 
-    /// A frame handed to the network, numbered per link as the network does;
-    /// `lost` if the network dropped it at once (an omission, a cut): it
-    /// supports nothing. The frame is untrusted bytes: one that does not
-    /// decode is still counted.
-    pub fn sent(&mut self, from: u8, to: u8, at: Micros, frame: &[u8], lost: bool) {
+    /// A frame handed to the network, numbered per link as the network does,
+    /// due at the far side at `arrivals`; none if the network dropped it at
+    /// once (an omission, a cut): it supports nothing. The frame is untrusted
+    /// bytes: one that does not decode is still counted.
+    pub fn sent(&mut self, from: u8, to: u8, at: Micros, frame: &[u8], arrivals: &[Micros]) {
         let seq = self.link_seq.entry((from, to)).or_default();
         *seq += 1;
+        let Some(&arrives) = arrivals.iter().min() else {
+            return;
+        };
         let sent = Sent {
             id: MessageId {
                 from,
@@ -134,10 +153,8 @@ impl Lineage {
                 seq: *seq,
             },
             at,
+            arrives,
         };
-        if lost {
-            return;
-        }
         self.sent_at.push((sent.id, at));
         let message = decode_frame(frame, UDP_PORT)
             .and_then(|view| Envelope::decode(view.datagram, self.group))
@@ -260,6 +277,51 @@ impl Lineage {
             votes,
             recoveries,
         })
+    }
+
+    /// The later votes of `supports`' acking followers that reflect
+    /// `outcome`'s value, each with the ACCEPT that put it there.
+    pub fn vote_races(&self, supports: &Supports) -> Vec<VoteRace> {
+        let mut races = Vec::new();
+        for ack in &supports.acks {
+            let follower = ack.follower;
+            // The first PROMISE per later ballot, with its PREPARE's arrival.
+            let mut promises: BTreeMap<u64, Micros> = BTreeMap::new();
+            for (sent, kind) in &self.frames {
+                if let Kind::Promise { ballot } = *kind
+                    && sent.id.from == follower
+                    && ballot > supports.ballot
+                {
+                    promises.entry(ballot).or_insert(sent.at);
+                }
+            }
+            for (ballot, promise_at) in promises {
+                let prepare_arrives = self
+                    .frames
+                    .iter()
+                    .filter(|(sent, kind)| {
+                        *kind == Kind::Prepare { ballot }
+                            && sent.id.to == follower
+                            && sent.arrives <= promise_at
+                    })
+                    .map(|(sent, _)| sent.arrives)
+                    .max();
+                let accept = ack
+                    .accepts
+                    .iter()
+                    .filter(|a| a.arrives <= promise_at)
+                    .max_by_key(|a| a.arrives);
+                if let (Some(prepare_arrives), Some(&accept)) = (prepare_arrives, accept) {
+                    races.push(VoteRace {
+                        follower,
+                        accept,
+                        prepare_arrives,
+                        promise_at,
+                    });
+                }
+            }
+        }
+        races
     }
 
     /// The recovery of `replica` before `until`: per responder, the responses

@@ -39,13 +39,22 @@ pub struct LdfiConfig {
     /// Most hypotheses a run is extended with (the first in the order of
     /// [`hypotheses_of`]).
     pub per_run: usize,
-    /// Most hypotheses stacked on the fault-free run. With `per_run` this
-    /// bounds the search tree: 1 + 3 + 9 + ... + 3^5 = 364 executions.
+    /// Most hypotheses stacked on the fault-free run. With `per_run` and
+    /// `per_run_races` this bounds the search tree: 1 + 3 + 9 + ... + 3^5 =
+    /// 364 executions, plus up to 2 race leaves under each of the 121 runs
+    /// above the deepest level: 606.
     pub max_depth: usize,
+    /// Most race hypotheses (an ACCEPT held into a later vote's fence
+    /// window) a run is extended with, tried first, as leaves.
+    pub per_run_races: usize,
     /// [`random_search`]: most omissions and most cuts in one execution
     /// (about what LDFI's hypotheses hold).
     pub random_omissions: u64,
     pub random_cuts: u64,
+    /// [`random_search`]: most held frames in one execution, and the
+    /// longest hold (about the spread of LDFI's holds).
+    pub random_holds: u64,
+    pub random_hold_us: Micros,
 }
 
 impl LdfiConfig {
@@ -62,14 +71,17 @@ impl LdfiConfig {
             sim,
             budget_crashes: 1,
             eff_us: 40_000,
-            max_executions: 500,
+            max_executions: 1_000,
             down_us: 5_000,
             cut_us: 8_000,
             per_outcome: 2,
             per_run: 3,
             max_depth: 5,
+            per_run_races: 2,
             random_omissions: 6,
             random_cuts: 2,
+            random_holds: 2,
+            random_hold_us: 1_000,
         }
     }
 
@@ -91,6 +103,12 @@ impl LdfiConfig {
                         restart_us,
                     })
                 }
+                FaultVar::Hold { id, by_us } => Some(Fault::Hold {
+                    from: id.from,
+                    to: id.to,
+                    seq: id.seq,
+                    by_us,
+                }),
                 FaultVar::Cut { a, b, start_us } => {
                     let end_us = (start_us + self.cut_us).min(self.eff_us);
                     (start_us < end_us).then_some(Fault::Cut {
@@ -239,17 +257,45 @@ fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage)
         }
     }
     children.sort_by_key(|(old, _)| *old);
-    children
-        .into_iter()
-        .map(|(_, child)| child)
-        .take(config.per_run)
+    let mut holds: Vec<FaultVar> = supported
+        .iter()
+        .flat_map(|(_, supports)| {
+            hypotheses::race_outcome(&lineage.vote_races(supports), config.eff_us)
+        })
+        .collect();
+    // The smallest holds first: the ACCEPT that reached the voter last
+    // before its vote, moved the least.
+    holds.sort_by_key(|hold| match hold {
+        FaultVar::Hold { by_us, .. } => *by_us,
+        _ => 0,
+    });
+    holds.dedup();
+    // A race is tried as a leaf: it tests one vote's content, it does not
+    // open a new election to follow.
+    let races = holds.into_iter().take(config.per_run_races).map(|hold| {
+        let mut faults = run.faults.clone();
+        faults.insert(hold);
+        Pending {
+            faults,
+            depth: config.max_depth,
+            parent_ballots: ballots.clone(),
+        }
+    });
+    races
+        .chain(
+            children
+                .into_iter()
+                .map(|(_, child)| child)
+                .take(config.per_run),
+        )
         .collect()
 }
 
 /// Random fault injection in the same budget and vocabulary: each
 /// execution omits a random number (up to `random_omissions`) of random
 /// frames sent before the end of finite failures, cuts up to `random_cuts`
-/// random links at random times, and crashes up to `budget_crashes` random
+/// random links at random times, holds up to `random_holds` random frames
+/// for up to `random_hold_us` each, and crashes up to `budget_crashes` random
 /// replicas at random times. Frames are drawn from those a fault-free run
 /// sent, so every omission hits a real message.
 pub fn random_search(
@@ -274,6 +320,13 @@ pub fn random_search(
                 let a = rng.below(replicas);
                 let b = (a + 1 + rng.below(replicas - 1)) % replicas;
                 faults.insert(FaultVar::cut(a as u8, b as u8, rng.below(config.eff_us)));
+            }
+        }
+        if !frames.is_empty() {
+            for _ in 0..rng.range_inclusive(0, config.random_holds) {
+                let id = frames[rng.below(frames.len() as u64) as usize];
+                let by_us = rng.range_inclusive(1, config.random_hold_us);
+                faults.insert(FaultVar::Hold { id, by_us });
             }
         }
         for _ in 0..rng.range_inclusive(0, u64::from(config.budget_crashes)) {
