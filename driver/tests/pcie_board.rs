@@ -152,7 +152,7 @@ fn configure_stages_every_register_then_applies_them_at_once() {
         next_slot: 0x5_0000_0001,
         commit: 0x5_0000_0000,
         replicas: 5,
-        window: 300,
+        window: 48,
     };
     nic.command(NicCommand::Configure(cfg.clone())).unwrap();
     let names: Vec<String> = user_writes(&nic, start)
@@ -209,11 +209,16 @@ fn staged_configuration_is_not_live_before_config_apply() {
 fn configurations_the_registers_cannot_hold_are_refused() {
     let mut nic = board(0);
     let mut cfg = config(NicRole::Leader, B1, 1);
-    cfg.window = 0x1_0000;
+    cfg.window = u64::from(regs::MAX_WINDOW_SLOTS) + 1;
     assert!(matches!(
         nic.configure(&cfg),
-        Err(BoardError::WindowTooLarge(0x1_0000))
+        Err(BoardError::WindowTooLarge {
+            window: 65,
+            max: regs::MAX_WINDOW_SLOTS
+        })
     ));
+    cfg.window = u64::from(regs::MAX_WINDOW_SLOTS);
+    nic.configure(&cfg).unwrap();
     cfg.window = 8;
     cfg.replicas = 9;
     assert!(matches!(
@@ -519,11 +524,13 @@ fn many_submissions_wrap_both_rings_without_loss() {
         ..AlveoOptions::default()
     };
     let mut nic = board_with(0, options);
+    // A full window of entries, each ring of 4 wrapping 16 times.
+    let entries = regs::MAX_WINDOW_SLOTS;
     let mut cfg = config(NicRole::Leader, B1, 1);
-    cfg.window = 1000;
+    cfg.window = entries.into();
     nic.configure(&cfg).unwrap();
     let mut got = Vec::new();
-    for i in 0..200u32 {
+    for i in 0..entries {
         let value = i.to_le_bytes().repeat(1 + (i as usize % 40));
         nic.command(NicCommand::Submit { value }).unwrap();
         if i % 3 == 0 {
@@ -531,7 +538,7 @@ fn many_submissions_wrap_both_rings_without_loss() {
         }
     }
     got.extend(records(&mut nic));
-    let expected: Vec<CardToHost> = (0..200u32)
+    let expected: Vec<CardToHost> = (0..entries)
         .map(|i| {
             accepted(
                 B1,

@@ -67,7 +67,7 @@ fn a_command_the_driver_refuses_is_a_counted_fault() {
     assert_eq!(board.faults(), 1);
     assert!(matches!(
         board.errors(),
-        (1, Some(BoardError::WindowTooLarge(_)))
+        (1, Some(BoardError::WindowTooLarge { .. }))
     ));
 }
 

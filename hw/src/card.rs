@@ -4,9 +4,9 @@
 //! enter and leave through the core's network ports beat by beat (the MAC
 //! model of [`RtlNic`]).
 //!
-//! Clocking: after every input (a command, a frame) the core runs until its
-//! streams have been quiet for a while, so everything the input causes is out
-//! before the caller polls; polls do not clock the core further.
+//! Clocking: after every input (a command, a frame) the core runs until
+//! nothing is in flight in it (`RtlNic::drain`), so everything the input
+//! causes is out before the caller polls; polls do not clock the core further.
 
 use crate::sim::RtlNic;
 use riptide_driver::Nic;

@@ -86,6 +86,13 @@ impl<D: PcieDevice> Board<D> {
         config: &ClusterConfig,
         id: u8,
     ) -> Result<Self, BoardError> {
+        // Refused now rather than at every Configure of the replica's life.
+        if config.timing.window > u64::from(nic.max_window()) {
+            return Err(BoardError::WindowTooLarge {
+                window: config.timing.window,
+                max: nic.max_window(),
+            });
+        }
         nic.set_identity(id, config.group)?;
         for (replica, endpoint) in config.endpoints().iter().enumerate() {
             nic.set_peer(replica, endpoint)?;
@@ -211,6 +218,31 @@ mod tests {
             }
         }
         panic!("the boards never went quiet");
+    }
+
+    #[test]
+    fn a_window_larger_than_the_boards_is_refused_when_the_board_is_programmed() {
+        let ports = [(7100, 7200), (7101, 7201), (7102, 7202)];
+        let timing = crate::runtime::Timing {
+            window: u64::from(riptide_wire::regs::MAX_WINDOW_SLOTS) + 1,
+            ..Default::default()
+        };
+        let config = ClusterConfig::local(4, Ipv4Addr::LOCALHOST, &ports, timing).unwrap();
+        let card = ModelNic::with_peers(0, config.group, config.endpoints(), ModelBugs::default());
+        let nic = AlveoNic::open(FakeDevice::new(card), AlveoOptions::default()).unwrap();
+        let error = Board::program("fake0".into(), nic, &config, 0)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                error,
+                BoardError::WindowTooLarge {
+                    window: 65,
+                    max: 64
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -98,8 +98,10 @@ pub enum BoardError {
         want_wire: u32,
         want_revision: u32,
     },
-    #[error("window {0} does not fit CFG_WINDOW (16 bits)")]
-    WindowTooLarge(u64),
+    #[error("window {window} is larger than the board's MAX_WINDOW ({max} slots in flight)")]
+    WindowTooLarge { window: u64, max: u32 },
+    #[error("the board reports MAX_WINDOW 0: no slot could ever be in flight")]
+    NoWindow,
     #[error("{0} replicas: the NIC supports 1 to {max}", max = regs::MAX_REPLICAS)]
     BadReplicaCount(u8),
     #[error("replica {0} is past the peer table ({max} entries)", max = regs::MAX_REPLICAS)]
@@ -126,6 +128,9 @@ pub struct AlveoNic<D: PcieDevice> {
     h2c: H2cChannel,
     c2h: C2hChannel,
     stats: HostStats,
+    /// The board's `MAX_WINDOW`: a larger configured window would act as
+    /// this one, so host and card would disagree on what is in flight.
+    max_window: u32,
 }
 
 impl AlveoNic<VfioDevice> {
@@ -173,6 +178,10 @@ impl<D: PcieDevice> AlveoNic<D> {
                 want_revision: regs::REGMAP_REVISION,
             });
         }
+        let max_window = dev.read32(bar, regs::MAX_WINDOW.offset.into())?;
+        if max_window == 0 {
+            return Err(BoardError::NoWindow);
+        }
         let h2c = H2cChannel::start(&mut dev, options.dma_bar, 0, options.h2c)?;
         let c2h = C2hChannel::start(&mut dev, options.dma_bar, 0, options.c2h)?;
         let irq = options.dma_bar;
@@ -185,6 +194,7 @@ impl<D: PcieDevice> AlveoNic<D> {
             h2c,
             c2h,
             stats: HostStats::default(),
+            max_window,
         })
     }
 
@@ -195,6 +205,11 @@ impl<D: PcieDevice> AlveoNic<D> {
     /// The device, for tests that act on the fake card behind it.
     pub fn device_mut(&mut self) -> &mut D {
         &mut self.dev
+    }
+
+    /// The most slots the board keeps in flight (`MAX_WINDOW`).
+    pub fn max_window(&self) -> u32 {
+        self.max_window
     }
 
     pub fn stats(&self) -> &HostStats {
@@ -243,8 +258,11 @@ impl<D: PcieDevice> AlveoNic<D> {
     pub fn configure(&mut self, config: &NicConfig) -> Result<(), BoardError> {
         let window = u32::try_from(config.window)
             .ok()
-            .filter(|w| *w <= 0xFFFF)
-            .ok_or(BoardError::WindowTooLarge(config.window))?;
+            .filter(|w| *w <= self.max_window)
+            .ok_or(BoardError::WindowTooLarge {
+                window: config.window,
+                max: self.max_window,
+            })?;
         if config.replicas == 0 || usize::from(config.replicas) > regs::MAX_REPLICAS {
             return Err(BoardError::BadReplicaCount(config.replicas));
         }

@@ -645,6 +645,7 @@ impl<C: CardLogic> FakeDevice<C> {
             }
             o if o == regs::COMMIT_HI.offset => r.commit_latch,
             o if o == regs::FENCE_STATUS.offset => r.fence_done.into(),
+            o if o == regs::MAX_WINDOW.offset => regs::MAX_WINDOW_SLOTS,
             o => match regs::Counter::ALL.iter().find(|c| c.offset() == o) {
                 Some(&c) => self.card.counter(c).wrapping_add(r.board_counts[c.index()]),
                 None => r.values.get(&o).copied().unwrap_or(0),
