@@ -116,6 +116,22 @@ impl ModelNic {
         }
     }
 
+    /// `message` of group `group` as replica `from` puts it on the wire to
+    /// replica `to`, both at their default addresses.
+    pub fn default_frame(group: u16, from: u8, to: u8, message: Message) -> Vec<u8> {
+        let datagram = Envelope {
+            group,
+            sender: from,
+            message,
+        }
+        .encode();
+        encode_frame(
+            &ModelNic::default_endpoint(from),
+            &ModelNic::default_endpoint(to),
+            &datagram,
+        )
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

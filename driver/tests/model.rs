@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
-use riptide_wire::frame::{decode_frame, encode_frame};
+use riptide_wire::frame::decode_frame;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::layout::{RIPTIDE_OFFSET, UDP_PORT, header, ipv4};
 use riptide_wire::regs::Counter;
@@ -17,17 +17,7 @@ const B2: Ballot = Ballot::new(2, 1);
 const B3: Ballot = Ballot::new(3, 2);
 
 fn frame_from(from: u8, to: u8, message: Message) -> Vec<u8> {
-    let datagram = Envelope {
-        group: GROUP,
-        sender: from,
-        message,
-    }
-    .encode();
-    encode_frame(
-        &ModelNic::default_endpoint(from),
-        &ModelNic::default_endpoint(to),
-        &datagram,
-    )
+    ModelNic::default_frame(GROUP, from, to, message)
 }
 
 fn accept(ballot: Ballot, slot: u64, commit: u64, value: &[u8]) -> Message {

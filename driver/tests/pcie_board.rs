@@ -10,7 +10,7 @@ use riptide_driver::pcie::board::{AlveoNic, AlveoOptions, BoardError, RIPTIDE_ID
 use riptide_driver::pcie::device::{PciIds, PcieDevice, Wake};
 use riptide_driver::pcie::fake::{FakeDevice, Fault};
 use riptide_driver::pcie::xdma::{Direction, RingConfig, XdmaError};
-use riptide_wire::frame::{Endpoint, decode_frame, encode_frame};
+use riptide_wire::frame::{Endpoint, decode_frame};
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::layout::UDP_PORT;
 use riptide_wire::records::RecordError;
@@ -48,17 +48,7 @@ fn config(role: NicRole, ballot: Ballot, next_slot: u64) -> NicConfig {
 }
 
 fn frame(from: u8, to: u8, message: Message) -> Vec<u8> {
-    let datagram = Envelope {
-        group: GROUP,
-        sender: from,
-        message,
-    }
-    .encode();
-    encode_frame(
-        &ModelNic::default_endpoint(from),
-        &ModelNic::default_endpoint(to),
-        &datagram,
-    )
+    ModelNic::default_frame(GROUP, from, to, message)
 }
 
 fn accept(slot: u64, commit: u64, value: &[u8]) -> Message {

@@ -11,10 +11,10 @@ use crate::quorum::WINDOW_SLOTS;
 use crate::sim::RtlNic;
 use crate::verilog::{TOP, write_verilog};
 use riptide_driver::model::ModelNic;
-use riptide_wire::frame::{Endpoint, encode_frame};
+use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{NicCommand, NicConfig, NicRole};
 use riptide_wire::regs::Counter;
-use riptide_wire::{Ballot, Envelope, Message};
+use riptide_wire::{Ballot, Message};
 use std::process::Command;
 use std::time::Instant;
 
@@ -96,17 +96,7 @@ fn peers(n: u8) -> Vec<Endpoint> {
 }
 
 fn frame(from: u8, to: u8, message: Message) -> Vec<u8> {
-    let datagram = Envelope {
-        group: GROUP,
-        sender: from,
-        message,
-    }
-    .encode();
-    encode_frame(
-        &ModelNic::default_endpoint(from),
-        &ModelNic::default_endpoint(to),
-        &datagram,
-    )
+    ModelNic::default_frame(GROUP, from, to, message)
 }
 
 fn nic(id: u8, role: NicRole, ballot: Ballot) -> RtlNic {

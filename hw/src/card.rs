@@ -139,7 +139,7 @@ pub fn rtl_board(
 mod tests {
     use super::*;
     use riptide_driver::model::ModelNic;
-    use riptide_wire::frame::{decode_frame, encode_frame};
+    use riptide_wire::frame::decode_frame;
     use riptide_wire::host::{NicConfig, NicEvent, NicRole};
     use riptide_wire::layout::UDP_PORT;
     use riptide_wire::{Ballot, Envelope, Message};
@@ -163,17 +163,7 @@ mod tests {
     }
 
     fn frame(from: u8, to: u8, message: Message) -> Vec<u8> {
-        let datagram = Envelope {
-            group: GROUP,
-            sender: from,
-            message,
-        }
-        .encode();
-        encode_frame(
-            &ModelNic::default_endpoint(from),
-            &ModelNic::default_endpoint(to),
-            &datagram,
-        )
+        ModelNic::default_frame(GROUP, from, to, message)
     }
 
     fn messages(board: &mut SimulatedBoard<RtlCard>) -> Vec<(u8, Message)> {
