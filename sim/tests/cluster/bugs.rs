@@ -75,6 +75,13 @@ fn leader_log_wins_is_caught() {
 }
 
 #[test]
+fn commit_on_any_ack_is_caught() {
+    // A deposed leader, cut off while it proposed a write only it holds,
+    // hears the new leader's commit index and applies its own stale entry.
+    assert_caught(SimVariant::CommitOnAnyAck, 3, &FaultKind::ALL);
+}
+
+#[test]
 fn ack_without_store_is_caught() {
     assert_caught(SimVariant::AckWithoutStore, 3, &FaultKind::ALL);
 }
