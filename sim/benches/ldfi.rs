@@ -1,6 +1,6 @@
 //! Executions needed to find each planted bug: LDFI against random fault
-//! injection in the same budget and fault vocabulary (omissions, cuts, one
-//! crash), over 20 seeds each (median, max, ratio of medians). A search
+//! injection in the same budget and fault vocabulary (omissions, cuts,
+//! holds, one crash), over 20 seeds each (median, max, ratio of medians). A search
 //! that ends without finding the bug (LDFI: its bounded tree exhausted;
 //! random: its cap reached) is counted at the executions it spent, marked
 //! `>`.
@@ -43,27 +43,28 @@ fn show(runs: &[(u64, bool)], found: usize) -> String {
 }
 
 fn main() {
-    // Random over LDFI's vocabulary (cuts included), and over the issue's
-    // bare one (single-message omissions and crashes).
-    for random_cuts in [2, 0] {
+    // Random over LDFI's vocabulary (cuts and holds included), and over the
+    // issue's bare one (single-message omissions and crashes).
+    for (random_cuts, random_holds) in [(2, 2), (0, 0)] {
         println!();
         println!(
             "{:<22} {:>6} {:>6} {:>8} | {:>6} {:>6} {:>8} | ratio of medians",
             "variant", "median", "max", "found", "median", "max", "found"
         );
-        let random = format!("random, <= {random_cuts} cuts");
+        let random = format!("random, <={random_cuts} cuts <={random_holds} holds");
         println!("{:<22} {:^24} | {random:^24} |", "", "LDFI");
         for variant in &SimVariant::ALL[1..] {
-            compare(*variant, random_cuts);
+            compare(*variant, random_cuts, random_holds);
         }
     }
 }
 
-fn compare(variant: SimVariant, random_cuts: u64) {
+fn compare(variant: SimVariant, random_cuts: u64, random_holds: u64) {
     let config = |seed: u64| {
         let mut config = LdfiConfig::small(3, seed);
         config.sim.variant = variant;
         config.random_cuts = random_cuts;
+        config.random_holds = random_holds;
         config
     };
     let (ldfi_runs, ldfi_found) = executions(|seed| ldfi::search(&config(seed), &mut |_, _| {}));

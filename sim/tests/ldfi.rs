@@ -170,7 +170,7 @@ fn correct_protocol_has_no_counterexample_within_budget() {
 }
 
 /// Seeds tried in turn until the search finds the bug: the search tree of
-/// one seed is bounded (364 executions), and some workloads (seeds) never
+/// one seed is bounded (606 executions), and some workloads (seeds) never
 /// put a write where a bug needs it.
 const SEEDS: std::ops::Range<u64> = 0..12;
 
