@@ -203,3 +203,40 @@ fn sim_on_rtl_nics_commits_and_names_the_nic_in_its_replay_command() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("fpga"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_ldfi_counterexample_replays_as_a_space_time_diagram() {
+    let schedule = scratch("ldfi-timeline.json");
+    let schedule_arg = schedule.to_str().unwrap();
+    let found = riptide(&[
+        "ldfi",
+        "--replicas",
+        "3",
+        "--variant",
+        "commit-on-minority",
+        "--out",
+        schedule_arg,
+    ]);
+    assert_eq!(found.status.code(), Some(1), "{}", stderr(&found));
+    let replay = stdout(&found)
+        .lines()
+        .find_map(|line| line.strip_prefix("replay: riptide "))
+        .expect("a replay command")
+        .to_string();
+    let mut args: Vec<&str> = replay.split_whitespace().collect();
+    args.push("--timeline");
+    let replayed = riptide(&args);
+    assert_eq!(replayed.status.code(), Some(1), "{}", stderr(&replayed));
+    let text = stdout(&replayed);
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.contains("time us") && header.contains("r0") && header.contains("r2"),
+        "{header}"
+    );
+    // The cut shows as lost frames, phase 2 as ACCEPTs leaving and landing,
+    // and the run ends in the violation the search found.
+    assert!(text.contains(" lost"), "{text}");
+    assert!(text.contains("<- r") && text.contains("ACCEPT b"), "{text}");
+    assert!(text.contains("applied s"), "{text}");
+    assert!(text.contains("agreement        VIOLATED"), "{text}");
+}

@@ -24,6 +24,7 @@ use crate::network::Network;
 use crate::node::{NicEffects, Node};
 use crate::report::{Checks, SimReport, Stats};
 use crate::rng::{self, Rng};
+use crate::timeline::Timeline;
 use crate::trace::TraceHash;
 
 /// The replica group id every simulated replica uses.
@@ -178,6 +179,7 @@ pub struct Cluster<'a> {
     stats: Stats,
     /// The event log, if `SimConfig::log` asks for one.
     log: Option<Vec<String>>,
+    timeline: Option<Timeline>,
     trace: TraceHash,
     /// What supported each outcome, if the run is traced for fault search.
     lineage: Option<Lineage>,
@@ -226,6 +228,9 @@ impl<'a> Cluster<'a> {
             },
             trace: TraceHash::new(),
             log: config.log.then(Vec::new),
+            timeline: config
+                .timeline
+                .then(|| Timeline::new(config.replicas, GROUP)),
             lineage: None,
             schedule,
         };
@@ -309,6 +314,9 @@ impl<'a> Cluster<'a> {
                 request,
                 command,
             } => {
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.request(self.now, node, client, request, &command);
+                }
                 if self.nodes[node as usize].up {
                     self.host_step(
                         node,
@@ -349,6 +357,7 @@ impl<'a> Cluster<'a> {
                     self.nodes[node as usize].restart(self.now, seed);
                     self.chosen.restarted(node);
                     self.note(format!("RESTART r{node}"));
+                    self.mark(node, "RESTART (amnesia)");
                 }
             }
         }
@@ -375,6 +384,7 @@ impl<'a> Cluster<'a> {
         }
         self.stats.crashes += 1;
         self.note(format!("CRASH r{node}"));
+        self.mark(node, "CRASH");
         self.nodes[node as usize].crash();
     }
 
@@ -434,6 +444,9 @@ impl<'a> Cluster<'a> {
             self.stats.lost_to_crashes += 1;
             return;
         }
+        if let Some(timeline) = &mut self.timeline {
+            timeline.delivered(from, to, self.now, frame);
+        }
         let effects = self.nodes[to as usize].nic_receive(self.now, frame, &self.config.latency);
         self.nic_effects(to, effects);
     }
@@ -448,6 +461,9 @@ impl<'a> Cluster<'a> {
             let arrivals = self.network.send_frame(&self.schedule, node, to, self.now);
             if let Some(lineage) = &mut self.lineage {
                 lineage.sent(node, to, self.now, &frame, &arrivals);
+            }
+            if let Some(timeline) = &mut self.timeline {
+                timeline.sent(node, to, self.now, &frame, &arrivals);
             }
             for at in arrivals {
                 self.queue.push(
@@ -517,6 +533,9 @@ impl<'a> Cluster<'a> {
                         let leading = self.nodes[node as usize].role() == Role::Leader;
                         lineage.applied(node, slot, &value, self.now, leading);
                     }
+                    if let Some(timeline) = &mut self.timeline {
+                        timeline.applied(self.now, node, slot, &value);
+                    }
                     self.applied(node, slot, value)
                 }
                 Output::Reply {
@@ -545,6 +564,14 @@ impl<'a> Cluster<'a> {
         let n = &self.nodes[node as usize];
         if n.role() == Role::Leader && self.leader_ballots.insert(n.ballot()) {
             self.stats.elections += 1;
+        }
+    }
+
+    /// Marks something that happened at replica `node` on the timeline, if
+    /// the run draws one.
+    fn mark(&mut self, node: u8, text: &str) {
+        if let Some(timeline) = &mut self.timeline {
+            timeline.note(self.now, node, text);
         }
     }
 
@@ -720,6 +747,7 @@ impl<'a> Cluster<'a> {
                 .collect(),
             nodes: self.nodes.iter().map(Node::summary).collect(),
             log: self.log.unwrap_or_default(),
+            timeline: self.timeline.map(|t| t.render()).unwrap_or_default(),
             history,
         }
     }

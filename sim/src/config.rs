@@ -133,6 +133,9 @@ pub struct SimConfig {
     pub think_us: Option<Micros>,
     /// Keep an event log in the report (slow; for reading a failing run).
     pub log: bool,
+    /// Draw the run as a space-time diagram in the report (every frame a
+    /// row; for short runs such as LDFI counterexamples).
+    pub timeline: bool,
     /// A restarted replica gets this long to recover before a generated
     /// schedule lets another replica lose its state.
     pub recovery_us: Micros,
@@ -160,6 +163,7 @@ impl SimConfig {
             think_us: None,
             recovery_us: 5_000,
             log: false,
+            timeline: false,
         }
     }
 

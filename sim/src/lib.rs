@@ -34,6 +34,7 @@ pub mod network;
 pub mod node;
 pub mod report;
 pub mod rng;
+pub mod timeline;
 pub mod trace;
 pub mod variant;
 

@@ -138,6 +138,9 @@ pub struct SimReport {
     /// output, crashes and restarts, client operations, with virtual times.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<String>,
+    /// The space-time diagram (`SimConfig::timeline`), empty otherwise.
+    #[serde(skip)]
+    pub timeline: String,
     #[serde(serialize_with = "history_json")]
     pub history: History,
 }

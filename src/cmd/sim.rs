@@ -57,6 +57,11 @@ pub struct Args {
     /// Also print the run's event log (elections, crashes, violations).
     #[arg(long)]
     log: bool,
+    /// Also print the run as a space-time diagram: a column per replica,
+    /// every frame where it leaves and where it lands (for short runs, such
+    /// as a replayed LDFI counterexample).
+    #[arg(long)]
+    timeline: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -77,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for line in &report.log {
             println!("{line}");
         }
+        print!("{}", report.timeline);
         print!("{report}");
     }
     if report.all_ok() {
@@ -93,6 +99,7 @@ fn config(args: &Args) -> anyhow::Result<SimConfig> {
     config.variant = args.variant;
     config.think_us = args.think_us;
     config.log = args.log;
+    config.timeline = args.timeline;
     config = config.with_nic(args.nic)?;
     config.faults = match &args.schedule {
         Some(path) => {
