@@ -428,20 +428,25 @@ fn every_counter_register_reads_the_cards_count() {
     assert_eq!(get(Counter::FenceDone), 1);
 }
 
-#[test]
-fn a_malformed_record_is_counted_and_dropped() {
+/// A leader board that submits "x" then "y" with `fault` injected on the
+/// card-to-host side: the fault costs "x"'s record, and "y"'s must arrive.
+fn two_submits_after(fault: Fault) -> Board {
     let mut nic = board(0);
     nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
-    nic.device_mut().inject(Fault::CorruptRecord);
-    nic.command(NicCommand::Submit {
-        value: b"x".to_vec(),
-    })
-    .unwrap();
-    nic.command(NicCommand::Submit {
-        value: b"y".to_vec(),
-    })
-    .unwrap();
+    nic.device_mut().inject(fault);
+    for value in [b"x", b"y"] {
+        nic.command(NicCommand::Submit {
+            value: value.to_vec(),
+        })
+        .unwrap();
+    }
     assert_eq!(records(&mut nic), [accepted(B1, 2, b"y")]);
+    nic
+}
+
+#[test]
+fn a_malformed_record_is_counted_and_dropped() {
+    let nic = two_submits_after(Fault::CorruptRecord);
     assert_eq!(nic.stats().malformed_records, 1);
     assert_eq!(
         nic.stats().last_malformed,
@@ -451,18 +456,7 @@ fn a_malformed_record_is_counted_and_dropped() {
 
 #[test]
 fn a_corrupt_writeback_costs_one_record_not_the_stream() {
-    let mut nic = board(0);
-    nic.configure(&config(NicRole::Leader, B1, 1)).unwrap();
-    nic.device_mut().inject(Fault::BadWriteback);
-    nic.command(NicCommand::Submit {
-        value: b"x".to_vec(),
-    })
-    .unwrap();
-    nic.command(NicCommand::Submit {
-        value: b"y".to_vec(),
-    })
-    .unwrap();
-    assert_eq!(records(&mut nic), [accepted(B1, 2, b"y")]);
+    let nic = two_submits_after(Fault::BadWriteback);
     assert_eq!(nic.stats().bad_descriptors, 1);
 }
 
