@@ -31,11 +31,13 @@ fn garbage(rng: &mut Rng, group: u16, client_port: bool) -> Vec<u8> {
         } else {
             Message::RecoveryRequest {
                 nonce: rng.next_u64(),
+                lives: vec![0; 3],
             }
         };
         let mut datagram = Envelope {
             group,
             sender: 1,
+            life: 0,
             message,
         }
         .encode();

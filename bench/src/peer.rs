@@ -174,6 +174,7 @@ async fn front(socket: UdpSocket, raft: Raft<Types>, machine: StateMachine, grou
             let reply = Envelope {
                 group,
                 sender: id,
+                life: 0,
                 message: Message::ClientReply {
                     client,
                     request,

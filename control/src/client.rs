@@ -95,6 +95,7 @@ impl Session {
         let datagram = Envelope {
             group: self.group,
             sender: CLIENT_SENDER,
+            life: 0,
             message: Message::ClientRequest {
                 client: self.client,
                 request,
@@ -341,6 +342,7 @@ mod tests {
         Envelope {
             group: GROUP,
             sender: 1,
+            life: 0,
             message: Message::ClientReply {
                 client,
                 request,

@@ -7,16 +7,20 @@
 //! - [`phase2`]: NIC records, punted phase-2 frames, learning what is chosen;
 //! - [`leader`]: the window, heartbeats, retransmission, stall re-election;
 //! - [`catchup`]: fetching chosen entries a replica missed;
-//! - [`recovery`]: rejoining after amnesia;
+//! - [`recovery`]: rejoining after amnesia, and answering those who do;
+//! - [`lives`]: which incarnation of each replica a message comes from;
 //! - [`clients`]: sessions, read-index reads, applying and replying.
 
 mod catchup;
 mod clients;
 mod election;
 mod leader;
+mod lives;
 mod log;
 mod phase2;
 mod recovery;
+
+use std::collections::BTreeMap;
 
 use riptide_wire::host::{NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::layout::MAX_PAYLOAD;
@@ -31,7 +35,7 @@ use election::{Candidacy, PromiseMade};
 use leader::Leadership;
 use log::Log;
 pub use log::LogEntry;
-use recovery::Recovery;
+use recovery::{Answering, Recovery};
 
 /// Static configuration of one replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,9 @@ pub struct ReplicaConfig {
     /// nonce). Give each incarnation of a replica its own seed: a restarted
     /// replica with the same seed would reuse its previous recovery nonce.
     pub seed: u64,
+    /// This life of the replica: 0 on a group's first boot, higher with every
+    /// restart (a restarted replica raises it if a peer knew a higher one).
+    pub incarnation: u32,
     /// Ticks between leader heartbeats.
     pub heartbeat_ticks: u64,
     /// Election timeout is drawn uniformly from this range of ticks.
@@ -67,6 +74,7 @@ impl ReplicaConfig {
             replicas,
             group,
             seed,
+            incarnation: 0,
             heartbeat_ticks: 5,
             election_ticks: (30, 60),
             retransmit_ticks: 10,
@@ -95,6 +103,9 @@ pub enum Variant {
     /// of one ballot marks chosen every entry held up to it, whatever ballot
     /// it was accepted in (Raft's "figure 8" slip).
     CommitAcrossBallots,
+    /// Lives ignored: a recovery is answered at once without a fence, crash
+    /// vectors are neither merged nor checked, the NIC's lives table stays 0.
+    StaleIncarnation,
 }
 
 /// What a replica is doing now.
@@ -113,8 +124,13 @@ pub enum Role {
 pub enum Input {
     /// One unit of logical time passed.
     Tick,
-    /// A message from replica `from` (decoded from a punted frame or a socket).
-    Receive { from: u8, message: Message },
+    /// A message from replica `from` (decoded from a punted frame or a
+    /// socket), with its header's `LIFE` byte.
+    Receive {
+        from: u8,
+        life: u8,
+        message: Message,
+    },
     /// A record from this replica's NIC.
     Nic(NicEvent),
     /// A client request that reached this replica.
@@ -196,6 +212,11 @@ pub struct Replica {
     leadership: Option<Leadership>,
     recovery: Option<Recovery>,
     catchup: Catchup,
+    /// The crash vector: the highest incarnation known of each replica,
+    /// ours included. Entries never go back.
+    lives: Vec<u32>,
+    /// Recoveries of others this replica fenced for, by requester.
+    answering: BTreeMap<u8, Answering>,
     /// Outputs of the current step, in order.
     out: Vec<Output>,
 }
@@ -217,7 +238,8 @@ fn entries_len(entries: &[Entry]) -> usize {
 }
 
 impl Replica {
-    /// A replica booting for the first time: empty log, no promises.
+    /// A replica booting with its group for the first time: empty log, no
+    /// promises, voting at once.
     pub fn new(cfg: ReplicaConfig) -> Replica {
         let mut replica = Replica::blank(cfg, Role::Follower);
         replica.arm_election_timer();
@@ -226,13 +248,21 @@ impl Replica {
 
     /// A replica restarting after losing its state (amnesia): it runs recovery
     /// before it may vote. Its first step idles the NIC and asks the others.
+    /// Its incarnation is at least 1 (`cfg.incarnation` is the caller's best
+    /// knowledge; recovery raises it if a peer knew a higher one).
     pub fn restarted(cfg: ReplicaConfig) -> Replica {
+        let cfg = ReplicaConfig {
+            incarnation: cfg.incarnation.max(1),
+            ..cfg
+        };
         let mut replica = Replica::blank(cfg, Role::Recovering);
         replica.recovery = Some(Recovery::new(replica.rng.next_u64()));
         replica
     }
 
     fn blank(cfg: ReplicaConfig, role: Role) -> Replica {
+        let mut lives = vec![0; usize::from(cfg.replicas)];
+        lives[usize::from(cfg.id)] = cfg.incarnation;
         Replica {
             rng: Rng::new(cfg.seed),
             role,
@@ -257,6 +287,8 @@ impl Replica {
             leadership: None,
             recovery: None,
             catchup: Catchup::default(),
+            lives,
+            answering: BTreeMap::new(),
             out: Vec::new(),
             cfg,
         }
@@ -264,9 +296,15 @@ impl Replica {
 
     /// React to one input; returns what the caller must carry out, in order.
     pub fn step(&mut self, input: Input) -> Vec<Output> {
+        #[cfg(debug_assertions)]
+        let lives_before = self.lives.clone();
         match input {
             Input::Tick => self.tick(),
-            Input::Receive { from, message } => self.receive(from, message),
+            Input::Receive {
+                from,
+                life,
+                message,
+            } => self.receive(from, life, message),
             Input::Nic(event) => self.nic_event(event),
             Input::Client {
                 client,
@@ -275,7 +313,57 @@ impl Replica {
             } => self.client_request(client, request, command),
         }
         self.settle();
+        #[cfg(debug_assertions)]
+        {
+            self.invariants();
+            let went_back = lives_before.iter().zip(&self.lives).any(|(b, a)| a < b);
+            assert!(
+                !went_back,
+                "lives went back: {lives_before:?} -> {:?}",
+                self.lives
+            );
+        }
         std::mem::take(&mut self.out)
+    }
+
+    /// What must hold between any two steps; `step` checks it in debug and
+    /// test builds. Panics with the broken invariant.
+    pub fn invariants(&self) {
+        let (applied, commit) = (self.applied, self.log.commit());
+        assert!(applied <= commit, "applied {applied} > commit {commit}");
+        assert!(
+            commit <= self.log.last_slot(),
+            "commit {commit} past the last slot {}",
+            self.log.last_slot()
+        );
+        assert!(
+            self.vote_floor <= self.promised,
+            "vote floor {:?} above promised {:?}",
+            self.vote_floor,
+            self.promised
+        );
+        assert!(
+            self.nic.ballot <= self.promised,
+            "NIC programmed at {:?} above promised {:?}",
+            self.nic.ballot,
+            self.promised
+        );
+        assert_eq!(self.lives.len(), usize::from(self.cfg.replicas));
+        let role = self.role;
+        assert_eq!(
+            role == Role::Candidate,
+            self.candidacy.is_some(),
+            "{role:?}"
+        );
+        assert_eq!(role == Role::Leader, self.leadership.is_some(), "{role:?}");
+        assert_eq!(
+            role == Role::Recovering,
+            self.recovery.is_some(),
+            "{role:?}"
+        );
+        if role == Role::Leader {
+            assert_eq!(self.nic.role, NicRole::Leader, "a leader's NIC leads");
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -336,8 +424,12 @@ impl Replica {
         }
     }
 
-    fn receive(&mut self, from: u8, message: Message) {
+    fn receive(&mut self, from: u8, life: u8, message: Message) {
         if from >= self.cfg.replicas || from == self.cfg.id {
+            return;
+        }
+        let knew = self.lives[usize::from(from)];
+        if !self.admit(from, life, &message) {
             return;
         }
         if self.role == Role::Recovering {
@@ -354,17 +446,18 @@ impl Replica {
                 self.observe_ballot(ballot)
             }
             Message::Commit { ballot, commit } => self.punted_commit(from, ballot, commit),
-            Message::Prepare { ballot, commit } => self.prepare(from, ballot, commit),
+            Message::Prepare { ballot, commit, .. } => self.prepare(from, ballot, commit),
             Message::Promise {
                 ballot,
                 commit,
                 entries,
+                ..
             } => self.promise(from, ballot, commit, entries),
             Message::CatchupRequest { from: slot, .. } => self.catchup_request(from, slot),
             Message::CatchupResponse {
                 commit, entries, ..
             } => self.catchup_response(from, commit, entries),
-            Message::RecoveryRequest { nonce } => self.recovery_request(from, nonce),
+            Message::RecoveryRequest { nonce, .. } => self.recovery_request(from, nonce, knew),
             // Only a recovering replica wants these; clients do not talk to
             // replicas over the replica network.
             Message::RecoveryResponse { .. }
@@ -381,7 +474,10 @@ impl Replica {
                 value,
             } => self.nic_accepted(ballot, slot, value),
             NicEvent::Committed { ballot, commit } => self.nic_committed(ballot, commit),
-            NicEvent::FenceDone { ballot } => self.fence_done(ballot),
+            NicEvent::FenceDone { ballot } => {
+                self.fence_done(ballot);
+                self.answer_fenced_recoveries(ballot);
+            }
         }
     }
 
@@ -430,6 +526,7 @@ impl Replica {
             commit,
             replicas: self.cfg.replicas,
             window: self.cfg.window,
+            lives: self.nic_lives(),
         }));
     }
 

@@ -109,6 +109,7 @@ impl Cluster {
                                 .expect("peers send valid datagrams");
                             Input::Receive {
                                 from: envelope.sender,
+                                life: envelope.life,
                                 message: envelope.message,
                             }
                         }
@@ -135,6 +136,7 @@ impl Cluster {
                 let datagram = Envelope {
                     group: GROUP,
                     sender: id,
+                    life: 0,
                     message,
                 }
                 .encode();

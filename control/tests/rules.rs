@@ -7,6 +7,8 @@ use riptide_wire::host::{NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
 const GROUP: u16 = 1;
+/// The crash vector of a group of three on its first boot.
+const LIVES: [u32; 3] = [0; 3];
 
 fn config(id: u8) -> ReplicaConfig {
     let mut config = ReplicaConfig::new(id, 3, GROUP, 100 + u64::from(id));
@@ -23,7 +25,11 @@ fn ticks(replica: &mut Replica, n: u64) -> Vec<Output> {
 }
 
 fn receive(replica: &mut Replica, from: u8, message: Message) -> Vec<Output> {
-    replica.step(Input::Receive { from, message })
+    replica.step(Input::Receive {
+        from,
+        life: 0,
+        message,
+    })
 }
 
 fn nic(replica: &mut Replica, event: NicEvent) -> Vec<Output> {
@@ -123,6 +129,7 @@ fn leader_with(config: ReplicaConfig) -> (Replica, Ballot, Vec<Output>) {
         Message::Promise {
             ballot,
             commit: 0,
+            lives: LIVES.to_vec(),
             entries: vec![],
         },
     );
@@ -157,8 +164,22 @@ fn a_follower_stands_for_election_when_its_randomized_timeout_expires() {
     assert_eq!(
         sends(&outputs),
         [
-            (0, Message::Prepare { ballot, commit: 0 }),
-            (1, Message::Prepare { ballot, commit: 0 }),
+            (
+                0,
+                Message::Prepare {
+                    ballot,
+                    commit: 0,
+                    lives: LIVES.to_vec(),
+                }
+            ),
+            (
+                1,
+                Message::Prepare {
+                    ballot,
+                    commit: 0,
+                    lives: LIVES.to_vec(),
+                }
+            ),
         ]
     );
     // Timeouts are drawn from the range, per seed.
@@ -199,6 +220,7 @@ fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
         Message::Prepare {
             ballot: new,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert_eq!(commands(&outputs), [NicCommand::Fence { ballot: new }]);
@@ -214,6 +236,7 @@ fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
             Message::Promise {
                 ballot: new,
                 commit: 0,
+                lives: LIVES.to_vec(),
                 entries: vec![Entry {
                     slot: 1,
                     ballot: old,
@@ -231,6 +254,7 @@ fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
             commit: 0,
             replicas: 3,
             window: 64,
+            lives: Default::default(),
         })]
     );
     // A retransmitted PREPARE gets the promise again, without reprogramming.
@@ -240,6 +264,7 @@ fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
         Message::Prepare {
             ballot: new,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert_eq!(sends(&outputs).len(), 1);
@@ -258,6 +283,7 @@ fn the_promise_before_fence_variant_promises_without_waiting() {
         Message::Prepare {
             ballot: new,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert!(matches!(
@@ -276,6 +302,7 @@ fn prepares_at_or_below_the_promise_are_refused() {
         Message::Prepare {
             ballot: high,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     let outputs = receive(
@@ -284,6 +311,7 @@ fn prepares_at_or_below_the_promise_are_refused() {
         Message::Prepare {
             ballot: Ballot::new(3, 0),
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert_eq!(
@@ -308,6 +336,7 @@ fn phase_one_counts_its_own_promise_only_after_its_own_fence() {
     let promise = Message::Promise {
         ballot,
         commit: 0,
+        lives: LIVES.to_vec(),
         entries: vec![],
     };
     let outputs = receive(&mut replica, 1, promise);
@@ -325,6 +354,7 @@ fn phase_one_counts_its_own_promise_only_after_its_own_fence() {
                 commit: 0,
                 replicas: 3,
                 window: 64,
+                lives: Default::default(),
             }),
             NicCommand::Heartbeat,
         ]
@@ -350,6 +380,7 @@ fn merged(variant: Variant) -> Vec<Vec<u8>> {
         Message::Promise {
             ballot,
             commit: 0,
+            lives: LIVES.to_vec(),
             entries: vec![
                 Entry {
                     slot: 1,
@@ -398,6 +429,7 @@ fn a_candidate_catches_up_to_its_promisers_commit_before_leading() {
         Message::Promise {
             ballot,
             commit: 2,
+            lives: LIVES.to_vec(),
             entries: vec![],
         },
     );
@@ -466,6 +498,7 @@ fn a_prepare_above_a_leader_deposes_it_through_the_fence() {
         Message::Prepare {
             ballot: higher,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert_eq!(replica.status().role, Role::Follower);
@@ -723,9 +756,10 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
     ));
     let requests = sends(&outputs);
     assert_eq!(requests.len(), 2);
-    let Message::RecoveryRequest { nonce } = requests[0].1 else {
+    let Message::RecoveryRequest { nonce, ref lives } = requests[0].1 else {
         panic!("{requests:?}")
     };
+    assert_eq!(lives[..], [1, 0, 0], "it announces its new life");
     // While recovering it neither votes nor accepts.
     assert!(
         receive(
@@ -733,7 +767,8 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             1,
             Message::Prepare {
                 ballot: Ballot::new(9, 1),
-                commit: 0
+                commit: 0,
+                lives: LIVES.to_vec(),
             }
         )
         .is_empty()
@@ -752,6 +787,7 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             nonce: nonce ^ 1,
             ballot: Ballot::new(50, 1),
             commit: 0,
+            lives: LIVES.to_vec(),
             entries: vec![],
         },
     );
@@ -767,6 +803,7 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             nonce,
             ballot: b3,
             commit: 1,
+            lives: LIVES.to_vec(),
             entries: vec![entry(2, b3, b"low")],
         },
     );
@@ -782,6 +819,7 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             nonce,
             ballot: b5,
             commit: 0,
+            lives: LIVES.to_vec(),
             entries: vec![entry(2, b5, b"high"), entry(1, b3, b"one")],
         },
     );
@@ -837,6 +875,7 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
         Message::Prepare {
             ballot: b6,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert!(commands(&outputs).is_empty());
@@ -859,33 +898,173 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
         Message::Prepare {
             ballot: b6,
             commit: 0,
+            lives: LIVES.to_vec(),
         },
     );
     assert_eq!(commands(&outputs), [NicCommand::Fence { ballot: b6 }]);
 }
 
 #[test]
-fn responders_report_their_promise_commit_and_undecided_entries() {
+fn responders_fence_above_every_promise_then_report_their_state() {
     let mut replica = Replica::new(config(1));
     let ballot = Ballot::new(1, 0);
+    let prepare = Message::Prepare {
+        ballot,
+        commit: 0,
+        lives: LIVES.to_vec(),
+    };
+    receive(&mut replica, 0, prepare);
+    nic(&mut replica, NicEvent::FenceDone { ballot });
     accepted(&mut replica, ballot, 1, b"a".to_vec());
     accepted(&mut replica, ballot, 2, b"b".to_vec());
     nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
-    let outputs = receive(&mut replica, 0, Message::RecoveryRequest { nonce: 9 });
+    let request = Message::RecoveryRequest {
+        nonce: 9,
+        lives: vec![1, 0, 0],
+    };
+    let outputs = receive(&mut replica, 0, request.clone());
+    // A ballot of the recovering replica's, above everything promised: the
+    // NIC acks nothing below it once the fence is done.
+    let fence = Ballot::new(2, 0);
+    assert!(sends(&outputs).is_empty(), "no answer before the fence");
+    assert_eq!(commands(&outputs), [NicCommand::Fence { ballot: fence }]);
+    assert_eq!(replica.status().promised, fence);
+    assert_eq!(replica.lives(), [1, 0, 0], "it learned the new life");
+    // An entry the NIC acked before the fence reaches the host first.
+    accepted(&mut replica, ballot, 3, b"c".to_vec());
+    let answer = Message::RecoveryResponse {
+        nonce: 9,
+        ballot: fence,
+        commit: 1,
+        // What it knew of replica 0 before the request: life 0.
+        lives: vec![0, 0, 0],
+        entries: vec![
+            Entry {
+                slot: 2,
+                ballot,
+                value: b"b".to_vec(),
+            },
+            Entry {
+                slot: 3,
+                ballot,
+                value: b"c".to_vec(),
+            },
+        ],
+    };
+    let outputs = nic(&mut replica, NicEvent::FenceDone { ballot: fence });
+    assert_eq!(sends(&outputs), [(0, answer.clone())]);
+    // A retransmitted request is answered again, without a second fence.
+    let outputs = receive(&mut replica, 0, request);
+    assert!(commands(&outputs).is_empty());
+    assert_eq!(sends(&outputs), [(0, answer)]);
+}
+
+#[test]
+fn a_message_from_an_older_life_is_dropped() {
+    let mut replica = Replica::new(config(1));
+    // Replica 0 restarted: its recovery request says so.
+    receive(
+        &mut replica,
+        0,
+        Message::RecoveryRequest {
+            nonce: 5,
+            lives: vec![1, 0, 0],
+        },
+    );
+    let before = replica.status();
+    // A PREPARE its former life sent (life 0, carried in its vector) ...
+    let old = Message::Prepare {
+        ballot: Ballot::new(7, 0),
+        commit: 0,
+        lives: vec![0, 0, 0],
+    };
+    assert!(receive(&mut replica, 0, old).is_empty());
+    // ... and an ACCEPT whose header says life 0 change nothing.
+    let outputs = replica.step(Input::Receive {
+        from: 0,
+        life: 0,
+        message: Message::Accept {
+            ballot: Ballot::new(7, 0),
+            slot: 1,
+            commit: 0,
+            value: vec![1],
+        },
+    });
+    assert!(outputs.is_empty(), "{outputs:?}");
+    assert_eq!(replica.status(), before);
+}
+
+#[test]
+fn a_candidate_discards_a_promise_of_a_life_that_has_since_restarted() {
+    let mut replica = Replica::new(config(0));
+    ticks(&mut replica, 10);
+    let ballot = replica.status().promised;
+    assert_eq!(replica.status().role, Role::Candidate);
+    nic(&mut replica, NicEvent::FenceDone { ballot });
+    // Replica 1's former life promised ...
+    let promise = |lives: Vec<u32>| Message::Promise {
+        ballot,
+        commit: 0,
+        lives,
+        entries: vec![],
+    };
+    receive(&mut replica, 1, promise(vec![0, 0, 0]));
+    // ... but replica 2's promise says replica 1 restarted since: replica
+    // 1's vote no longer counts, and 2's alone (with ours) is a quorum of 3.
+    let mut five = Replica::new(ReplicaConfig::new(0, 5, GROUP, 7));
+    ticks(&mut five, 60);
+    let ballot5 = five.status().promised;
+    assert_eq!(five.status().role, Role::Candidate);
+    nic(&mut five, NicEvent::FenceDone { ballot: ballot5 });
+    let promise5 = |lives: Vec<u32>| Message::Promise {
+        ballot: ballot5,
+        commit: 0,
+        lives,
+        entries: vec![],
+    };
+    receive(&mut five, 1, promise5(vec![0; 5]));
+    receive(&mut five, 2, promise5(vec![0, 1, 0, 0, 0]));
     assert_eq!(
-        sends(&outputs),
-        [(
-            0,
-            Message::RecoveryResponse {
-                nonce: 9,
-                ballot: Ballot::ZERO,
-                commit: 1,
-                entries: vec![Entry {
-                    slot: 2,
-                    ballot,
-                    value: b"b".to_vec()
-                }],
-            }
-        )]
+        five.status().role,
+        Role::Candidate,
+        "replica 1's former promise was discarded: 2 of 5 promised"
+    );
+    assert_eq!(five.lives(), [0, 1, 0, 0, 0]);
+    receive(&mut five, 3, promise5(vec![0, 1, 0, 0, 0]));
+    assert_eq!(five.status().role, Role::Leader);
+    // In the group of three, 1's promise (with ours) made a quorum at once.
+    assert_eq!(replica.status().role, Role::Leader);
+}
+
+#[test]
+fn a_recovering_replica_whose_life_a_responder_knew_takes_a_newer_one() {
+    let mut replica = Replica::restarted(config(0));
+    let requests = sends(&ticks(&mut replica, 1));
+    let Message::RecoveryRequest { nonce, .. } = requests[0].1 else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(replica.incarnation(), 1);
+    // Replica 1 had known life 3 of replica 0 (a lost state directory).
+    let outputs = receive(
+        &mut replica,
+        1,
+        Message::RecoveryResponse {
+            nonce,
+            ballot: Ballot::new(4, 1),
+            commit: 0,
+            lives: vec![3, 0, 0],
+            entries: vec![],
+        },
+    );
+    assert_eq!(replica.incarnation(), 4);
+    assert_eq!(replica.status().role, Role::Recovering);
+    let asked: Vec<_> = sends(&outputs)
+        .into_iter()
+        .chain(sends(&ticks(&mut replica, 1)))
+        .collect();
+    assert!(
+        matches!(&asked[..], [(_, Message::RecoveryRequest { nonce: again, lives }), ..]
+            if *again != nonce && lives[0] == 4),
+        "{asked:?}"
     );
 }

@@ -33,6 +33,7 @@ fn leader_config() -> NicConfig {
         commit: 0,
         replicas: 3,
         window: 64,
+        lives: Default::default(),
     }
 }
 
@@ -41,6 +42,7 @@ fn ack(slot: u64) -> Vec<u8> {
     let datagram = Envelope {
         group: GROUP,
         sender: 1,
+        life: 0,
         message: Message::Accepted {
             ballot: BALLOT,
             slot,

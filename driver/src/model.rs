@@ -13,8 +13,9 @@ use std::collections::{BTreeMap, VecDeque};
 use riptide_wire::frame::{Endpoint, encode_frame};
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::layout::UDP_PORT;
+use riptide_wire::life::is_older;
 use riptide_wire::message::Header;
-use riptide_wire::regs::Counter;
+use riptide_wire::regs::{Counter, MAX_REPLICAS};
 use riptide_wire::{Ballot, Envelope, Message, MsgType};
 
 pub use counters::Counters;
@@ -92,6 +93,7 @@ impl ModelNic {
                 commit: 0,
                 replicas,
                 window: 0,
+                lives: [0; MAX_REPLICAS],
             },
             base: 1,
             fence: Ballot::ZERO,
@@ -122,6 +124,7 @@ impl ModelNic {
         let datagram = Envelope {
             group,
             sender: from,
+            life: 0,
             message,
         }
         .encode();
@@ -164,6 +167,11 @@ impl ModelNic {
         }
     }
 
+    /// Replica `id`'s entry of the lives table (ids past the table have none).
+    fn life_of(&self, id: u8) -> u8 {
+        self.config.lives.get(usize::from(id)).copied().unwrap_or(0)
+    }
+
     fn is_peer(&self, id: u8) -> bool {
         id != self.id && id < self.config.replicas && usize::from(id) < self.peers.len()
     }
@@ -200,6 +208,7 @@ impl ModelNic {
         let datagram = Envelope {
             group: self.group,
             sender: self.id,
+            life: self.life_of(self.id),
             message,
         }
         .encode();
@@ -229,6 +238,10 @@ impl ModelNic {
             NicRole::Idle => self.punt(frame, Counter::PuntIdle),
             // Acks and NACKs go back to the sender: it must be one of our peers.
             _ if !self.is_peer(header.sender) => self.counters.bump(Counter::DropPhase2),
+            // Row "any phase 2: LIFE older than the table's".
+            _ if is_older(header.life, self.life_of(header.sender)) => {
+                self.counters.bump(Counter::DropOldLife)
+            }
             NicRole::Follower => self.follower_receive(frame, header, msg_type, payload),
             NicRole::Leader => self.leader_receive(frame, header, msg_type),
         }

@@ -51,6 +51,7 @@ fn configure(role: NicRole, ballot: Ballot, next_slot: u64, commit: u64) -> NicC
         commit,
         replicas: 3,
         window: 4,
+        lives: Default::default(),
     })
 }
 
@@ -108,6 +109,7 @@ fn rare_path_types_and_nacks_are_punted_in_every_role() {
         Message::Prepare {
             ballot: B2,
             commit: 0,
+            lives: vec![0; 3],
         },
     );
     let nack = frame_from(
@@ -614,10 +616,12 @@ fn transmit_wraps_software_datagrams_for_the_peer() {
     let message = Message::Prepare {
         ballot: B2,
         commit: 7,
+        lives: vec![0; 3],
     };
     let datagram = Envelope {
         group: GROUP,
         sender: 1,
+        life: 0,
         message: message.clone(),
     }
     .encode();
@@ -659,10 +663,6 @@ fn malformed_frames_are_dropped_and_counted_by_reason() {
         (
             mutate(RIPTIDE_OFFSET + header::GROUP.offset, 0xee),
             "drop_wrong_group",
-        ),
-        (
-            mutate(RIPTIDE_OFFSET + header::FLAGS.offset, 1),
-            "drop_unused_nonzero",
         ),
         (
             mutate(RIPTIDE_OFFSET + header::PAYLOAD_LEN.offset + 1, 9),

@@ -44,6 +44,7 @@ fn config(role: NicRole, ballot: Ballot, next_slot: u64) -> NicConfig {
         commit: 0,
         replicas: 3,
         window: 64,
+        lives: Default::default(),
     }
 }
 
@@ -143,6 +144,7 @@ fn configure_stages_every_register_then_applies_them_at_once() {
         commit: 0x5_0000_0000,
         replicas: 5,
         window: 48,
+        lives: Default::default(),
     };
     nic.command(NicCommand::Configure(cfg.clone())).unwrap();
     let names: Vec<String> = user_writes(&nic, start)
@@ -254,6 +256,7 @@ fn follower_frames_become_accepted_committed_and_punted_records() {
         Message::Prepare {
             ballot: B2,
             commit: 0,
+            lives: vec![0; 3],
         },
     );
     dev.receive_frame(&prepare);
@@ -355,9 +358,11 @@ fn a_raw_transmit_leaves_as_a_frame_to_its_replica() {
     let datagram = Envelope {
         group: GROUP,
         sender: 0,
+        life: 0,
         message: Message::Prepare {
             ballot: B1,
             commit: 0,
+            lives: vec![0; 3],
         },
     }
     .encode();

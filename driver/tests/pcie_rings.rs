@@ -39,6 +39,7 @@ fn leading() -> Fake {
         commit: 0,
         replicas: 3,
         window: 1000,
+        lives: Default::default(),
     }));
     dev
 }

@@ -28,6 +28,7 @@ fn leader(window: u64) -> NicCommand {
         commit: 0,
         replicas: 3,
         window,
+        lives: Default::default(),
     })
 }
 

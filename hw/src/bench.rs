@@ -13,7 +13,7 @@ use crate::verilog::{TOP, write_verilog};
 use riptide_driver::model::ModelNic;
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{NicCommand, NicConfig, NicRole};
-use riptide_wire::regs::Counter;
+use riptide_wire::regs::{Counter, MAX_REPLICAS};
 use riptide_wire::{Ballot, Message};
 use std::process::Command;
 use std::time::Instant;
@@ -108,6 +108,7 @@ fn nic(id: u8, role: NicRole, ballot: Ballot) -> RtlNic {
         commit: 0,
         replicas: 3,
         window: WINDOW_SLOTS as u64,
+        lives: [0; MAX_REPLICAS],
     }));
     nic
 }

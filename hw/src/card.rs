@@ -159,6 +159,7 @@ mod tests {
             commit: 0,
             replicas: 3,
             window: 16,
+            lives: Default::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! Every check the behavioural model (`riptide_driver::model`) makes on a
 //! frame is done here, in the same order (`decode_frame`, then the riptide
-//! header: version, type, group, flags, payload length, unused fields), so
+//! header: version, type, group, payload length, unused fields), so
 //! the first failure names the same drop counter. Bodies are not parsed. The riptide
 //! header ends at byte 74: beat 0 holds everything up to the slot's first six
 //! bytes, beat 1 the rest of the slot and the commit index. Lengths are only
@@ -36,7 +36,7 @@ const _: () = {
     assert!(header::PAYLOAD_LEN.width == 2 && header::BALLOT.width == 8);
     assert!(ipv4::VERSION_IHL.width == 1 && ipv4::PROTOCOL.width == 1);
     assert!(header::VERSION.width == 1 && header::MSG_TYPE.width == 1);
-    assert!(header::SENDER.width == 1 && header::FLAGS.width == 1);
+    assert!(header::SENDER.width == 1 && header::LIFE.width == 1);
     assert!(layout::IPV4_LEN == 20, "the checksum adds ten 16-bit words");
     assert!(SLOT_AT + 6 == 64 && header::SLOT.width == 8);
     assert!(COMMIT_AT == 66 && header::COMMIT.width == 8);
@@ -123,7 +123,6 @@ pub struct RxParser {
     uses_now: Signal<Local, Bits<3>>,
     known_now: Signal<Local, Bit>,
     total_len_now: Signal<Local, Bits<16>>,
-    flags_now: Signal<Local, Bits<8>>,
     p32: Signal<Local, Bits<7>>,
     p16: Signal<Local, Bits<7>>,
     p8: Signal<Local, Bits<7>>,
@@ -253,7 +252,6 @@ impl Default for RxParser {
             uses_now: Default::default(),
             known_now: Default::default(),
             total_len_now: Default::default(),
-            flags_now: Default::default(),
             p32: Default::default(),
             p16: Default::default(),
             p8: Default::default(),
@@ -345,7 +343,6 @@ impl Logic for RxParser {
         self.udp_len_swap.word.next = bit_cast::<64, 16>(self.tap.udp_len.val());
         self.payload_len_swap.word.next = bit_cast::<64, 16>(self.tap.payload_len.val());
         self.group_swap.word.next = bit_cast::<64, 16>(self.tap.group.val());
-        self.flags_now.next = self.tap.flags.val();
 
         // Ones'-complement sum of the IPv4 header; any byte order gives 0xFFFF
         // for a correct checksum.
@@ -399,9 +396,6 @@ impl Logic for RxParser {
             != self.total_len_now.val() - self.all_headers_len.val()
         {
             self.udp_reason_now.next = self.r_payload_len.val();
-        }
-        if self.flags_now.val() != 0_u64 {
-            self.udp_reason_now.next = self.r_unused.val();
         }
         if self.group_swap.swapped16.val() != self.group.val() {
             self.udp_reason_now.next = self.r_wrong_group.val();
@@ -597,6 +591,7 @@ mod tests {
         let datagram = Envelope {
             group: GROUP,
             sender: 1,
+            life: 0,
             message,
         }
         .encode();
@@ -716,8 +711,12 @@ mod tests {
             frame_of(Message::Prepare {
                 ballot: Ballot::new(6, 1),
                 commit: 3,
+                lives: vec![0; 3],
             }),
-            frame_of(Message::RecoveryRequest { nonce: 77 }),
+            frame_of(Message::RecoveryRequest {
+                nonce: 77,
+                lives: vec![0; 3],
+            }),
         ]
     }
 

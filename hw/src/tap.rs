@@ -94,7 +94,7 @@ header_tap! {
     msg_type: 8 at R + header::MSG_TYPE.offset;
     group: 16 at R + header::GROUP.offset;
     sender: 8 at R + header::SENDER.offset;
-    flags: 8 at R + header::FLAGS.offset;
+    life: 8 at R + header::LIFE.offset;
     payload_len: 16 at R + header::PAYLOAD_LEN.offset;
     ballot: 64 at R + header::BALLOT.offset;
     slot_hi: 48 at R + header::SLOT.offset;

@@ -648,6 +648,7 @@ mod tests {
                 let datagram = Envelope {
                     group: 9,
                     sender: 0,
+                    life: 0,
                     message: m.clone(),
                 }
                 .encode();

@@ -79,6 +79,7 @@ fn random_frame(rng: &mut Rng, pair: &Pair, id: u8, replicas: u8) -> Vec<u8> {
         _ => Message::Prepare {
             ballot,
             commit: rng.below(9),
+            lives: vec![0; 3],
         },
     };
     let mut bytes = frame(from, id, message);

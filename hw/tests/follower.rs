@@ -141,6 +141,7 @@ fn every_follower_rule_of_the_table() {
         Message::Prepare {
             ballot: Ballot::new(5, 2),
             commit: 0,
+            lives: vec![0; 3],
         },
     );
     rule(&mut pair, "PREPARE", &prepare, Counter::PuntRare);

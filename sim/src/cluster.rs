@@ -725,6 +725,7 @@ impl<'a> Cluster<'a> {
         };
         let config = self.config;
         SimReport {
+            schedule_file: None,
             seed: config.seed,
             replicas: config.replicas,
             clients: config.clients,
@@ -760,6 +761,7 @@ fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {
         replicas: config.replicas,
         group: GROUP,
         seed,
+        incarnation: 0,
         heartbeat_ticks: timing.heartbeat_ticks,
         election_ticks: timing.election_ticks,
         retransmit_ticks: timing.retransmit_ticks,

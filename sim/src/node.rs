@@ -115,6 +115,7 @@ impl Node {
         self.copied.clear();
         self.up = true;
         self.config.seed = seed;
+        self.config.incarnation = self.incarnation;
         self.replica = Replica::restarted(self.config.clone());
         self.former_nic_faults += self.nic.faults();
         self.nic = boot_nic(&self.config, self.backend, self.bugs);
@@ -184,6 +185,7 @@ impl Node {
         let envelope = Envelope {
             group: self.config.group,
             sender: self.id,
+            life: self.replica.life(),
             message,
         };
         NicCommand::Transmit {
@@ -226,6 +228,7 @@ impl Node {
         let envelope = Envelope::decode(view.datagram, self.config.group)?;
         Ok(Input::Receive {
             from: envelope.sender,
+            life: envelope.life,
             message: envelope.message,
         })
     }
@@ -306,6 +309,7 @@ mod tests {
         let message = Message::Prepare {
             ballot: riptide_wire::Ballot::new(3, 1),
             commit: 9,
+            lives: vec![0, 0, 0],
         };
         let NicCommand::Transmit { datagram, .. } = node.transmit(0, message.clone()) else {
             panic!("transmit builds a Transmit command");
@@ -317,7 +321,11 @@ mod tests {
         let frame = encode_frame(&endpoint, &endpoint, &datagram);
         assert_eq!(
             node.punted(&frame).unwrap(),
-            Input::Receive { from: 1, message }
+            Input::Receive {
+                from: 1,
+                life: 0,
+                message
+            }
         );
     }
 }

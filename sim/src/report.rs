@@ -113,6 +113,10 @@ impl Stats {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SimReport {
+    /// The file an explicit schedule was read from, for the replay command
+    /// (set by whoever read it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_file: Option<String>,
     pub seed: u64,
     pub replicas: u8,
     pub clients: u32,
@@ -164,7 +168,10 @@ impl SimReport {
                     self.schedule.heal_us
                 )
             }
-            None => "--schedule SCHEDULE.json".to_string(),
+            None => format!(
+                "--schedule {}",
+                self.schedule_file.as_deref().unwrap_or("SCHEDULE.json")
+            ),
         };
         let think = self
             .think_us

@@ -27,16 +27,21 @@ pub enum SimVariant {
     CommitOnMinority,
     /// NIC: a follower acks an ACCEPT without writing it to the host.
     AckWithoutStore,
+    /// Host and NIC: lives ignored. A recovery is answered at once without a
+    /// fence, crash vectors are neither merged nor checked, and the NICs'
+    /// lives tables stay 0, so a vote of a replica's former life can count.
+    StaleIncarnation,
 }
 
 impl SimVariant {
-    pub const ALL: [SimVariant; 6] = [
+    pub const ALL: [SimVariant; 7] = [
         SimVariant::Correct,
         SimVariant::PromiseBeforeFence,
         SimVariant::LeaderLogWins,
         SimVariant::CommitOnAnyAck,
         SimVariant::CommitOnMinority,
         SimVariant::AckWithoutStore,
+        SimVariant::StaleIncarnation,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +52,7 @@ impl SimVariant {
             SimVariant::CommitOnAnyAck => "commit-on-any-ack",
             SimVariant::CommitOnMinority => "commit-on-minority",
             SimVariant::AckWithoutStore => "ack-without-store",
+            SimVariant::StaleIncarnation => "stale-incarnation",
         }
     }
 
@@ -56,6 +62,7 @@ impl SimVariant {
             SimVariant::PromiseBeforeFence => Variant::PromiseBeforeFence,
             SimVariant::LeaderLogWins => Variant::LeaderLogWins,
             SimVariant::CommitOnAnyAck => Variant::CommitAcrossBallots,
+            SimVariant::StaleIncarnation => Variant::StaleIncarnation,
             _ => Variant::Correct,
         }
     }
@@ -72,7 +79,7 @@ impl SimVariant {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority or ack-without-store)"
+    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store or stale-incarnation)"
 )]
 pub struct UnknownVariant(pub String);
 

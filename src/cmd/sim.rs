@@ -67,7 +67,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = config(&args)?;
     let bar = progress::bar(config.ops, "simulating");
-    let report = riptide_sim::run(&config, &mut |done, _total| bar.set_position(done));
+    let mut report = riptide_sim::run(&config, &mut |done, _total| bar.set_position(done));
+    report.schedule_file = args
+        .schedule
+        .as_ref()
+        .map(|path| path.display().to_string());
     bar.finish_and_clear();
 
     if let Some(path) = &args.history {

@@ -85,14 +85,14 @@ impl DecodeError {
         ("oversize", "payload longer than a datagram may carry"),
         (
             "unused_nonzero",
-            "flags, or a header field the type does not use, is not 0",
+            "a header field the type does not use is not 0",
         ),
         ("body_truncated", "body ends inside a field"),
         ("trailing_bytes", "bytes left after the body"),
         ("bad_option_tag", "option tag is neither 0 nor 1"),
         (
             "absurd_count",
-            "entry count larger than the body could hold",
+            "entry count larger than the body could hold, or a crash vector longer than 8",
         ),
     ];
 

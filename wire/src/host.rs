@@ -6,6 +6,7 @@
 //! apart.
 
 use crate::message::Ballot;
+use crate::regs::MAX_REPLICAS;
 
 /// What the NIC's fast path does with phase-2 traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +34,11 @@ pub struct NicConfig {
     pub replicas: u8,
     /// Leader: the most slots in flight (assigned, not yet committed).
     pub window: u64,
+    /// The lives table, indexed by replica id: the `LIFE` byte of each
+    /// replica's newest incarnation the host knows. Phase-2 frames from an
+    /// older life are dropped; this replica's own entry is the `LIFE` of the
+    /// frames the NIC builds.
+    pub lives: [u8; MAX_REPLICAS],
 }
 
 /// Host-to-card commands.

@@ -172,7 +172,12 @@ pub mod header {
     field!(MSG_TYPE, 1, 1, "message type (see the type table)");
     field!(GROUP, 2, 2, "replica group id");
     field!(SENDER, 4, 1, "sender's replica id");
-    field!(FLAGS, 5, 1, "reserved, 0");
+    field!(
+        LIFE,
+        5,
+        1,
+        "low 8 bits of the sender's incarnation (serial-number order)"
+    );
     field!(PAYLOAD_LEN, 6, 2, "bytes of payload after the header");
     field!(BALLOT, 8, 8, "ballot: round << 8 | leader id");
     field!(
@@ -192,7 +197,7 @@ pub mod header {
         MSG_TYPE,
         GROUP,
         SENDER,
-        FLAGS,
+        LIFE,
         PAYLOAD_LEN,
         BALLOT,
         SLOT,

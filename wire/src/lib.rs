@@ -10,6 +10,7 @@
 //! - [`host`]: the records exchanged between the host and the NIC (commands in,
 //!   events out), spoken by every NIC backend.
 //!
+//! - [`life`]: which incarnation of a replica a message comes from.
 //! - [`regs`]: the NIC's AXI4-Lite register map (offsets, fields, counters).
 //! - [`records`]: the byte layout of host records on the XDMA/QDMA streams.
 //!
@@ -21,6 +22,7 @@ pub mod error;
 pub mod frame;
 pub mod host;
 pub mod layout;
+pub mod life;
 pub mod message;
 pub mod records;
 pub mod regs;

@@ -85,12 +85,18 @@ pub enum Message {
     Nack { ballot: Ballot, slot: u64 },
     /// Phase 1a: a candidate asks for promises at `ballot`; `commit` is the
     /// candidate's commit index, so promises carry only entries above it.
-    Prepare { ballot: Ballot, commit: u64 },
+    /// `lives` is the sender's crash vector ([`crate::life`]).
+    Prepare {
+        ballot: Ballot,
+        commit: u64,
+        lives: Vec<u32>,
+    },
     /// Phase 1b: the sender promised `ballot`; `entries` are every accepted entry
     /// above the candidate's commit; `commit` is the sender's commit index.
     Promise {
         ballot: Ballot,
         commit: u64,
+        lives: Vec<u32>,
         entries: Vec<Entry>,
     },
     /// A lagging replica asks for chosen entries from slot `from` on.
@@ -103,13 +109,18 @@ pub enum Message {
         entries: Vec<Entry>,
     },
     /// A restarted replica (state lost) asks the others for their state.
-    /// `nonce` ties responses to this recovery attempt.
-    RecoveryRequest { nonce: u64 },
-    /// The sender's promised ballot, commit index and accepted log entries.
+    /// `nonce` ties responses to this recovery attempt; `lives` announces
+    /// the sender's new incarnation (its own entry).
+    RecoveryRequest { nonce: u64, lives: Vec<u32> },
+    /// The sender's promised ballot, commit index and accepted log entries,
+    /// sent once its NIC fenced for this recovery. In `lives`, the
+    /// recovering replica's own entry is what the sender knew of it before
+    /// this nonce (`docs/protocol.md`, "Crash with amnesia").
     RecoveryResponse {
         nonce: u64,
         ballot: Ballot,
         commit: u64,
+        lives: Vec<u32>,
         entries: Vec<Entry>,
     },
     /// A client command (opaque bytes, the state machine's encoding) with the
@@ -134,6 +145,8 @@ pub enum Message {
 pub struct Envelope {
     pub group: u16,
     pub sender: u8,
+    /// The low 8 bits of the sender's incarnation ([`crate::life`]).
+    pub life: u8,
     pub message: Message,
 }
 
@@ -167,7 +180,7 @@ impl Envelope {
             msg_type: self.message.msg_type().code(),
             group: self.group,
             sender: self.sender,
-            flags: 0,
+            life: self.life,
             // Fits: MAX_PAYLOAD < 2^16.
             payload_len: payload_len as u16,
             ballot: values.ballot,
@@ -180,7 +193,7 @@ impl Envelope {
 
     /// Decodes and validates a datagram (untrusted bytes) addressed to
     /// `group`. Checks, in order: length, version, type, group, payload
-    /// length, reserved flags and unused header fields, body; the first
+    /// length, and unused header fields, body; the first
     /// failure is the error (and the counter a receiver bumps).
     pub fn decode(datagram: &[u8], group: u16) -> Result<Envelope, DecodeError> {
         let header = Header::decode(datagram)?;
@@ -216,6 +229,7 @@ impl Envelope {
         Ok(Envelope {
             group: header.group,
             sender: header.sender,
+            life: header.life,
             message,
         })
     }
@@ -232,7 +246,8 @@ pub struct Header {
     pub msg_type: u8,
     pub group: u16,
     pub sender: u8,
-    pub flags: u8,
+    /// [`layout::header::LIFE`].
+    pub life: u8,
     pub payload_len: u16,
     pub ballot: Ballot,
     pub slot: u64,
@@ -246,7 +261,7 @@ impl Header {
         header::MSG_TYPE.set(&mut bytes, self.msg_type.into());
         header::GROUP.set(&mut bytes, self.group.into());
         header::SENDER.set(&mut bytes, self.sender.into());
-        header::FLAGS.set(&mut bytes, self.flags.into());
+        header::LIFE.set(&mut bytes, self.life.into());
         header::PAYLOAD_LEN.set(&mut bytes, self.payload_len.into());
         header::BALLOT.set(&mut bytes, self.ballot.0);
         header::SLOT.set(&mut bytes, self.slot);
@@ -269,7 +284,7 @@ impl Header {
             msg_type: header::MSG_TYPE.get(datagram) as u8,
             group: header::GROUP.get(datagram) as u16,
             sender: header::SENDER.get(datagram) as u8,
-            flags: header::FLAGS.get(datagram) as u8,
+            life: header::LIFE.get(datagram) as u8,
             payload_len: header::PAYLOAD_LEN.get(datagram) as u16,
             ballot: Ballot(header::BALLOT.get(datagram)),
             slot: header::SLOT.get(datagram),
@@ -277,11 +292,10 @@ impl Header {
         })
     }
 
-    /// `FLAGS` is reserved (no type uses it); ballot, slot and commit must be 0
-    /// where the type gives them no meaning, so the encoding stays canonical.
+    /// Ballot, slot and commit must be 0 where the type gives them no meaning,
+    /// so the encoding stays canonical.
     fn check_unused_fields(&self, msg_type: MsgType) -> Result<(), DecodeError> {
         let values = [
-            (header::FLAGS, self.flags.into()),
             (header::BALLOT, self.ballot.0),
             (header::SLOT, self.slot),
             (header::COMMIT, self.commit),
@@ -376,14 +390,14 @@ impl MsgType {
     pub const fn payload(self) -> &'static str {
         match self {
             MsgType::Accept => "value: all of the payload, raw",
-            MsgType::Accepted
-            | MsgType::Commit
-            | MsgType::Nack
-            | MsgType::Prepare
-            | MsgType::CatchupRequest => "empty",
-            MsgType::Promise | MsgType::CatchupResponse => "entries",
-            MsgType::RecoveryRequest => "nonce: u64",
-            MsgType::RecoveryResponse => "nonce: u64, entries",
+            MsgType::Accepted | MsgType::Commit | MsgType::Nack | MsgType::CatchupRequest => {
+                "empty"
+            }
+            MsgType::Prepare => "lives",
+            MsgType::Promise => "lives, entries",
+            MsgType::CatchupResponse => "entries",
+            MsgType::RecoveryRequest => "nonce: u64, lives",
+            MsgType::RecoveryResponse => "nonce: u64, lives, entries",
             MsgType::ClientRequest => "client: u64, request: u64, command: bytes",
             MsgType::ClientReply => {
                 "client: u64, request: u64, leader: option<u8>, result: option<bytes>"
@@ -440,7 +454,7 @@ impl Message {
                 commit: 0,
             },
             Message::Commit { ballot, commit }
-            | Message::Prepare { ballot, commit }
+            | Message::Prepare { ballot, commit, .. }
             | Message::Promise { ballot, commit, .. }
             | Message::CatchupResponse { ballot, commit, .. }
             | Message::RecoveryResponse { ballot, commit, .. } => HeaderValues {
@@ -460,14 +474,25 @@ impl Message {
             Message::Accepted { .. }
             | Message::Commit { .. }
             | Message::Nack { .. }
-            | Message::Prepare { .. }
             | Message::CatchupRequest { .. } => {}
-            Message::Promise { entries, .. } | Message::CatchupResponse { entries, .. } => {
-                body::put_entries(out, entries)
+            Message::Prepare { lives, .. } => body::put_lives(out, lives),
+            Message::Promise { lives, entries, .. } => {
+                body::put_lives(out, lives);
+                body::put_entries(out, entries);
             }
-            Message::RecoveryRequest { nonce } => body::put_u64(out, *nonce),
-            Message::RecoveryResponse { nonce, entries, .. } => {
+            Message::CatchupResponse { entries, .. } => body::put_entries(out, entries),
+            Message::RecoveryRequest { nonce, lives } => {
                 body::put_u64(out, *nonce);
+                body::put_lives(out, lives);
+            }
+            Message::RecoveryResponse {
+                nonce,
+                lives,
+                entries,
+                ..
+            } => {
+                body::put_u64(out, *nonce);
+                body::put_lives(out, lives);
                 body::put_entries(out, entries);
             }
             Message::ClientRequest {
@@ -519,10 +544,15 @@ impl Message {
             MsgType::Accepted => Message::Accepted { ballot, slot },
             MsgType::Commit => Message::Commit { ballot, commit },
             MsgType::Nack => Message::Nack { ballot, slot },
-            MsgType::Prepare => Message::Prepare { ballot, commit },
+            MsgType::Prepare => Message::Prepare {
+                ballot,
+                commit,
+                lives: body.lives()?,
+            },
             MsgType::Promise => Message::Promise {
                 ballot,
                 commit,
+                lives: body.lives()?,
                 entries: body.entries()?,
             },
             MsgType::CatchupRequest => Message::CatchupRequest { ballot, from: slot },
@@ -531,11 +561,15 @@ impl Message {
                 commit,
                 entries: body.entries()?,
             },
-            MsgType::RecoveryRequest => Message::RecoveryRequest { nonce: body.u64()? },
+            MsgType::RecoveryRequest => Message::RecoveryRequest {
+                nonce: body.u64()?,
+                lives: body.lives()?,
+            },
             MsgType::RecoveryResponse => Message::RecoveryResponse {
                 nonce: body.u64()?,
                 ballot,
                 commit,
+                lives: body.lives()?,
                 entries: body.entries()?,
             },
             MsgType::ClientRequest => Message::ClientRequest {
@@ -560,13 +594,18 @@ impl Message {
 pub mod body {
     use super::{Ballot, Entry};
     use crate::DecodeError;
+    use crate::regs::MAX_REPLICAS;
 
     /// The body grammar, rule by rule (rendered into `docs/wire.md`).
     pub const GRAMMAR: &[(&str, &str)] = &[
-        ("u8, u16, u64", "unsigned integers, big-endian"),
+        ("u8, u16, u32, u64", "unsigned integers, big-endian"),
         ("bytes", "len: u16, then len bytes"),
         ("entries", "count: u16, then count × entry"),
         ("entry", "slot: u64, ballot: u64, value: bytes"),
+        (
+            "lives",
+            "count: u8 (at most 8), then count × u32: the sender's crash vector, each replica's highest incarnation it knows",
+        ),
         (
             "option<T>",
             "tag: u8 (0 = none, 1 = some), then T if some; any other tag is rejected",
@@ -599,6 +638,15 @@ pub mod body {
             put_u64(out, entry.slot);
             put_u64(out, entry.ballot.0);
             put_bytes(out, &entry.value);
+        }
+    }
+
+    /// Crash vectors longer than [`MAX_REPLICAS`] are not produced by a
+    /// replica; one that is would be rejected by every decoder.
+    pub(super) fn put_lives(out: &mut Vec<u8>, lives: &[u32]) {
+        out.push(lives.len() as u8);
+        for life in lives {
+            out.extend_from_slice(&life.to_be_bytes());
         }
     }
 
@@ -657,6 +705,10 @@ pub mod body {
             Ok(u16::from_be_bytes(self.array()?))
         }
 
+        fn u32(&mut self) -> Result<u32, DecodeError> {
+            Ok(u32::from_be_bytes(self.array()?))
+        }
+
         pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
             Ok(u64::from_be_bytes(self.array()?))
         }
@@ -685,6 +737,17 @@ pub mod body {
                 });
             }
             Ok(entries)
+        }
+
+        pub(super) fn lives(&mut self) -> Result<Vec<u32>, DecodeError> {
+            let count = usize::from(self.u8()?);
+            if count > MAX_REPLICAS || count * 4 > self.rest.len() {
+                return Err(DecodeError::AbsurdCount {
+                    count,
+                    remaining: self.rest.len(),
+                });
+            }
+            (0..count).map(|_| self.u32()).collect()
         }
 
         pub(super) fn option<T>(

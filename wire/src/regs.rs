@@ -175,6 +175,18 @@ register!(
     Ro,
     "constant `MAX_WINDOW_SLOTS`: the largest effective CFG_WINDOW (larger values act as this)"
 );
+register!(
+    CFG_LIVES_LO,
+    0x06C,
+    Rw,
+    "lives table, replicas 0..4: [7:0] replica 0 … [31:24] replica 3; each the LIFE byte of the newest incarnation the host knows (its own entry: the LIFE of frames the NIC builds)"
+);
+register!(
+    CFG_LIVES_HI,
+    0x070,
+    Rw,
+    "lives table, replicas 4..8: [7:0] replica 4 … [31:24] replica 7"
+);
 
 /// The registers above the peer table and counters, in offset order.
 pub const CONTROL: &[Register] = &[
@@ -204,6 +216,8 @@ pub const CONTROL: &[Register] = &[
     HEARTBEAT,
     HEARTBEAT_INTERVAL,
     MAX_WINDOW,
+    CFG_LIVES_LO,
+    CFG_LIVES_HI,
 ];
 
 /// The peer table: one block of [`PEER_STRIDE`] bytes per replica id, with
@@ -295,6 +309,7 @@ pub enum Counter {
     Submitted,
     HostRecords,
     FenceDone,
+    DropOldLife,
 }
 
 impl Counter {
@@ -334,6 +349,7 @@ impl Counter {
         Counter::Submitted,
         Counter::HostRecords,
         Counter::FenceDone,
+        Counter::DropOldLife,
     ];
     pub const COUNT: usize = Counter::ALL.len();
 
@@ -383,6 +399,7 @@ impl Counter {
             Counter::Submitted => "submitted",
             Counter::HostRecords => "host_records",
             Counter::FenceDone => "fence_done",
+            Counter::DropOldLife => "drop_old_life",
         }
     }
 
@@ -418,9 +435,7 @@ impl Counter {
             Counter::DropPayloadLenMismatch => {
                 "dropped: payload length field differs from the bytes present"
             }
-            Counter::DropUnusedNonZero => {
-                "dropped: flags, or a header field the type does not use, is not 0"
-            }
+            Counter::DropUnusedNonZero => "dropped: a header field the type does not use is not 0",
             Counter::DropStale => "dropped: ACCEPT below our ballot or fence (NACK sent)",
             Counter::DropPhase2 => "dropped: phase-2 message the role does not take",
             Counter::PuntRare => "punted: rare-path type or NACK",
@@ -439,6 +454,9 @@ impl Counter {
             Counter::Submitted => "leader: entries submitted by the host",
             Counter::HostRecords => "records written to the card-to-host stream",
             Counter::FenceDone => "FenceDone records written",
+            Counter::DropOldLife => {
+                "dropped: phase-2 frame from an older life of its sender than the lives table holds"
+            }
         }
     }
 

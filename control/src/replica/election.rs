@@ -24,6 +24,8 @@ pub(super) struct PromiseMade {
 /// larger of that commit and ours.
 #[derive(Debug, Clone)]
 struct Promised {
+    /// The promiser's incarnation when it promised.
+    life: u32,
     commit: u64,
     entries: Vec<Entry>,
 }
@@ -38,6 +40,14 @@ pub(super) struct Candidacy {
     fenced: bool,
     promises: BTreeMap<u8, Promised>,
     next_prepare: u64,
+}
+
+impl Candidacy {
+    /// A newer life of `id` exists: its older life's promise no longer counts.
+    pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
+        self.promises
+            .retain(|&from, promised| from != id || promised.life >= incarnation);
+    }
 }
 
 impl Replica {
@@ -70,7 +80,15 @@ impl Replica {
             .filter(|id| *id != self.cfg.id && !candidacy.promises.contains_key(id))
             .collect();
         for to in silent {
-            self.send(to, Message::Prepare { ballot, commit });
+            let lives = self.lives.clone();
+            self.send(
+                to,
+                Message::Prepare {
+                    ballot,
+                    commit,
+                    lives,
+                },
+            );
         }
     }
 
@@ -91,7 +109,12 @@ impl Replica {
             next_prepare: self.now + self.cfg.retransmit_ticks,
         });
         self.nic_command(NicCommand::Fence { ballot });
-        self.broadcast(Message::Prepare { ballot, commit });
+        let lives = self.lives.clone();
+        self.broadcast(Message::Prepare {
+            ballot,
+            commit,
+            lives,
+        });
         self.arm_election_timer();
     }
 
@@ -178,11 +201,13 @@ impl Replica {
         // A promise that does not fit a datagram cannot be sent; withholding
         // it is safe (the candidate just lacks our vote).
         if entries_fit(&entries) {
+            let lives = self.lives.clone();
             self.send(
                 promise.candidate,
                 Message::Promise {
                     ballot: promise.ballot,
                     commit,
+                    lives,
                     entries,
                 },
             );
@@ -196,9 +221,15 @@ impl Replica {
         if candidacy.ballot != ballot {
             return;
         }
-        candidacy
-            .promises
-            .insert(from, Promised { commit, entries });
+        let life = self.lives[usize::from(from)];
+        candidacy.promises.insert(
+            from,
+            Promised {
+                life,
+                commit,
+                entries,
+            },
+        );
     }
 
     /// With a quorum of promises (ours included), catch up to the highest

@@ -1,25 +1,29 @@
-//! Recovery after amnesia (after Viewstamped Replication Revisited): before a
-//! restarted replica votes, it learns from `f+1` others, none of them
-//! recovering, the highest ballot any of them promised (its vote floor: it may
-//! have promised up to there in its former life) and every value they accepted
-//! (so it again holds every value a quorum may have chosen with its help).
-//! See `docs/protocol.md` for the argument and its known limit.
+//! Recovery after amnesia, both sides (`docs/protocol.md`, "Crash with
+//! amnesia"). The recovering replica asks every other for its state and
+//! waits for `f+1` answers from replicas that hold their share and had not
+//! known its incarnation before; each answer is given only after the
+//! responder's NIC fenced above every ballot the former life can have voted
+//! in, so the former life's votes are either unusable or backed by the new
+//! life's log.
 
 use std::collections::BTreeMap;
 
-use riptide_wire::host::NicRole;
+use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
-use super::{Replica, Role, entries_fit};
+use super::{Replica, ReplicaConfig, Role, entries_fit};
 
 /// What one responder reported.
 #[derive(Debug, Clone)]
 struct Reported {
+    /// The responder's incarnation when it answered.
+    life: u32,
     promised: Ballot,
     commit: u64,
     entries: Vec<Entry>,
 }
 
+/// The recovering side.
 #[derive(Debug, Clone)]
 pub(super) struct Recovery {
     /// Ties responses to this incarnation's requests.
@@ -40,6 +44,24 @@ impl Recovery {
             nic_idled: false,
         }
     }
+
+    /// A newer life of `id` exists: its older life's answer no longer counts.
+    pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
+        self.responses
+            .retain(|&from, reported| from != id || reported.life >= incarnation);
+    }
+}
+
+/// The answering side: a recovery this replica fenced for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Answering {
+    nonce: u64,
+    /// What this replica knew of the requester's incarnation before the
+    /// request: the requester counts the answer only if it is below its own.
+    knew: u32,
+    /// The ballot fenced at; the answer goes out once its fence is done.
+    fence: Ballot,
+    fenced: bool,
 }
 
 impl Replica {
@@ -62,7 +84,8 @@ impl Replica {
             self.configure_nic(NicRole::Idle, Ballot::ZERO, 1, 0);
         }
         if ask {
-            self.broadcast(Message::RecoveryRequest { nonce });
+            let lives = self.lives.clone();
+            self.broadcast(Message::RecoveryRequest { nonce, lives });
         }
     }
 
@@ -71,6 +94,7 @@ impl Replica {
             nonce,
             ballot,
             commit,
+            lives,
             entries,
         } = message
         else {
@@ -78,15 +102,28 @@ impl Replica {
             return;
         };
         let quorum = self.cfg.quorum();
+        let known_before = lives.get(usize::from(self.cfg.id)).copied();
+        let ignores_lives = self.ignores_lives();
+        let incarnation = self.incarnation();
+        let responder_life = self.lives[usize::from(from)];
         let Some(recovery) = &mut self.recovery else {
             return;
         };
         if nonce != recovery.nonce {
             return;
         }
+        if let Some(known) = known_before
+            && known >= incarnation
+            && !ignores_lives
+        {
+            // Our incarnation is not new to this responder (lost state
+            // restarted with a guess): take the next one and ask again.
+            return self.become_newer_life(known + 1);
+        }
         recovery.responses.insert(
             from,
             Reported {
+                life: responder_life,
                 promised: ballot,
                 commit,
                 entries,
@@ -95,6 +132,27 @@ impl Replica {
         if recovery.responses.len() >= quorum {
             self.finish_recovery();
         }
+    }
+
+    /// Start over as a recovering replica with `incarnation`: what this life
+    /// collected or voted no longer counts. The pending outputs of this step
+    /// stay.
+    pub(super) fn become_newer_life(&mut self, incarnation: u32) {
+        let cfg = ReplicaConfig {
+            incarnation,
+            seed: self.rng.next_u64(),
+            ..self.cfg.clone()
+        };
+        let out = std::mem::take(&mut self.out);
+        let lives = std::mem::take(&mut self.lives);
+        *self = Replica::restarted(cfg);
+        // What we knew of the others stays true.
+        for (id, incarnation) in lives.into_iter().enumerate() {
+            if id != usize::from(self.cfg.id) {
+                self.lives[id] = incarnation;
+            }
+        }
+        self.out = out;
     }
 
     fn finish_recovery(&mut self) {
@@ -129,14 +187,69 @@ impl Replica {
         self.arm_election_timer();
     }
 
-    /// Tell a recovering replica our promise, commit and the entries above it.
-    pub(super) fn recovery_request(&mut self, from: u8, nonce: u64) {
+    /// A recovering replica asks for our state. The first request of a nonce
+    /// fences: we promise a ballot of the requester's (above everything we
+    /// promised) and answer once our NIC has shown us every entry it acked
+    /// below it. `knew` is what we knew of its incarnation before the request.
+    pub(super) fn recovery_request(&mut self, from: u8, nonce: u64, knew: u32) {
         if !self.recovered() {
             // Not a full copy of the state yet (recovering, or not caught
             // up): answering could let two such replicas rebuild a third
             // without a chosen entry. Silence costs only availability.
             return;
         }
+        if self.ignores_lives() {
+            // The planted variant: answer at once, fence nothing.
+            return self.send_recovery_response(from, nonce, knew);
+        }
+        match self.answering.get(&from) {
+            Some(answering) if answering.nonce == nonce => {
+                if answering.fenced {
+                    // A retransmitted request: the fence is done, and what we
+                    // hold now includes what we held then.
+                    self.send_recovery_response(from, nonce, answering.knew);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let fence = self.promised.max(self.vote_floor).next_for(from);
+        self.leave_role();
+        self.promised = fence;
+        self.role = Role::Follower;
+        self.pending_promise = None;
+        self.arm_election_timer();
+        self.answering.insert(
+            from,
+            Answering {
+                nonce,
+                knew,
+                fence,
+                fenced: false,
+            },
+        );
+        self.nic_command(NicCommand::Fence { ballot: fence });
+    }
+
+    /// Our NIC's fence at `ballot` is done: answer every recovery that waited
+    /// for a fence at or below it (the card-to-host stream is FIFO).
+    pub(super) fn answer_fenced_recoveries(&mut self, ballot: Ballot) {
+        let ready: Vec<(u8, Answering)> = self
+            .answering
+            .iter_mut()
+            .filter(|(_, answering)| !answering.fenced && answering.fence <= ballot)
+            .map(|(&from, answering)| {
+                answering.fenced = true;
+                (from, *answering)
+            })
+            .collect();
+        for (from, answering) in ready {
+            self.send_recovery_response(from, answering.nonce, answering.knew);
+        }
+    }
+
+    /// Tell a recovering replica our promise, commit and the entries above it.
+    fn send_recovery_response(&mut self, to: u8, nonce: u64, knew: u32) {
         let commit = self.log.commit();
         let entries = self.log.entries_above(commit);
         if !entries_fit(&entries) {
@@ -144,13 +257,16 @@ impl Replica {
             // only delays the recovery (it needs f+1 others).
             return;
         }
+        let mut lives = self.lives.clone();
+        lives[usize::from(to)] = knew;
         let ballot = self.promised;
         self.send(
-            from,
+            to,
             Message::RecoveryResponse {
                 nonce,
                 ballot,
                 commit,
+                lives,
                 entries,
             },
         );

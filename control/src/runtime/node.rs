@@ -252,6 +252,7 @@ impl<F: FastPath> Node<F> {
         match decoded {
             Ok(envelope) => Some(Input::Receive {
                 from: envelope.sender,
+                life: envelope.life,
                 message: envelope.message,
             }),
             Err(error) => {
@@ -299,6 +300,7 @@ impl<F: FastPath> Node<F> {
         let envelope = Envelope {
             group: self.group,
             sender: self.replica.config().id,
+            life: self.replica.life(),
             message,
         };
         match envelope.try_encode() {
@@ -328,6 +330,7 @@ impl<F: FastPath> Node<F> {
         let envelope = Envelope {
             group: self.group,
             sender: self.replica.config().id,
+            life: self.replica.life(),
             message: Message::ClientReply {
                 client,
                 request,
@@ -526,7 +529,11 @@ mod tests {
         let mut truncated = Envelope {
             group: GROUP,
             sender: 1,
-            message: Message::RecoveryRequest { nonce: 1 },
+            life: 0,
+            message: Message::RecoveryRequest {
+                nonce: 1,
+                lives: vec![0; 3],
+            },
         }
         .encode();
         truncated.truncate(truncated.len() - 3);

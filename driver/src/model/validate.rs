@@ -34,11 +34,6 @@ pub(super) fn validate(frame: &[u8], port: u16, group: u16) -> Result<Valid<'_>,
             expected: group,
         });
     }
-    if header.flags != 0 {
-        return Err(DecodeError::UnusedNonZero {
-            field: header::FLAGS.name,
-        });
-    }
     let payload = &datagram[RIPTIDE_HEADER_LEN..];
     if usize::from(header.payload_len) != payload.len() {
         return Err(DecodeError::PayloadLenMismatch {

@@ -281,6 +281,11 @@ impl<D: PcieDevice> AlveoNic<D> {
             config.next_slot,
         )?;
         self.write_pair(regs::CFG_COMMIT_LO, regs::CFG_COMMIT_HI, config.commit)?;
+        self.write_pair(
+            regs::CFG_LIVES_LO,
+            regs::CFG_LIVES_HI,
+            u64::from_le_bytes(config.lives),
+        )?;
         self.write(regs::CONFIG_APPLY, 1)
     }
 

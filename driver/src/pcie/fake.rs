@@ -279,6 +279,9 @@ impl Registers {
             commit: self.pair(regs::CFG_COMMIT_LO, regs::CFG_COMMIT_HI),
             replicas: (self.value(regs::CFG_REPLICAS) & 0xF) as u8,
             window: u64::from(self.value(regs::CFG_WINDOW) & 0xFFFF),
+            lives: self
+                .pair(regs::CFG_LIVES_LO, regs::CFG_LIVES_HI)
+                .to_le_bytes(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub fn config(role: NicRole, ballot: Ballot, next_slot: u64, replicas: u8) -> Ni
         commit: next_slot - 1,
         replicas,
         window: u64::from(regs::MAX_WINDOW_SLOTS),
+        lives: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod bugs;
 mod determinism;
 mod fault_free;
+mod recovery;
 mod schedules;
 
 use riptide_sim::faults::FaultKind;

@@ -29,6 +29,7 @@ fn accept_is_header_plus_raw_value() {
     let datagram = Envelope {
         group: 0x0102,
         sender: 3,
+        life: 0,
         message: Message::Accept {
             ballot: Ballot::new(1, 3),
             slot: 0x1122_3344_5566_7788,
@@ -49,13 +50,15 @@ fn accept_is_header_plus_raw_value() {
 }
 
 #[test]
-fn promise_body_is_count_then_slot_ballot_len_value() {
+fn promise_body_is_lives_then_count_then_slot_ballot_len_value() {
     let datagram = Envelope {
         group: 1,
         sender: 0,
+        life: 0,
         message: Message::Promise {
             ballot: Ballot::new(2, 0),
             commit: 0,
+            lives: vec![0; 3],
             entries: vec![riptide_wire::Entry {
                 slot: 1,
                 ballot: Ballot::new(1, 1),
@@ -67,6 +70,7 @@ fn promise_body_is_count_then_slot_ballot_len_value() {
     let body = &datagram[RIPTIDE_HEADER_LEN..];
     #[rustfmt::skip]
     let expected: Vec<u8> = vec![
+        3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 1,
         0, 0, 0, 0, 0, 0, 0, 1,
         0, 0, 0, 0, 0, 0, 1, 1,
@@ -82,6 +86,7 @@ fn client_reply_options_are_tagged() {
         Envelope {
             group: 1,
             sender: 0,
+            life: 0,
             message: Message::ClientReply {
                 client: 1,
                 request: 2,
@@ -103,7 +108,7 @@ fn header_encodes_and_decodes_every_field() {
         msg_type: 0xee,
         group: 0xabcd,
         sender: 5,
-        flags: 0x80,
+        life: 0x80,
         payload_len: 0x1234,
         ballot: Ballot(u64::MAX - 1),
         slot: 1 << 40,

@@ -59,7 +59,7 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
     let frame_err = |frame: &[u8]| decode_frame(frame, UDP_PORT).map(|_| ());
     let datagram_err = |datagram: &[u8]| decode(datagram).map(|_| ());
     let accept = datagram(MsgType::Accept);
-    let promise = datagram(MsgType::Promise);
+    let entries = datagram(MsgType::CatchupResponse);
     let good_frame = frame();
     let mut cases = vec![
         (
@@ -208,15 +208,6 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
             },
         ),
         (
-            "reserved flags set",
-            datagram_err(&{
-                let mut d = accept.clone();
-                header::FLAGS.set(&mut d, 0x80);
-                d
-            }),
-            DecodeError::UnusedNonZero { field: "FLAGS" },
-        ),
-        (
             "ACCEPTED with a commit",
             datagram_err(&{
                 let mut d = datagram(MsgType::Accepted);
@@ -244,8 +235,8 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
             DecodeError::UnusedNonZero { field: "BALLOT" },
         ),
         (
-            "PROMISE cut inside its last entry",
-            datagram_err(&with_payload(&promise, &payload(&promise)[..40])),
+            "CATCHUP_RESPONSE cut inside its last entry",
+            datagram_err(&with_payload(&entries, &payload(&entries)[..40])),
             DecodeError::BodyTruncated {
                 need: 8,
                 remaining: 5,
@@ -276,8 +267,8 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
             DecodeError::TrailingBytes { extra: 1 },
         ),
         (
-            "PROMISE with a byte after its entries",
-            datagram_err(&with_payload(&promise, &[payload(&promise), &[7]].concat())),
+            "CATCHUP_RESPONSE with a byte after its entries",
+            datagram_err(&with_payload(&entries, &[payload(&entries), &[7]].concat())),
             DecodeError::TrailingBytes { extra: 1 },
         ),
         (
@@ -289,14 +280,36 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
             DecodeError::BadOptionTag { tag: 2 },
         ),
         (
-            "PROMISE claiming 65535 entries in 20 bytes",
+            "CATCHUP_RESPONSE claiming 65535 entries in 20 bytes",
             datagram_err(&with_payload(
-                &promise,
+                &entries,
                 &[&[0xff, 0xff][..], &[0; 20]].concat(),
             )),
             DecodeError::AbsurdCount {
                 count: 0xffff,
                 remaining: 20,
+            },
+        ),
+        (
+            "PREPARE with a crash vector of 9 replicas",
+            datagram_err(&with_payload(
+                &datagram(MsgType::Prepare),
+                &[&[9][..], &[0; 36]].concat(),
+            )),
+            DecodeError::AbsurdCount {
+                count: 9,
+                remaining: 36,
+            },
+        ),
+        (
+            "PREPARE cut inside its crash vector",
+            datagram_err(&with_payload(
+                &datagram(MsgType::Prepare),
+                &[3, 0, 0, 0, 0, 0, 0],
+            )),
+            DecodeError::AbsurdCount {
+                count: 3,
+                remaining: 6,
             },
         ),
     ];
@@ -305,7 +318,7 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
     let barely = [&[0x0d, 0xe0][..], &vec![0; 3552 * 18 - 1]].concat();
     cases.push((
         "3552 entries, one byte short of their fixed parts",
-        datagram_err(&with_payload(&promise, &barely)),
+        datagram_err(&with_payload(&entries, &barely)),
         DecodeError::AbsurdCount {
             count: 0x0de0,
             remaining: 3552 * 18 - 1,
@@ -343,6 +356,7 @@ fn oversize_messages_are_refused_by_try_encode() {
     let accept = |len| Envelope {
         group: GROUP,
         sender: 0,
+        life: 0,
         message: Message::Accept {
             ballot: Ballot::new(1, 0),
             slot: 1,
@@ -364,9 +378,11 @@ fn oversize_messages_are_refused_by_try_encode() {
     let promise = Envelope {
         group: GROUP,
         sender: 0,
+        life: 0,
         message: Message::Promise {
             ballot: Ballot::new(1, 0),
             commit: 0,
+            lives: vec![0; 3],
             entries: vec![riptide_wire::Entry {
                 slot: 1,
                 ballot: Ballot::new(1, 0),
@@ -389,6 +405,7 @@ fn encode_panics_on_oversize_instead_of_truncating() {
     Envelope {
         group: GROUP,
         sender: 0,
+        life: 0,
         message: Message::ClientRequest {
             client: 1,
             request: 1,

@@ -43,6 +43,11 @@ fn entries() -> impl Strategy<Value = Vec<Entry>> {
     )
 }
 
+/// A crash vector of up to `MAX_REPLICAS` entries.
+fn lives() -> impl Strategy<Value = Vec<u32>> {
+    vec(any::<u32>(), 0..=riptide_wire::regs::MAX_REPLICAS)
+}
+
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         (ballot(), number(), number(), value()).prop_map(|(ballot, slot, commit, value)| {
@@ -56,11 +61,16 @@ fn message() -> impl Strategy<Value = Message> {
         (ballot(), number()).prop_map(|(ballot, slot)| Message::Accepted { ballot, slot }),
         (ballot(), number()).prop_map(|(ballot, commit)| Message::Commit { ballot, commit }),
         (ballot(), number()).prop_map(|(ballot, slot)| Message::Nack { ballot, slot }),
-        (ballot(), number()).prop_map(|(ballot, commit)| Message::Prepare { ballot, commit }),
-        (ballot(), number(), entries()).prop_map(|(ballot, commit, entries)| {
+        (ballot(), number(), lives()).prop_map(|(ballot, commit, lives)| Message::Prepare {
+            ballot,
+            commit,
+            lives
+        }),
+        (ballot(), number(), lives(), entries()).prop_map(|(ballot, commit, lives, entries)| {
             Message::Promise {
                 ballot,
                 commit,
+                lives,
                 entries,
             }
         }),
@@ -72,15 +82,16 @@ fn message() -> impl Strategy<Value = Message> {
                 entries,
             }
         }),
-        number().prop_map(|nonce| Message::RecoveryRequest { nonce }),
-        (number(), ballot(), number(), entries()).prop_map(|(nonce, ballot, commit, entries)| {
-            Message::RecoveryResponse {
+        (number(), lives()).prop_map(|(nonce, lives)| Message::RecoveryRequest { nonce, lives }),
+        (number(), ballot(), number(), lives(), entries()).prop_map(
+            |(nonce, ballot, commit, lives, entries)| Message::RecoveryResponse {
                 nonce,
                 ballot,
                 commit,
+                lives,
                 entries,
             }
-        }),
+        ),
         (number(), number(), value()).prop_map(|(client, request, command)| {
             Message::ClientRequest {
                 client,
@@ -107,6 +118,7 @@ pub fn envelope() -> impl Strategy<Value = Envelope> {
     (any::<u16>(), any::<u8>(), message()).prop_map(|(group, sender, message)| Envelope {
         group,
         sender,
+        life: 0,
         message,
     })
 }
@@ -132,13 +144,13 @@ fn plausible_datagram() -> impl Strategy<Value = Vec<u8>> {
         any::<bool>(),
     )
         .prop_map(
-            |(t, (group, sender), flags, (ballot, slot, commit), body, honest_len)| {
+            |(t, (group, sender), life, (ballot, slot, commit), body, honest_len)| {
                 let header = Header {
                     version: VERSION,
                     msg_type: t.code(),
                     group,
                     sender,
-                    flags,
+                    life,
                     payload_len: if honest_len { body.len() as u16 } else { 7 },
                     ballot,
                     slot,

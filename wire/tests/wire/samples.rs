@@ -29,10 +29,15 @@ pub fn envelopes() -> Vec<Envelope> {
         Message::Accepted { ballot, slot: 12 },
         Message::Commit { ballot, commit: 10 },
         Message::Nack { ballot, slot: 9 },
-        Message::Prepare { ballot, commit: 10 },
+        Message::Prepare {
+            ballot,
+            commit: 10,
+            lives: vec![0, 3, 1],
+        },
         Message::Promise {
             ballot,
             commit: 10,
+            lives: vec![0; 3],
             entries: entries.clone(),
         },
         Message::CatchupRequest { ballot, from: 5 },
@@ -41,9 +46,13 @@ pub fn envelopes() -> Vec<Envelope> {
             commit: 12,
             entries: entries.clone(),
         },
-        Message::RecoveryRequest { nonce: 0xdead_beef },
+        Message::RecoveryRequest {
+            nonce: 0xdead_beef,
+            lives: vec![2, 0, 0, 1, 0],
+        },
         Message::RecoveryResponse {
             nonce: 0xdead_beef,
+            lives: vec![0; 3],
             ballot,
             commit: 10,
             entries,
@@ -65,6 +74,7 @@ pub fn envelopes() -> Vec<Envelope> {
         .map(|message| Envelope {
             group: GROUP,
             sender: 1,
+            life: 0,
             message,
         })
         .collect()
