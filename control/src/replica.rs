@@ -169,6 +169,15 @@ pub struct Status {
     pub applied: u64,
 }
 
+/// What a replica is doing, with the state only that role has.
+#[derive(Debug)]
+enum State {
+    Recovering(Recovery),
+    Follower,
+    Candidate(Candidacy),
+    Leader(Leadership),
+}
+
 /// What this replica last programmed into its NIC, advanced by the NIC's own
 /// records (a follower NIC's next slot moves as it accepts).
 #[derive(Debug, Clone, Copy)]
@@ -182,7 +191,7 @@ struct NicView {
 pub struct Replica {
     cfg: ReplicaConfig,
     rng: Rng,
-    role: Role,
+    state: State,
     /// Highest ballot this replica promised (or accepted at): it votes for
     /// nothing below it.
     promised: Ballot,
@@ -208,9 +217,6 @@ pub struct Replica {
     pending_promise: Option<PromiseMade>,
     /// The promise sent last, re-sent if its PREPARE is retransmitted.
     promise_made: Option<PromiseMade>,
-    candidacy: Option<Candidacy>,
-    leadership: Option<Leadership>,
-    recovery: Option<Recovery>,
     catchup: Catchup,
     /// The crash vector: the highest incarnation known of each replica,
     /// ours included. Entries never go back.
@@ -241,7 +247,7 @@ impl Replica {
     /// A replica booting with its group for the first time: empty log, no
     /// promises, voting at once.
     pub fn new(cfg: ReplicaConfig) -> Replica {
-        let mut replica = Replica::blank(cfg, Role::Follower);
+        let mut replica = Replica::blank(cfg);
         replica.arm_election_timer();
         replica
     }
@@ -255,17 +261,17 @@ impl Replica {
             incarnation: cfg.incarnation.max(1),
             ..cfg
         };
-        let mut replica = Replica::blank(cfg, Role::Recovering);
-        replica.recovery = Some(Recovery::new(replica.rng.next_u64()));
+        let mut replica = Replica::blank(cfg);
+        replica.state = State::Recovering(Recovery::new(replica.rng.next_u64()));
         replica
     }
 
-    fn blank(cfg: ReplicaConfig, role: Role) -> Replica {
+    fn blank(cfg: ReplicaConfig) -> Replica {
         let mut lives = vec![0; usize::from(cfg.replicas)];
         lives[usize::from(cfg.id)] = cfg.incarnation;
         Replica {
             rng: Rng::new(cfg.seed),
-            role,
+            state: State::Follower,
             promised: Ballot::ZERO,
             vote_floor: Ballot::ZERO,
             recovered_commit: 0,
@@ -283,9 +289,6 @@ impl Replica {
             election_deadline: 0,
             pending_promise: None,
             promise_made: None,
-            candidacy: None,
-            leadership: None,
-            recovery: None,
             catchup: Catchup::default(),
             lives,
             answering: BTreeMap::new(),
@@ -349,27 +352,24 @@ impl Replica {
             self.promised
         );
         assert_eq!(self.lives.len(), usize::from(self.cfg.replicas));
-        let role = self.role;
-        assert_eq!(
-            role == Role::Candidate,
-            self.candidacy.is_some(),
-            "{role:?}"
-        );
-        assert_eq!(role == Role::Leader, self.leadership.is_some(), "{role:?}");
-        assert_eq!(
-            role == Role::Recovering,
-            self.recovery.is_some(),
-            "{role:?}"
-        );
-        if role == Role::Leader {
+        if self.role() == Role::Leader {
             assert_eq!(self.nic.role, NicRole::Leader, "a leader's NIC leads");
+        }
+    }
+
+    fn role(&self) -> Role {
+        match self.state {
+            State::Recovering(_) => Role::Recovering,
+            State::Follower => Role::Follower,
+            State::Candidate(_) => Role::Candidate,
+            State::Leader(_) => Role::Leader,
         }
     }
 
     pub fn status(&self) -> Status {
         Status {
             id: self.cfg.id,
-            role: self.role,
+            role: self.role(),
             promised: self.promised,
             commit: self.log.commit(),
             applied: self.applied,
@@ -416,7 +416,7 @@ impl Replica {
 
     fn tick(&mut self) {
         self.now += 1;
-        match self.role {
+        match self.role() {
             Role::Recovering => {}
             Role::Follower => self.follower_tick(),
             Role::Candidate => self.candidate_tick(),
@@ -432,7 +432,7 @@ impl Replica {
         if !self.admit(from, life, &message) {
             return;
         }
-        if self.role == Role::Recovering {
+        if self.role() == Role::Recovering {
             return self.receive_while_recovering(from, message);
         }
         match message {
@@ -484,14 +484,14 @@ impl Replica {
     /// Work that follows any input: learn, apply, refill the window, answer
     /// reads, finish phase 1, ask for missing entries.
     fn settle(&mut self) {
-        if self.role == Role::Recovering {
+        if self.role() == Role::Recovering {
             return self.recovery_requests();
         }
         self.apply_chosen();
-        if self.role == Role::Candidate {
+        if self.role() == Role::Candidate {
             self.try_finish_phase1();
         }
-        if self.role == Role::Leader {
+        if self.role() == Role::Leader {
             self.answer_reads();
             self.submit_ready();
         }
@@ -539,13 +539,13 @@ impl Replica {
     /// Whether this replica may promise: not before a recovered replica has
     /// caught up to what the others had chosen (see `recovered_commit`).
     fn may_vote(&self) -> bool {
-        self.role != Role::Recovering && self.log.commit() >= self.recovered_commit
+        self.role() != Role::Recovering && self.log.commit() >= self.recovered_commit
     }
 
     /// Who clients should try: the leader of the promised ballot, if that is
     /// someone else.
     fn leader_hint(&self) -> Option<u8> {
-        match self.role {
+        match self.role() {
             Role::Follower if self.promised != Ballot::ZERO => {
                 Some(self.promised.leader()).filter(|&id| id != self.cfg.id)
             }

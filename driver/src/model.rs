@@ -368,7 +368,9 @@ impl ModelNic {
     }
 
     fn submit(&mut self, value: Vec<u8>) {
-        let in_flight = self.config.next_slot - 1 - self.config.commit;
+        // Saturating: with the planted commit-on-any-ack bug, acks kept across
+        // a `Configure` can carry commit past the slots assigned since.
+        let in_flight = (self.config.next_slot - 1).saturating_sub(self.config.commit);
         if self.config.role != NicRole::Leader || in_flight >= self.config.window {
             // Software broke the contract (it tracks role and window itself):
             // refuse, and the missing `Accepted` record shows it.

@@ -36,7 +36,7 @@ impl Catchup {
 
 impl Replica {
     pub(super) fn maybe_catch_up(&mut self) {
-        if matches!(self.role, Role::Recovering | Role::Leader)
+        if matches!(self.role(), Role::Recovering | Role::Leader)
             || self.log.commit() >= self.known_commit
         {
             return;

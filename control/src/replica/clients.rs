@@ -4,7 +4,7 @@
 use riptide_wire::Ballot;
 
 use super::leader::PendingRead;
-use super::{Output, Replica, Role};
+use super::{Output, Replica, Role, State};
 use crate::kv::{Command, LogValue, Reply};
 
 /// Largest encoded write accepted from a client: a log value must fit one
@@ -13,7 +13,7 @@ pub const MAX_VALUE_LEN: usize = 16 * 1024;
 
 impl Replica {
     pub(super) fn client_request(&mut self, client: u64, request: u64, command: Command) {
-        if self.role != Role::Leader {
+        if self.role() != Role::Leader {
             let leader = self.leader_hint();
             return self.reply(client, request, Reply::NotLeader { leader });
         }
@@ -26,7 +26,7 @@ impl Replica {
                 return self.reply(client, request, reply);
             }
         }
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         match command {
@@ -101,7 +101,7 @@ impl Replica {
     }
 
     fn applied_write(&mut self, client: u64, request: u64, reply: Reply) {
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         if leadership.writes_in_flight.get(&client) == Some(&request) {
@@ -114,7 +114,7 @@ impl Replica {
     /// it one new barrier.
     pub(super) fn answer_reads(&mut self) {
         let applied = self.applied;
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
@@ -149,6 +149,9 @@ impl Replica {
 
     /// The ballot we lead, if we lead.
     pub(super) fn leading(&self) -> Option<Ballot> {
-        self.leadership.as_ref().map(|leadership| leadership.ballot)
+        match &self.state {
+            State::Leader(leadership) => Some(leadership.ballot),
+            _ => None,
+        }
     }
 }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
-use super::{Replica, Role, Variant, entries_fit};
+use super::leader::Leadership;
+use super::{Replica, Role, State, Variant, entries_fit};
 use crate::kv::{LogValue, Reply};
 
 /// A promise at `ballot` to `candidate`, whose PREPARE carried `commit`.
@@ -68,7 +69,7 @@ impl Replica {
         if self.now >= self.election_deadline {
             return self.start_election();
         }
-        let Some(candidacy) = &mut self.candidacy else {
+        let State::Candidate(candidacy) = &mut self.state else {
             return;
         };
         if self.now < candidacy.next_prepare {
@@ -98,10 +99,9 @@ impl Replica {
         let ballot = self.promised.max(self.vote_floor).next_for(self.cfg.id);
         self.leave_role();
         self.promised = ballot;
-        self.role = Role::Candidate;
         self.pending_promise = None;
         let commit = self.log.commit();
-        self.candidacy = Some(Candidacy {
+        self.state = State::Candidate(Candidacy {
             ballot,
             commit,
             fenced: self.cfg.variant == Variant::PromiseBeforeFence,
@@ -148,7 +148,6 @@ impl Replica {
         }
         self.leave_role();
         self.promised = ballot;
-        self.role = Role::Follower;
         self.arm_election_timer();
         let promise = PromiseMade {
             ballot,
@@ -168,11 +167,11 @@ impl Replica {
             && pending.ballot == ballot
         {
             self.pending_promise = None;
-            if self.promised == ballot && self.role == Role::Follower {
+            if self.promised == ballot && self.role() == Role::Follower {
                 self.make_promise(pending);
             }
         }
-        if let Some(candidacy) = &mut self.candidacy
+        if let State::Candidate(candidacy) = &mut self.state
             && candidacy.ballot == ballot
         {
             candidacy.fenced = true;
@@ -215,7 +214,7 @@ impl Replica {
     }
 
     pub(super) fn promise(&mut self, from: u8, ballot: Ballot, commit: u64, entries: Vec<Entry>) {
-        let Some(candidacy) = &mut self.candidacy else {
+        let State::Candidate(candidacy) = &mut self.state else {
             return;
         };
         if candidacy.ballot != ballot {
@@ -235,7 +234,7 @@ impl Replica {
     /// With a quorum of promises (ours included), catch up to the highest
     /// commit a promiser reported, then merge and lead.
     pub(super) fn try_finish_phase1(&mut self) {
-        let Some(candidacy) = &self.candidacy else {
+        let State::Candidate(candidacy) = &self.state else {
             return;
         };
         if !candidacy.fenced || candidacy.promises.len() + 1 < self.cfg.quorum() {
@@ -258,11 +257,11 @@ impl Replica {
     }
 
     fn become_leader(&mut self) {
-        let Some(candidacy) = self.candidacy.take() else {
-            return;
+        let State::Candidate(candidacy) = std::mem::replace(&mut self.state, State::Follower)
+        else {
+            unreachable!("only a candidate finishes phase 1");
         };
         let values = self.merge(&candidacy);
-        self.role = Role::Leader;
         self.configure_nic(
             NicRole::Leader,
             candidacy.ballot,
@@ -315,23 +314,29 @@ impl Replica {
         }
         self.leave_role();
         self.promised = ballot;
-        self.role = Role::Follower;
         self.arm_election_timer();
     }
 
-    /// Stop leading or campaigning. Gets waiting on this leadership are told
-    /// to go elsewhere; writes in flight are not (they may still be chosen, and
-    /// the client's retry is answered from the session table).
+    /// Stop leading or campaigning: follow. Gets waiting on this leadership
+    /// are told to go elsewhere; writes in flight are not (they may still be
+    /// chosen, and the client's retry is answered from the session table).
     pub(super) fn leave_role(&mut self) {
-        self.candidacy = None;
-        if let Some(leadership) = self.leadership.take() {
-            for read in leadership.into_reads() {
-                self.out.push(super::Output::Reply {
-                    client: read.client,
-                    request: read.request,
-                    reply: Reply::NotLeader { leader: None },
-                });
+        match std::mem::replace(&mut self.state, State::Follower) {
+            State::Recovering(recovery) => {
+                unreachable!("a recovering replica takes no role: {recovery:?}")
             }
+            State::Follower | State::Candidate(_) => {}
+            State::Leader(leadership) => self.answer_reads_elsewhere(leadership),
+        }
+    }
+
+    fn answer_reads_elsewhere(&mut self, leadership: Leadership) {
+        for read in leadership.into_reads() {
+            self.out.push(super::Output::Reply {
+                client: read.client,
+                request: read.request,
+                reply: Reply::NotLeader { leader: None },
+            });
         }
     }
 }

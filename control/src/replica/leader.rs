@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use riptide_wire::host::NicCommand;
 use riptide_wire::{Ballot, Message};
 
-use super::Replica;
+use super::{Replica, State};
 
 /// A get waiting for its read-index barrier slot to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Replica {
     /// Phase 1 is won: the NIC was configured as leader at `commit + 1`; queue
     /// the merged values so they are re-proposed under our ballot first.
     pub(super) fn start_leading(&mut self, ballot: Ballot, commit: u64, values: Vec<Vec<u8>>) {
-        self.leadership = Some(Leadership {
+        self.state = State::Leader(Leadership {
             ballot,
             next_slot: commit + 1,
             nic_commit: commit,
@@ -83,7 +83,7 @@ impl Replica {
     /// Submit queued values while the window has room.
     pub(super) fn submit_ready(&mut self) {
         let window = self.cfg.window;
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         let mut submitted = Vec::new();
@@ -105,7 +105,7 @@ impl Replica {
     /// Our NIC counted a quorum up to `commit` under our ballot.
     pub(super) fn leader_committed(&mut self, commit: u64) {
         let now = self.now;
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         if commit <= leadership.nic_commit {
@@ -119,14 +119,14 @@ impl Replica {
     pub(super) fn leader_tick(&mut self) {
         let now = self.now;
         let (heartbeat, retransmit) = (self.cfg.heartbeat_ticks, self.cfg.retransmit_ticks);
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         if now >= leadership.next_heartbeat {
             leadership.next_heartbeat = now + heartbeat;
             self.nic_command(NicCommand::Heartbeat);
         }
-        let Some(leadership) = &mut self.leadership else {
+        let State::Leader(leadership) = &mut self.state else {
             return;
         };
         if !leadership.outstanding() {

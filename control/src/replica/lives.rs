@@ -8,7 +8,7 @@ use riptide_wire::Message;
 use riptide_wire::life::{is_older, life};
 use riptide_wire::regs::MAX_REPLICAS;
 
-use super::{Replica, Role, Variant};
+use super::{Replica, Role, State, Variant};
 
 /// The crash vector a message carries, if its type carries one.
 fn carried(message: &Message) -> Option<&[u32]> {
@@ -81,7 +81,7 @@ impl Replica {
         }
         let about_me = vector[me];
         if about_me > self.incarnation()
-            && self.role != Role::Recovering
+            && self.role() != Role::Recovering
             && !matches!(message, Message::RecoveryResponse { .. })
         {
             // Someone knows a newer life of us: we are the stale twin of a
@@ -96,10 +96,10 @@ impl Replica {
     /// Votes collected from lives of `id` older than `incarnation` no longer
     /// count.
     fn forget_votes_of(&mut self, id: u8, incarnation: u32) {
-        if let Some(candidacy) = &mut self.candidacy {
+        if let State::Candidate(candidacy) = &mut self.state {
             candidacy.forget(id, incarnation);
         }
-        if let Some(recovery) = &mut self.recovery {
+        if let State::Recovering(recovery) = &mut self.state {
             recovery.forget(id, incarnation);
         }
     }

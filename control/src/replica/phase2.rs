@@ -19,7 +19,7 @@ impl Replica {
 
     /// The NIC learned that every slot up to `commit` is chosen under `ballot`.
     pub(super) fn nic_committed(&mut self, ballot: Ballot, commit: u64) {
-        if self.role == Role::Recovering {
+        if self.role() == Role::Recovering {
             // A record of the NIC of our former life: recovery rebuilds the log.
             return;
         }
@@ -58,7 +58,7 @@ impl Replica {
                 },
             );
         }
-        if ballot == self.promised && self.role != Role::Follower {
+        if ballot == self.promised && self.role() != Role::Follower {
             // Our own ballot: only we propose at it.
             return;
         }
@@ -123,7 +123,7 @@ impl Replica {
 
     /// Evidence that the leader of our promised ballot is alive.
     fn sign_of_leader(&mut self, ballot: Ballot) {
-        if self.role == Role::Follower && ballot == self.promised {
+        if self.role() == Role::Follower && ballot == self.promised {
             self.arm_election_timer();
         }
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
-use super::{Replica, ReplicaConfig, Role, entries_fit};
+use super::{Replica, ReplicaConfig, Role, State, entries_fit};
 
 /// What one responder reported.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ impl Replica {
     pub(super) fn recovery_requests(&mut self) {
         let now = self.now;
         let retransmit = self.cfg.retransmit_ticks;
-        let Some(recovery) = &mut self.recovery else {
+        let State::Recovering(recovery) = &mut self.state else {
             return;
         };
         let idle_nic = !recovery.nic_idled;
@@ -106,7 +106,7 @@ impl Replica {
         let ignores_lives = self.ignores_lives();
         let incarnation = self.incarnation();
         let responder_life = self.lives[usize::from(from)];
-        let Some(recovery) = &mut self.recovery else {
+        let State::Recovering(recovery) = &mut self.state else {
             return;
         };
         if nonce != recovery.nonce {
@@ -156,8 +156,9 @@ impl Replica {
     }
 
     fn finish_recovery(&mut self) {
-        let Some(recovery) = self.recovery.take() else {
-            return;
+        let State::Recovering(recovery) = std::mem::replace(&mut self.state, State::Follower)
+        else {
+            unreachable!("only a recovering replica finishes recovery");
         };
         let floor = recovery
             .responses
@@ -183,7 +184,6 @@ impl Replica {
             self.known_commit = self.known_commit.max(reported.commit);
             self.catchup.prefer(id);
         }
-        self.role = Role::Follower;
         self.arm_election_timer();
     }
 
@@ -214,9 +214,9 @@ impl Replica {
             _ => {}
         }
         let fence = self.promised.max(self.vote_floor).next_for(from);
+        let was_leading = self.role() == Role::Leader;
         self.leave_role();
         self.promised = fence;
-        self.role = Role::Follower;
         self.pending_promise = None;
         self.arm_election_timer();
         self.answering.insert(
@@ -229,6 +229,12 @@ impl Replica {
             },
         );
         self.nic_command(NicCommand::Fence { ballot: fence });
+        if was_leading {
+            // The fence deposes us (and our followers NACK our ballot): stand
+            // again at once rather than leave the group leaderless for an
+            // election timeout. The answer still waits for the first fence.
+            self.start_election();
+        }
     }
 
     /// Our NIC's fence at `ballot` is done: answer every recovery that waited
