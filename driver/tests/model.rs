@@ -688,8 +688,58 @@ fn malformed_frames_are_dropped_and_counted_by_reason() {
     );
     commit[RIPTIDE_OFFSET + header::SLOT.offset + 7] = 1;
     nic.receive(&commit);
-    assert_eq!(nic.counters().by_name("drop_unused_nonzero"), 2);
+    assert_eq!(nic.counters().by_name("drop_unused_nonzero"), 1);
     assert_eq!(nic.config().next_slot, 1, "no state changed");
+}
+
+/// `message` from replica `from` to replica 1, its header saying `life`.
+fn frame_of_life(from: u8, life: u8, message: Message) -> Vec<u8> {
+    let datagram = Envelope {
+        group: GROUP,
+        sender: from,
+        life,
+        message,
+    }
+    .encode();
+    riptide_wire::encode_frame(
+        &ModelNic::default_endpoint(from),
+        &ModelNic::default_endpoint(1),
+        &datagram,
+    )
+}
+
+#[test]
+fn phase_two_from_an_older_life_is_dropped_and_frames_carry_our_own() {
+    let mut nic = ModelNic::new(1, 3, GROUP, ModelBugs::default());
+    let mut lives = [0; riptide_wire::regs::MAX_REPLICAS];
+    // The leader (0) is on life 2, we are on life 5. Older than 2: up to
+    // 127 lives back, wrapping below 0.
+    lives[0] = 2;
+    lives[1] = 5;
+    let NicCommand::Configure(config) = configure(NicRole::Follower, B1, 1, 0) else {
+        unreachable!()
+    };
+    nic.command(NicCommand::Configure(NicConfig { lives, ..config }));
+    for older in [1, 0, 255, 131] {
+        nic.receive(&frame_of_life(0, older, accept(B1, 1, 0, b"old")));
+    }
+    assert_eq!(nic.counters().by_name("drop_old_life"), 4);
+    assert!(
+        records(&mut nic).is_empty(),
+        "an older life reached the host"
+    );
+    assert!(sent(&mut nic).is_empty(), "an older life was acked");
+    // Its current life, and a newer one the host has not heard of, pass.
+    nic.receive(&frame_of_life(0, 2, accept(B1, 1, 0, b"now")));
+    nic.receive(&frame_of_life(0, 3, accept(B1, 2, 0, b"newer")));
+    assert_eq!(nic.counters().by_name("accepted"), 2);
+    let lifes: Vec<u8> = std::iter::from_fn(|| nic.poll_transmit())
+        .map(|(_, frame)| {
+            let view = decode_frame(&frame, UDP_PORT).unwrap();
+            Envelope::decode(view.datagram, GROUP).unwrap().life
+        })
+        .collect();
+    assert_eq!(lifes, [5, 5], "our ACCEPTEDs carry our own life");
 }
 
 #[test]

@@ -144,7 +144,7 @@ fn configure_stages_every_register_then_applies_them_at_once() {
         commit: 0x5_0000_0000,
         replicas: 5,
         window: 48,
-        lives: Default::default(),
+        lives: [0, 3, 0, 0xff, 1, 0, 0, 7],
     };
     nic.command(NicCommand::Configure(cfg.clone())).unwrap();
     let names: Vec<String> = user_writes(&nic, start)
@@ -163,6 +163,8 @@ fn configure_stages_every_register_then_applies_them_at_once() {
             "CFG_NEXT_SLOT_HI",
             "CFG_COMMIT_LO",
             "CFG_COMMIT_HI",
+            "CFG_LIVES_LO",
+            "CFG_LIVES_HI",
             "CONFIG_APPLY",
         ]
     );
