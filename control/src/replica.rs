@@ -262,7 +262,8 @@ impl Replica {
             ..cfg
         };
         let mut replica = Replica::blank(cfg);
-        replica.state = State::Recovering(Recovery::new(replica.rng.next_u64()));
+        let nonce = Recovery::nonce(replica.incarnation(), replica.rng.next_u64());
+        replica.state = State::Recovering(Recovery::new(nonce));
         replica
     }
 

@@ -760,6 +760,7 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
         panic!("{requests:?}")
     };
     assert_eq!(lives[..], [1, 0, 0], "it announces its new life");
+    assert_eq!(nonce >> 32, 1, "the nonce names the life it belongs to");
     // While recovering it neither votes nor accepts.
     assert!(
         receive(
@@ -1064,7 +1065,7 @@ fn a_recovering_replica_whose_life_a_responder_knew_takes_a_newer_one() {
         .collect();
     assert!(
         matches!(&asked[..], [(_, Message::RecoveryRequest { nonce: again, lives }), ..]
-            if *again != nonce && lives[0] == 4),
+            if *again != nonce && *again >> 32 == 4 && lives[0] == 4),
         "{asked:?}"
     );
 }

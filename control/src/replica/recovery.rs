@@ -36,6 +36,13 @@ pub(super) struct Recovery {
 }
 
 impl Recovery {
+    /// A nonce no other life of this replica uses: the incarnation in the
+    /// high half (even if two lives drew the same random bits, a late answer
+    /// to a former life's request never counts for this one).
+    pub(super) fn nonce(incarnation: u32, random: u64) -> u64 {
+        u64::from(incarnation) << 32 | (random & 0xffff_ffff)
+    }
+
     pub(super) fn new(nonce: u64) -> Recovery {
         Recovery {
             nonce,
