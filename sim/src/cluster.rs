@@ -11,11 +11,11 @@ use riptide_wire::host::{CardToHost, NicCommand};
 
 use crate::check::agreement::{AgreementChecker, Application};
 use crate::check::chosen::ChosenChecker;
-use crate::check::liveness::{LivenessChecker, PendingOp};
+use crate::check::liveness::{LivenessChecker, PendingOp, Stall};
 use crate::check::{Check, show_value};
 use crate::client::{Client, ClientAction, Workload};
 use crate::config::{FaultPlan, SimConfig};
-use crate::faults::FaultSchedule;
+use crate::faults::{CrashMode, FaultSchedule};
 use crate::history::{HistoryRecorder, Output as OpOutput};
 use crate::latency::Micros;
 use crate::ldfi::lineage::Lineage;
@@ -79,8 +79,14 @@ enum Event {
     },
     Crash {
         node: u8,
+        mode: CrashMode,
     },
     Restart {
+        node: u8,
+        mode: CrashMode,
+    },
+    /// A replica whose clock drifts gets `Input::Tick` on its own period.
+    DriftingTick {
         node: u8,
     },
 }
@@ -123,9 +129,20 @@ impl Event {
                 hash.add_u64(7 << 32 | *client as u64);
                 hash.add_u64(*request);
             }
-            Event::Crash { node } => hash.add(&[8, *node]),
-            Event::Restart { node } => hash.add(&[9, *node]),
+            Event::Crash { node, mode } => hash.add(&[&[8, *node], mode_tag(*mode)].concat()),
+            Event::Restart { node, mode } => hash.add(&[&[9, *node], mode_tag(*mode)].concat()),
+            Event::DriftingTick { node } => hash.add(&[10, *node]),
         }
+    }
+}
+
+/// A plain crash adds nothing, so runs without the newer crash flavours keep
+/// their trace hashes.
+fn mode_tag(mode: CrashMode) -> &'static [u8] {
+    match mode {
+        CrashMode::Full => &[],
+        CrashMode::Wipe => &[1],
+        CrashMode::HostOnly => &[2],
     }
 }
 
@@ -173,6 +190,12 @@ pub struct Cluster<'a> {
     chosen: ChosenChecker,
     liveness: LivenessChecker,
     liveness_result: Check<crate::check::liveness::LivenessViolation>,
+    /// The documented stop of a group that lost f+1 replicas' state, if the
+    /// run ended in it.
+    stall: Option<Stall>,
+    /// Each replica's tick period if its clock drifts, else `None` (it
+    /// ticks with the others).
+    drift_tick_us: Vec<Option<Micros>>,
     /// The first reply that did not fit its operation.
     bad_reply: Check<String>,
     leader_ballots: BTreeSet<u64>,
@@ -220,6 +243,13 @@ impl<'a> Cluster<'a> {
                 config.liveness_ticks * latency.tick_us,
             ),
             liveness_result: Check::Passed,
+            stall: None,
+            drift_tick_us: (0..config.replicas)
+                .map(|id| match schedule.drift_permille(id) {
+                    0 => None,
+                    permille => Some(drifted_tick_us(latency.tick_us, permille)),
+                })
+                .collect(),
             bad_reply: Check::Passed,
             leader_ballots: BTreeSet::new(),
             stats: Stats {
@@ -235,9 +265,22 @@ impl<'a> Cluster<'a> {
             schedule,
         };
         cluster.queue.push(latency.tick_us, Event::Tick);
-        for (node, at, restart) in cluster.schedule.crashes().collect::<Vec<_>>() {
-            cluster.queue.push(at, Event::Crash { node });
-            cluster.queue.push(restart, Event::Restart { node });
+        for node in 0..config.replicas {
+            if let Some(period) = cluster.drift_tick_us[usize::from(node)] {
+                cluster.queue.push(period, Event::DriftingTick { node });
+                let permille = cluster.schedule.drift_permille(node);
+                cluster.mark(
+                    node,
+                    &format!("clock drift {permille:+} permille: tick {period} us"),
+                );
+            }
+        }
+        for crash in cluster.schedule.crash_events().collect::<Vec<_>>() {
+            let (node, mode) = (crash.replica, crash.mode);
+            cluster.queue.push(crash.at_us, Event::Crash { node, mode });
+            cluster
+                .queue
+                .push(crash.restart_us, Event::Restart { node, mode });
         }
         for client in 0..cluster.clients.len() {
             let start = cluster.workload.think(cluster.mean_think_us / 2);
@@ -272,6 +315,7 @@ impl<'a> Cluster<'a> {
             let safe = self.agreement.result().passed() && self.chosen.result().passed();
             if !safe
                 || !self.liveness_result.passed()
+                || self.stall.is_some()
                 || self.stats.ops_completed == self.config.ops
             {
                 break;
@@ -349,16 +393,31 @@ impl<'a> Cluster<'a> {
                 let action = self.clients[client].timeout(request, attempt);
                 self.client_action(client, action, progress);
             }
-            Event::Crash { node } => self.crash(node),
-            Event::Restart { node } => {
+            Event::Crash { node, mode } => self.crash(node, mode),
+            Event::Restart { node, mode } => {
                 // A skipped crash has nothing to restart.
                 if !self.nodes[node as usize].up {
                     let seed = self.restart_seeds.next_u64();
-                    self.nodes[node as usize].restart(self.now, seed);
+                    let knows_incarnation = mode != CrashMode::Wipe;
+                    self.nodes[node as usize].restart(self.now, seed, knows_incarnation);
                     self.chosen.restarted(node);
-                    self.note(format!("RESTART r{node}"));
-                    self.mark(node, "RESTART (amnesia)");
+                    let what = match mode {
+                        CrashMode::Full => "RESTART (amnesia)",
+                        CrashMode::Wipe => "RESTART (amnesia, no state record: guesses life 1)",
+                        CrashMode::HostOnly => "RESTART (host amnesia, NIC kept)",
+                    };
+                    self.note(format!("{what} r{node}"));
+                    self.mark(node, what);
                 }
+            }
+            Event::DriftingTick { node } => {
+                if self.nodes[node as usize].up {
+                    self.host_step(node, Input::Tick);
+                }
+                let period = self.drift_tick_us[usize::from(node)]
+                    .expect("only a drifting replica has its own ticks");
+                self.queue
+                    .push(self.now + period, Event::DriftingTick { node });
             }
         }
     }
@@ -367,25 +426,53 @@ impl<'a> Cluster<'a> {
     /// their state (down, or restarted and not yet caught up): no protocol
     /// without stable storage survives that (`docs/protocol.md`). A schedule cannot promise this by timing alone
     /// (recovery may wait out a partition), so it is enforced here; skipped
-    /// crashes are counted.
-    fn crash(&mut self, node: u8) {
-        let f = usize::from((self.config.replicas - 1) / 2);
+    /// crashes are counted. A schedule with `Fault::BeyondF` asks for those
+    /// crashes to happen all the same.
+    fn crash(&mut self, node: u8, mode: CrashMode) {
+        if !self.nodes[node as usize].up {
+            self.stats.crashes_skipped += 1;
+            self.note(format!("crash of r{node} skipped: already down"));
+            return;
+        }
         let stateless = self
             .nodes
             .iter()
             .filter(|n| n.id != node && n.without_state())
             .count();
-        if stateless >= f || !self.nodes[node as usize].up {
-            self.stats.crashes_skipped += 1;
-            self.note(format!(
-                "crash of r{node} skipped: f replicas without state"
-            ));
-            return;
+        if stateless >= self.f() {
+            if !self.schedule.beyond_f() {
+                self.stats.crashes_skipped += 1;
+                self.note(format!(
+                    "crash of r{node} skipped: f replicas without state"
+                ));
+                return;
+            }
+            self.stats.crashes_beyond_f += 1;
         }
         self.stats.crashes += 1;
-        self.note(format!("CRASH r{node}"));
-        self.mark(node, "CRASH");
-        self.nodes[node as usize].crash();
+        let what = match mode {
+            CrashMode::Full => "CRASH",
+            CrashMode::Wipe => {
+                self.stats.wipes += 1;
+                "CRASH (and its state record)"
+            }
+            CrashMode::HostOnly => {
+                self.stats.host_crashes += 1;
+                "CRASH (host only, NIC survives)"
+            }
+        };
+        let what = if stateless >= self.f() {
+            format!("{what}, past f without state")
+        } else {
+            what.to_string()
+        };
+        self.note(format!("{what} r{node}"));
+        self.mark(node, &what);
+        self.nodes[node as usize].crash(mode == CrashMode::HostOnly);
+    }
+
+    fn f(&self) -> usize {
+        usize::from((self.config.replicas - 1) / 2)
     }
 
     fn alive(&mut self, node: u8, incarnation: u32) -> bool {
@@ -399,7 +486,8 @@ impl<'a> Cluster<'a> {
 
     fn tick(&mut self) {
         for node in 0..self.config.replicas {
-            if self.nodes[node as usize].up {
+            let drifts = self.drift_tick_us[usize::from(node)].is_some();
+            if self.nodes[node as usize].up && !drifts {
                 self.host_step(node, Input::Tick);
             }
         }
@@ -416,7 +504,28 @@ impl<'a> Cluster<'a> {
         });
         if overdue {
             let pending: Vec<PendingOp> = self.pending_ops().collect();
-            self.liveness_result = self.liveness.check(self.now, &pending);
+            let without_state: Vec<u8> = self
+                .nodes
+                .iter()
+                .filter(|n| n.without_state())
+                .map(|n| n.id)
+                .collect();
+            // Only a crash carried out past f can leave f+1 replicas without
+            // state; otherwise a stall is a liveness bug whatever the group
+            // looks like.
+            let stall = (self.stats.crashes_beyond_f > 0)
+                .then(|| {
+                    self.liveness
+                        .stall(self.now, &pending, &without_state, self.config.replicas)
+                })
+                .flatten();
+            match stall {
+                Some(stall) => {
+                    self.note(format!("STALL (documented): {stall}"));
+                    self.stall = Some(stall);
+                }
+                None => self.liveness_result = self.liveness.check(self.now, &pending),
+            }
         }
         self.queue
             .push(self.now + self.config.latency.tick_us, Event::Tick);
@@ -440,9 +549,12 @@ impl<'a> Cluster<'a> {
         {
             return;
         }
-        if !self.nodes[to as usize].up {
+        if !self.nodes[to as usize].nic_up {
             self.stats.lost_to_crashes += 1;
             return;
+        }
+        if !self.nodes[to as usize].up {
+            self.stats.frames_to_orphan_nics += 1;
         }
         if let Some(timeline) = &mut self.timeline {
             timeline.delivered(from, to, self.now, frame);
@@ -721,6 +833,7 @@ impl<'a> Cluster<'a> {
             chosen: self.chosen.result(),
             linearizability: linearizability::check(&history),
             liveness: self.liveness_result,
+            stall: self.stall,
             replies: self.bad_reply,
         };
         let config = self.config;
@@ -752,6 +865,12 @@ impl<'a> Cluster<'a> {
             history,
         }
     }
+}
+
+/// A clock `permille` thousandths off ticks this often (never less than 1 us).
+fn drifted_tick_us(tick_us: Micros, permille: i32) -> Micros {
+    let scaled = i128::from(tick_us) * i128::from(1000 + permille) / 1000;
+    Micros::try_from(scaled.max(1)).unwrap_or(Micros::MAX)
 }
 
 fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {

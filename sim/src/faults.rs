@@ -2,7 +2,7 @@
 //! windows and events, either generated from the seed or given explicitly
 //! (JSON), and a run with the same seed and schedule replays bit for bit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -21,15 +21,53 @@ pub enum FaultKind {
     Reorder,
     Partition,
     Crash,
+    /// Crashes whose restart has lost its state record too, so it does not
+    /// know its incarnation.
+    Wipe,
+    /// Crashes of the host alone: the NIC keeps its programming and its traffic.
+    HostCrash,
+    /// Every replica's clock runs fast or slow by its own factor.
+    Drift,
+    /// Crashes are carried out even past f replicas without state (opt-in:
+    /// not in `all`, since the group then stops by design).
+    BeyondF,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [
+    /// Every kind a group survives: what `all` means. `BeyondF` is left out
+    /// because a group that lost f+1 replicas' state stops for good.
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Drop,
         FaultKind::Dup,
         FaultKind::Reorder,
         FaultKind::Partition,
         FaultKind::Crash,
+        FaultKind::Wipe,
+        FaultKind::HostCrash,
+        FaultKind::Drift,
+    ];
+
+    /// The kinds the planted-bug seeds and the throughput figures of
+    /// `docs/simulator.md` were first measured with.
+    pub const CLASSIC: [FaultKind; 5] = [
+        FaultKind::Drop,
+        FaultKind::Dup,
+        FaultKind::Reorder,
+        FaultKind::Partition,
+        FaultKind::Crash,
+    ];
+
+    /// Every kind there is, `BeyondF` included.
+    pub const EVERY: [FaultKind; 9] = [
+        FaultKind::Drop,
+        FaultKind::Dup,
+        FaultKind::Reorder,
+        FaultKind::Partition,
+        FaultKind::Crash,
+        FaultKind::Wipe,
+        FaultKind::HostCrash,
+        FaultKind::Drift,
+        FaultKind::BeyondF,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,36 +77,54 @@ impl FaultKind {
             FaultKind::Reorder => "reorder",
             FaultKind::Partition => "partition",
             FaultKind::Crash => "crash",
+            FaultKind::Wipe => "wipe",
+            FaultKind::HostCrash => "host_crash",
+            FaultKind::Drift => "drift",
+            FaultKind::BeyondF => "beyond_f",
         }
     }
 
-    /// Parses a comma-separated list such as `drop,dup,crash`; `all` and
-    /// `none` (or the empty string) are accepted too.
+    /// Parses a comma-separated list such as `drop,dup,crash`; `none` (or
+    /// the empty string) is no kind, and `all` in the list stands for
+    /// [`FaultKind::ALL`] (so `all,beyond_f` is every kind).
     pub fn parse_list(list: &str) -> Result<Vec<FaultKind>, UnknownFaultKind> {
-        match list.trim() {
-            "all" => return Ok(FaultKind::ALL.to_vec()),
-            "" | "none" => return Ok(Vec::new()),
-            _ => {}
+        if matches!(list.trim(), "" | "none") {
+            return Ok(Vec::new());
         }
-        let mut kinds = list
-            .split(',')
-            .map(|name| name.trim().parse())
-            .collect::<Result<Vec<FaultKind>, _>>()?;
+        let mut kinds = Vec::new();
+        for name in list.split(',').map(str::trim) {
+            if name == "all" {
+                kinds.extend(FaultKind::ALL);
+            } else {
+                kinds.push(name.parse()?);
+            }
+        }
         kinds.sort();
         kinds.dedup();
         Ok(kinds)
     }
+
+    /// Kinds that crash replicas (each generated crash takes one of these
+    /// flavours).
+    fn crashes(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Crash | FaultKind::Wipe | FaultKind::HostCrash
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown fault kind {0:?} (expected drop, dup, reorder, partition, crash, all or none)")]
+#[error(
+    "unknown fault kind {0:?} (expected drop, dup, reorder, partition, crash, wipe, host_crash, drift, beyond_f, all or none)"
+)]
 pub struct UnknownFaultKind(pub String);
 
 impl FromStr for FaultKind {
     type Err = UnknownFaultKind;
 
     fn from_str(name: &str) -> Result<FaultKind, UnknownFaultKind> {
-        FaultKind::ALL
+        FaultKind::EVERY
             .into_iter()
             .find(|kind| kind.name() == name)
             .ok_or_else(|| UnknownFaultKind(name.to_string()))
@@ -123,6 +179,33 @@ pub enum Fault {
         at_us: Micros,
         restart_us: Micros,
     },
+    /// A `Crash` whose restart has lost the state record as well (a deleted
+    /// state directory): it passes `Replica::restarted` the guess 1 instead of
+    /// its true incarnation, which recovery must raise.
+    Wipe {
+        replica: u8,
+        at_us: Micros,
+        restart_us: Micros,
+    },
+    /// Replica `replica`'s host crashes at `at_us` and restarts with amnesia
+    /// at `restart_us`, while its NIC survives: it keeps its programming and
+    /// keeps handling frames, and the card-to-host records it produces
+    /// meanwhile are lost.
+    HostCrash {
+        replica: u8,
+        at_us: Micros,
+        restart_us: Micros,
+    },
+    /// Replica `replica`'s clock is off by `permille` thousandths for the
+    /// whole run: its tick period is `tick * (1000 + permille) / 1000`
+    /// (positive: a slow clock, negative: a fast one). Clocks keep drifting after the heal
+    /// time; liveness must hold all the same.
+    Drift { replica: u8, permille: i32 },
+    /// Crashes (of any flavour) are carried out even when they leave more
+    /// than f replicas without state, which the simulator otherwise skips.
+    /// The group may then stop for good (`docs/protocol.md`), and liveness
+    /// accepts that outcome; safety must hold regardless.
+    BeyondF,
     /// The `seq`-th frame (counting from 1) that replica `from`'s NIC puts on
     /// the wire for replica `to` is lost: one specific message, for fault search.
     Omit { from: u8, to: u8, seq: u64 },
@@ -137,6 +220,33 @@ pub enum Fault {
         seq: u64,
         by_us: Micros,
     },
+}
+
+/// How far an explicit schedule may set a clock off, in thousandths: a
+/// clock at half or twice the speed of the others is broken hardware, not drift.
+pub const MAX_DRIFT_PERMILLE: i32 = 500;
+
+/// How far a generated schedule sets each clock off (±10%), in thousandths.
+const GENERATED_DRIFT_PERMILLE: u64 = 100;
+
+/// What a crash takes with it, and what the restart knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashMode {
+    /// Host and NIC; the restart knows its incarnation.
+    Full,
+    /// Host and NIC; the restart guesses incarnation 1.
+    Wipe,
+    /// The host only; the NIC survives with its programming.
+    HostOnly,
+}
+
+/// One crash of any flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashEvent {
+    pub replica: u8,
+    pub at_us: Micros,
+    pub restart_us: Micros,
+    pub mode: CrashMode,
 }
 
 /// Everything that goes wrong in one run.
@@ -175,6 +285,10 @@ pub enum ScheduleError {
         "fault {index}: an omission or a hold needs two different replicas, seq >= 1 (and a hold by_us >= 1)"
     )]
     BadOmission { index: usize },
+    #[error(
+        "fault {index}: a drift must be within -{MAX_DRIFT_PERMILLE}..={MAX_DRIFT_PERMILLE} permille, one per replica"
+    )]
+    BadDrift { index: usize },
     #[error("schedule is not valid JSON: {0}")]
     Json(String),
 }
@@ -282,10 +396,30 @@ impl FaultSchedule {
                     replica,
                     at_us,
                     restart_us,
+                }
+                | Fault::Wipe {
+                    replica,
+                    at_us,
+                    restart_us,
+                }
+                | Fault::HostCrash {
+                    replica,
+                    at_us,
+                    restart_us,
                 } => {
                     replica_ok(*replica)?;
                     window_ok(*at_us, *restart_us)?;
                 }
+                Fault::Drift { replica, permille } => {
+                    replica_ok(*replica)?;
+                    let twice = self.faults[..index]
+                        .iter()
+                        .any(|f| matches!(f, Fault::Drift { replica: r, .. } if r == replica));
+                    if permille.abs() > MAX_DRIFT_PERMILLE || twice {
+                        return Err(ScheduleError::BadDrift { index });
+                    }
+                }
+                Fault::BeyondF => {}
                 Fault::Omit { from, to, seq } => {
                     replica_ok(*from)?;
                     replica_ok(*to)?;
@@ -331,7 +465,10 @@ impl FaultSchedule {
             let len = rng.range_inclusive(heal_us / 20, heal_us / 3);
             (start, (start + len).min(heal_us))
         };
-        for &kind in kinds {
+        for &kind in kinds
+            .iter()
+            .filter(|kind| FaultKind::CLASSIC.contains(kind))
+        {
             let count = rng.range_inclusive(1, 3);
             for _ in 0..count {
                 match kind {
@@ -399,25 +536,94 @@ impl FaultSchedule {
                         });
                     }
                     FaultKind::Crash => {}
+                    FaultKind::Wipe
+                    | FaultKind::HostCrash
+                    | FaultKind::Drift
+                    | FaultKind::BeyondF => unreachable!("drawn after the crashes, below"),
                 }
             }
         }
+        // Every draw for a kind added after the first five comes after the
+        // crashes: a schedule of those five kinds stays what it was, so
+        // seeds recorded before (planted bugs, LDFI comparisons) still mean
+        // the same schedule.
         if kinds.contains(&FaultKind::Crash) {
             faults.extend(generate_crashes(replicas, heal_us, recovery_us, rng));
+        }
+        let flavours: Vec<FaultKind> = kinds.iter().copied().filter(|k| k.crashes()).collect();
+        if flavours != [FaultKind::Crash] && !flavours.is_empty() {
+            if !kinds.contains(&FaultKind::Crash) {
+                faults.extend(generate_crashes(replicas, heal_us, recovery_us, rng));
+            }
+            give_crashes_flavours(&mut faults, &flavours, rng);
+        }
+        if kinds.contains(&FaultKind::Drift) {
+            for replica in 0..replicas {
+                let span = 2 * GENERATED_DRIFT_PERMILLE + 1;
+                let permille = rng.below(span) as i32 - GENERATED_DRIFT_PERMILLE as i32;
+                faults.push(Fault::Drift { replica, permille });
+            }
+        }
+        if kinds.contains(&FaultKind::BeyondF) {
+            faults.push(Fault::BeyondF);
+            faults.extend(generate_majority_crash(replicas, heal_us, rng));
         }
         FaultSchedule { heal_us, faults }
     }
 
-    /// Every crash, as (replica, crash time, restart time).
+    /// Every crash of any flavour, as (replica, crash time, restart time).
     pub fn crashes(&self) -> impl Iterator<Item = (u8, Micros, Micros)> + '_ {
-        self.faults.iter().filter_map(|fault| match *fault {
-            Fault::Crash {
+        self.crash_events()
+            .map(|crash| (crash.replica, crash.at_us, crash.restart_us))
+    }
+
+    /// Every crash of any flavour, with what it takes and what its restart knows.
+    pub fn crash_events(&self) -> impl Iterator<Item = CrashEvent> + '_ {
+        self.faults.iter().filter_map(|fault| {
+            let (replica, at_us, restart_us, mode) = match *fault {
+                Fault::Crash {
+                    replica,
+                    at_us,
+                    restart_us,
+                } => (replica, at_us, restart_us, CrashMode::Full),
+                Fault::Wipe {
+                    replica,
+                    at_us,
+                    restart_us,
+                } => (replica, at_us, restart_us, CrashMode::Wipe),
+                Fault::HostCrash {
+                    replica,
+                    at_us,
+                    restart_us,
+                } => (replica, at_us, restart_us, CrashMode::HostOnly),
+                _ => return None,
+            };
+            Some(CrashEvent {
                 replica,
                 at_us,
                 restart_us,
-            } => Some((replica, at_us, restart_us)),
-            _ => None,
+                mode,
+            })
         })
+    }
+
+    /// Whether crashes past f replicas without state are carried out.
+    pub fn beyond_f(&self) -> bool {
+        self.faults.contains(&Fault::BeyondF)
+    }
+
+    /// Replica `replica`'s clock error in thousandths (0: on time).
+    pub fn drift_permille(&self, replica: u8) -> i32 {
+        self.faults
+            .iter()
+            .find_map(|fault| match *fault {
+                Fault::Drift {
+                    replica: r,
+                    permille,
+                } if r == replica => Some(permille),
+                _ => None,
+            })
+            .unwrap_or(0)
     }
 
     /// The loss probability for a message sent at `now`.
@@ -545,6 +751,70 @@ fn generate_crashes(
         .collect()
 }
 
+/// Turns each generated crash into one of `flavours`. A second crash of a
+/// replica is where a lost state record matters (the first restart guesses
+/// its incarnation right by luck), so it is a wipe more often.
+fn give_crashes_flavours(faults: &mut [Fault], flavours: &[FaultKind], rng: &mut Rng) {
+    let mut crashed_before = BTreeSet::new();
+    let mut order: Vec<usize> = (0..faults.len())
+        .filter(|&i| matches!(faults[i], Fault::Crash { .. }))
+        .collect();
+    order.sort_by_key(|&i| match faults[i] {
+        Fault::Crash { at_us, .. } => at_us,
+        _ => unreachable!("only crashes were kept"),
+    });
+    for i in order {
+        let Fault::Crash {
+            replica,
+            at_us,
+            restart_us,
+        } = faults[i]
+        else {
+            unreachable!("only crashes were kept")
+        };
+        let again = !crashed_before.insert(replica);
+        let flavour = if again && flavours.contains(&FaultKind::Wipe) && rng.below(2) == 0 {
+            FaultKind::Wipe
+        } else {
+            flavours[rng.below(flavours.len() as u64) as usize]
+        };
+        faults[i] = match flavour {
+            FaultKind::Wipe => Fault::Wipe {
+                replica,
+                at_us,
+                restart_us,
+            },
+            FaultKind::HostCrash => Fault::HostCrash {
+                replica,
+                at_us,
+                restart_us,
+            },
+            _ => faults[i].clone(),
+        };
+    }
+}
+
+/// f+1 replicas crashing within a short span late in the fault window, so
+/// that the group loses f+1 replicas' state at once (the run has its
+/// ordinary faults first); all restart before the heal time.
+fn generate_majority_crash(replicas: u8, heal_us: Micros, rng: &mut Rng) -> Vec<Fault> {
+    let f = (replicas - 1) / 2;
+    let mut members: Vec<u8> = (0..replicas).collect();
+    let first = heal_us / 2 + rng.below(heal_us / 4);
+    (0..=f)
+        .map(|_| {
+            let replica = members.remove(rng.below(members.len() as u64) as usize);
+            let at_us = first + rng.below(heal_us / 20 + 1);
+            let restart_us = (at_us + rng.range_inclusive(heal_us / 20, heal_us / 5)).min(heal_us);
+            Fault::Crash {
+                replica,
+                at_us,
+                restart_us,
+            }
+        })
+        .collect()
+}
+
 impl fmt::Display for FaultSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.faults.is_empty() {
@@ -559,6 +829,10 @@ impl fmt::Display for FaultSchedule {
                 Fault::Partition { .. } => "partition",
                 Fault::Cut { .. } => "cut",
                 Fault::Crash { .. } => "crash",
+                Fault::Wipe { .. } => "wipe",
+                Fault::HostCrash { .. } => "host_crash",
+                Fault::Drift { .. } => "drift",
+                Fault::BeyondF => "beyond_f",
                 Fault::Omit { .. } => "omit",
                 Fault::Hold { .. } => "hold",
             };
@@ -595,9 +869,93 @@ mod tests {
             FaultKind::parse_list("crash,drop").unwrap(),
             vec![FaultKind::Drop, FaultKind::Crash]
         );
-        assert_eq!(FaultKind::parse_list("all").unwrap().len(), 5);
+        assert_eq!(FaultKind::parse_list("all").unwrap(), FaultKind::ALL);
+        assert_eq!(
+            FaultKind::parse_list("beyond_f, all").unwrap(),
+            FaultKind::EVERY
+        );
+        assert_eq!(
+            FaultKind::parse_list("host_crash,wipe").unwrap(),
+            vec![FaultKind::Wipe, FaultKind::HostCrash]
+        );
         assert!(FaultKind::parse_list("none").unwrap().is_empty());
         assert!(FaultKind::parse_list("drop,lightning").is_err());
+        for kind in FaultKind::EVERY {
+            assert_eq!(kind.name().parse::<FaultKind>(), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn the_first_five_kinds_draw_what_they_drew_before_the_others_existed() {
+        // Printed by `riptide sim --seed 3 --faults drop,dup,reorder,partition,crash
+        // --heal-us 40000` before the newer kinds existed: planted-bug seeds
+        // and LDFI comparisons name schedules by seed.
+        let before = r#"{"heal_us": 40000, "faults": [
+            {"kind": "drop", "start_us": 14223, "end_us": 22939, "rate": 0.48},
+            {"kind": "drop", "start_us": 12714, "end_us": 22089, "rate": 1.0},
+            {"kind": "dup", "start_us": 32023, "end_us": 38007, "rate": 0.2},
+            {"kind": "dup", "start_us": 33891, "end_us": 40000, "rate": 0.41},
+            {"kind": "dup", "start_us": 4906, "end_us": 15796, "rate": 0.05},
+            {"kind": "delay", "start_us": 1048, "end_us": 6796, "extra_us": 435, "jitter_us": 1594},
+            {"kind": "delay", "start_us": 29324, "end_us": 31903, "extra_us": 0, "jitter_us": 1066},
+            {"kind": "partition", "start_us": 17868, "end_us": 25741, "side": [1]},
+            {"kind": "partition", "start_us": 11192, "end_us": 18935, "side": [1, 2]},
+            {"kind": "crash", "replica": 0, "at_us": 24691, "restart_us": 30820},
+            {"kind": "crash", "replica": 2, "at_us": 1361, "restart_us": 3309}]}"#;
+        let before = FaultSchedule::from_json(before, 3).unwrap();
+        let draw = |kinds: &[FaultKind]| {
+            FaultSchedule::generate(kinds, 3, 40_000, 5_000, &mut rng::stream(3, "faults"))
+        };
+        assert_eq!(draw(&FaultKind::CLASSIC), before);
+        // With every kind, the same windows and crash times come first; the
+        // crashes only change flavour.
+        let every = draw(&FaultKind::EVERY);
+        let n = before.faults.len();
+        assert_eq!(every.faults[..n - 2], before.faults[..n - 2]);
+        let crashes: Vec<_> = every.crashes().take(2).collect();
+        assert_eq!(crashes, before.crashes().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn generated_new_kinds_are_valid_and_present() {
+        let (mut wipes, mut host_crashes) = (0, 0);
+        for seed in 0..200 {
+            for replicas in [3u8, 5] {
+                let schedule = FaultSchedule::generate(
+                    &FaultKind::EVERY,
+                    replicas,
+                    40_000,
+                    5_000,
+                    &mut Rng::new(seed),
+                );
+                schedule.validate(replicas).unwrap();
+                assert!(schedule.beyond_f());
+                for replica in 0..replicas {
+                    let drift = schedule.drift_permille(replica);
+                    assert!((-100..=100).contains(&drift), "{drift}");
+                }
+                let crashes: Vec<CrashEvent> = schedule.crash_events().collect();
+                wipes += crashes.iter().filter(|c| c.mode == CrashMode::Wipe).count();
+                host_crashes += crashes
+                    .iter()
+                    .filter(|c| c.mode == CrashMode::HostOnly)
+                    .count();
+                // The majority crash: f+1 replicas down at one instant.
+                let f = usize::from((replicas - 1) / 2);
+                let most_down = crashes
+                    .iter()
+                    .map(|c| {
+                        crashes
+                            .iter()
+                            .filter(|d| d.at_us <= c.at_us && c.at_us < d.restart_us)
+                            .count()
+                    })
+                    .max()
+                    .unwrap();
+                assert!(most_down > f, "seed {seed}: {schedule:?}");
+            }
+        }
+        assert!(wipes > 50 && host_crashes > 50, "{wipes} {host_crashes}");
     }
 
     #[test]
@@ -633,6 +991,29 @@ mod tests {
     }
 
     #[test]
+    fn new_kinds_read_from_json() {
+        let text = r#"{"heal_us":100,"faults":[
+            {"kind":"wipe","replica":1,"at_us":5,"restart_us":9},
+            {"kind":"host_crash","replica":2,"at_us":1,"restart_us":2},
+            {"kind":"drift","replica":0,"permille":-80},
+            {"kind":"beyond_f"}]}"#;
+        let schedule = FaultSchedule::from_json(text, 3).unwrap();
+        assert!(schedule.beyond_f());
+        assert_eq!(schedule.drift_permille(0), -80);
+        assert_eq!(schedule.drift_permille(1), 0);
+        let modes: Vec<CrashMode> = schedule.crash_events().map(|c| c.mode).collect();
+        assert_eq!(modes, [CrashMode::Wipe, CrashMode::HostOnly]);
+        assert_eq!(
+            schedule.to_string(),
+            "4 faults (beyond_f x1, drift x1, host_crash x1, wipe x1), healed at 0.1 ms"
+        );
+        assert_eq!(
+            FaultSchedule::from_json(&schedule.to_json(), 3).unwrap(),
+            schedule
+        );
+    }
+
+    #[test]
     fn bad_explicit_schedules_are_rejected_not_panicked_on() {
         let bad = [
             r#"{"heal_us":10,"faults":[{"kind":"crash","replica":7,"at_us":1,"restart_us":2}]}"#,
@@ -643,6 +1024,11 @@ mod tests {
             r#"{"heal_us":10,"faults":[{"kind":"hold","from":0,"to":1,"seq":1,"by_us":0}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"cut","start_us":1,"end_us":5,"a":2,"b":2}]}"#,
             r#"{"heal_us":10,"faults":[{"kind":"meteor"}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"wipe","replica":1,"at_us":5,"restart_us":5}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"host_crash","replica":3,"at_us":1,"restart_us":2}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"drift","replica":0,"permille":501}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"drift","replica":0,"permille":5},{"kind":"drift","replica":0,"permille":-5}]}"#,
+            r#"{"heal_us":10,"faults":[{"kind":"drift","replica":9,"permille":0}]}"#,
             "not json",
         ];
         for text in bad {

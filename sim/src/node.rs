@@ -27,7 +27,11 @@ use crate::latency::{LatencyModel, Micros};
 pub struct NodeSummary {
     pub id: u8,
     pub up: bool,
+    /// The incarnation the control plane holds (raised by recovery if its
+    /// restart guessed too low).
     pub incarnation: u32,
+    /// How often the simulator restarted it: its true incarnation.
+    pub restarts: u32,
     pub role: String,
     pub promised: u64,
     pub vote_floor: u64,
@@ -38,9 +42,14 @@ pub struct NodeSummary {
 
 impl fmt::Display for NodeSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guessed = if self.incarnation == self.restarts {
+            String::new()
+        } else {
+            format!(" (restart {})", self.restarts)
+        };
         write!(
             f,
-            "replica {}#{}: {}{}, promised {:#x} (vote floor {:#x}), commit {}, applied {}, {} log entries",
+            "replica {}#{}{guessed}: {}{}, promised {:#x} (vote floor {:#x}), commit {}, applied {}, {} log entries",
             self.id,
             self.incarnation,
             if self.up { "" } else { "down, " },
@@ -67,7 +76,10 @@ pub struct Node {
     pub id: u8,
     /// 0 for the first run, +1 per restart: events of a former life are ignored.
     pub incarnation: u32,
+    /// Whether the host (control plane) runs.
     pub up: bool,
+    /// Whether the NIC runs: a NIC may outlive its host's crash.
+    pub nic_up: bool,
     config: ReplicaConfig,
     backend: NicBackend,
     bugs: ModelBugs,
@@ -90,6 +102,7 @@ impl Node {
             id: config.id,
             incarnation: 0,
             up: true,
+            nic_up: true,
             replica: Replica::new(config.clone()),
             nic: boot_nic(&config, backend, bugs),
             former_nic_faults: 0,
@@ -102,24 +115,35 @@ impl Node {
         }
     }
 
-    /// The replica loses its memory, its NIC and everything in flight
-    /// between them.
-    pub fn crash(&mut self) {
+    /// The replica loses its memory and everything in flight between host
+    /// and card; its NIC too, unless `nic_survives`.
+    pub fn crash(&mut self, nic_survives: bool) {
         self.up = false;
+        self.nic_up = nic_survives;
     }
 
     /// Back with amnesia: a restarted control plane (which must recover
-    /// before it votes) and a fresh NIC. `seed` reseeds its randomness.
-    pub fn restart(&mut self, now: Micros, seed: u64) {
+    /// before it votes) and, unless the old NIC survived, a fresh NIC.
+    /// `seed` reseeds its randomness. A restart that lost its state record
+    /// (`knows_incarnation` false) guesses incarnation 1, as a process with
+    /// no record does, and leaves it to recovery to raise.
+    pub fn restart(&mut self, now: Micros, seed: u64, knows_incarnation: bool) {
         self.incarnation += 1;
         self.copied.clear();
         self.up = true;
         self.config.seed = seed;
-        self.config.incarnation = self.incarnation;
+        self.config.incarnation = if knows_incarnation {
+            self.incarnation
+        } else {
+            1
+        };
         self.replica = Replica::restarted(self.config.clone());
-        self.former_nic_faults += self.nic.faults();
-        self.nic = boot_nic(&self.config, self.backend, self.bugs);
-        self.dma_free_at = now;
+        if !self.nic_up {
+            self.former_nic_faults += self.nic.faults();
+            self.nic = boot_nic(&self.config, self.backend, self.bugs);
+            self.dma_free_at = now;
+        }
+        self.nic_up = true;
         self.h2c_free_at = now;
     }
 
@@ -163,7 +187,8 @@ impl Node {
         NodeSummary {
             id: self.id,
             up: self.up,
-            incarnation: self.incarnation,
+            incarnation: self.replica.incarnation(),
+            restarts: self.incarnation,
             role: format!("{:?}", status.role).to_lowercase(),
             promised: status.promised.0,
             vote_floor: self.replica.vote_floor().0,

@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 use crate::check::Check;
 use crate::check::agreement::AgreementViolation;
 use crate::check::chosen::ChosenViolation;
-use crate::check::liveness::LivenessViolation;
+use crate::check::liveness::{LivenessViolation, Stall};
 use crate::config::NicBackend;
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::history::History;
@@ -30,6 +30,11 @@ pub struct Checks {
     pub linearizability: Verdict,
     /// After the heal time every operation completed within the bound.
     pub liveness: Check<LivenessViolation>,
+    /// Set when operations stopped completing because more than f replicas
+    /// lost their state (only possible with `Fault::BeyondF`): the outcome
+    /// the protocol documents, so not a liveness violation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stall: Option<Stall>,
     /// Every reply a client accepted fits its operation (a value for a get,
     /// done for a put or delete, swapped or not for a cas).
     pub replies: Check<String>,
@@ -88,8 +93,21 @@ pub struct Stats {
     /// Frames, records and requests that reached a crashed replica.
     pub lost_to_crashes: u64,
     pub crashes: u64,
+    /// Of `crashes`: those whose restart lost its state record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub wipes: u64,
+    /// Of `crashes`: those of the host alone (the NIC survived).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub host_crashes: u64,
+    /// Frames a NIC handled while its host was down (`Fault::HostCrash`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub frames_to_orphan_nics: u64,
+    /// Of `crashes`: those carried out although f replicas were already
+    /// without state (`Fault::BeyondF`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub crashes_beyond_f: u64,
     /// Scheduled crashes not carried out because f replicas were already
-    /// down or recovering.
+    /// down or recovering, or the replica was down.
     pub crashes_skipped: u64,
     /// Highest slot any replica applied.
     pub commits: u64,
@@ -216,7 +234,10 @@ impl fmt::Display for SimReport {
             "linearizability  {status}{}",
             text.trim().replace('\n', "\n                 ")
         )?;
-        writeln!(f, "liveness         {}", self.checks.liveness)?;
+        match &self.checks.stall {
+            Some(stall) => writeln!(f, "liveness         ok, expected stall: {stall}")?,
+            None => writeln!(f, "liveness         {}", self.checks.liveness)?,
+        }
         writeln!(f, "replies          {}", self.checks.replies)?;
         if s.nic_faults > 0 {
             writeln!(
@@ -236,9 +257,19 @@ impl fmt::Display for SimReport {
             s.frames.duplicated,
             s.malformed
         )?;
+        let mut flavours = String::new();
+        for (n, what) in [
+            (s.host_crashes, "host only"),
+            (s.wipes, "without state record"),
+            (s.crashes_beyond_f, "past f without state"),
+        ] {
+            if n > 0 {
+                flavours.push_str(&format!("{n} {what}, "));
+            }
+        }
         writeln!(
             f,
-            "{} commits, {} elections, {} crashes ({} skipped: f replicas already without state); ops {}/{} completed",
+            "{} commits, {} elections, {} crashes ({flavours}{} skipped: f replicas already without state); ops {}/{} completed",
             s.commits, s.elections, s.crashes, s.crashes_skipped, s.ops_completed, s.ops_total
         )?;
         if let (Some(p50), Some(p99), Some(max)) = (

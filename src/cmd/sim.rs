@@ -26,7 +26,8 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     clients: u32,
     /// Fault kinds drawn from the seed: comma-separated from
-    /// drop,dup,reorder,partition,crash, or `none`.
+    /// drop,dup,reorder,partition,crash,wipe,host_crash,drift,beyond_f;
+    /// `all` (every kind but beyond_f, which stops the group by design) or `none`.
     #[arg(long, default_value = "none", conflicts_with = "schedule")]
     faults: String,
     /// Virtual time (us) by which every generated fault has healed
