@@ -430,6 +430,11 @@ impl Replica {
             return;
         }
         let knew = self.lives[usize::from(from)];
+        if let Message::RecoveryRequest { nonce, lives } = &message
+            && self.asks_from_a_gone_life(from, lives)
+        {
+            return self.tell_gone_life(from, *nonce, knew);
+        }
         if !self.admit(from, life, &message) {
             return;
         }

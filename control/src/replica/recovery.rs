@@ -261,6 +261,28 @@ impl Replica {
         }
     }
 
+    /// Whether a recovery request comes from a life of `from` older than one
+    /// we know: a restart that lost its state record and guessed low, or a
+    /// request of a former life still in flight.
+    pub(super) fn asks_from_a_gone_life(&self, from: u8, lives: &[u32]) -> bool {
+        !self.ignores_lives()
+            && lives
+                .get(usize::from(from))
+                .is_some_and(|&life| life < self.lives[usize::from(from)])
+    }
+
+    /// Dropping such a request, as any older life's message is dropped,
+    /// would leave a restart that guessed low asking forever. Telling it the
+    /// life we know makes it take the next one and ask again; it never
+    /// counts this answer (its life is not new to us), so the answer needs
+    /// no fence and deposes nobody. A former life's request in flight gets
+    /// an answer its successor's nonce ignores.
+    pub(super) fn tell_gone_life(&mut self, to: u8, nonce: u64, knew: u32) {
+        if self.recovered() {
+            self.send_recovery_response(to, nonce, knew);
+        }
+    }
+
     /// Tell a recovering replica our promise, commit and the entries above it.
     fn send_recovery_response(&mut self, to: u8, nonce: u64, knew: u32) {
         let commit = self.log.commit();
