@@ -5,6 +5,7 @@
 mod bugs;
 mod determinism;
 mod fault_free;
+mod fault_kinds;
 mod recovery;
 mod schedules;
 
