@@ -63,6 +63,32 @@ fn sim_with_faults_passes_and_replays_identically() {
 }
 
 #[test]
+fn sim_past_f_stops_as_documented_and_exits_zero() {
+    let out = riptide(&[
+        "sim",
+        "--seed",
+        "5",
+        "--ops",
+        "200",
+        "--faults",
+        "all,beyond_f",
+        "--heal-us",
+        "40000",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("beyond_f x1"), "{text}");
+    assert!(
+        text.contains("liveness         ok, expected stall: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("--faults drop,dup,reorder,partition,crash,wipe,host_crash,drift,beyond_f"),
+        "{text}"
+    );
+}
+
+#[test]
 fn sim_json_report_names_the_seed_and_every_check() {
     let out = riptide(&[FAULTY_SIM, &["--json"]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
