@@ -8,10 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use riptide_bench::udp::group::{GroupOptions, ProcessGroup};
-use riptide_control::client::{Client, ClientOptions};
 use riptide_control::kv::{Command, Reply};
 use riptide_control::rng::Rng;
-use riptide_control::runtime::{ClusterConfig, Timing};
+use riptide_node::client::{Client, ClientOptions};
+use riptide_node::{ClusterConfig, Timing};
 use riptide_sim::history::{History, HistoryRecorder, OpKind, Output, Status};
 use riptide_sim::linearizability::check;
 

@@ -9,9 +9,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use riptide_bench::udp::group::{GroupOptions, ProcessGroup};
-use riptide_control::client::{Client, ClientOptions};
 use riptide_control::rng::Rng;
-use riptide_control::runtime::StatusReport;
+use riptide_node::StatusReport;
+use riptide_node::client::{Client, ClientOptions};
 use riptide_wire::layout::{VERSION, header};
 use riptide_wire::{Envelope, Message};
 

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use riptide_bench::udp::group::{GroupOptions, ProcessGroup};
 use riptide_bench::udp::netns::Lab;
-use riptide_control::client::{Client, ClientOptions};
 use riptide_control::kv::{Command, Reply};
 use riptide_control::rng::Rng;
-use riptide_control::runtime::{ClusterConfig, Timing};
+use riptide_node::client::{Client, ClientOptions};
+use riptide_node::{ClusterConfig, Timing};
 use riptide_sim::history::{HistoryRecorder, Output};
 use riptide_sim::linearizability::check;
 

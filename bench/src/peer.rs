@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use riptide_control::kv::{Command, LogValue, Reply};
-use riptide_control::runtime::{ClusterConfig, Timing};
+use riptide_node::{ClusterConfig, Timing};
 use riptide_wire::{Envelope, Message};
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, UdpSocket};
@@ -294,7 +294,7 @@ impl fmt::Display for Comparison<'_> {
 
 #[cfg(test)]
 mod tests {
-    use riptide_control::client::{Client, ClientOptions};
+    use riptide_node::client::{Client, ClientOptions};
 
     use super::*;
 

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use riptide_control::runtime::Timing;
+use riptide_node::Timing;
 
 use group::{GroupOptions, ProcessGroup};
 use load::{LoadOptions, LoadResult, Mode};

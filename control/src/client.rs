@@ -1,20 +1,17 @@
-//! The KV client: put, get, delete and cas against a replica group over UDP.
+//! The KV client's protocol without I/O.
 //!
-//! [`Session`] is the protocol without I/O (`docs/protocol.md`, "Clients"): one
-//! request at a time, numbered upwards; a retry re-sends the *same* number, so
-//! the leader's session table executes it at most once; `NotLeader` hints
-//! steer the next attempt, timeouts move on to the next replica. [`Client`]
-//! runs a session over a blocking socket; the benchmark runs many sessions on
-//! one io_uring.
+//! [`Session`] follows `docs/protocol.md`, "Clients": one request at a time,
+//! numbered upwards; a retry re-sends the *same* number, so the leader's
+//! session table executes it at most once; `NotLeader` hints steer the next
+//! attempt, timeouts move on to the next replica. The sockets live elsewhere:
+//! `riptide_node::client::Client` runs a session over a blocking socket, and
+//! the benchmark runs many sessions on one io_uring.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use riptide_wire::{Envelope, Message};
-use thiserror::Error;
 
 use crate::kv::{Command, Reply};
-use crate::runtime::ClusterConfig;
 
 /// The sender id clients put in their datagrams' headers: not a replica.
 pub const CLIENT_SENDER: u8 = 0xFF;
@@ -167,171 +164,6 @@ impl Session {
     }
 }
 
-/// Why a request did not complete.
-#[derive(Debug, Error)]
-pub enum ClientError {
-    #[error(
-        "no replica answered within {waited:?} (tried {tried}): is the group running? \
-         `riptide status` shows each replica"
-    )]
-    NoAnswer { waited: Duration, tried: String },
-    #[error(
-        "replicas answered, but none was the leader within {waited:?}: an election may be \
-         stuck (is a majority running and reachable?)"
-    )]
-    NoLeader { waited: Duration },
-    #[error("client socket: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// Timing of a blocking client.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientOptions {
-    /// How long one attempt waits for its reply before trying the next replica.
-    pub attempt_timeout: Duration,
-    /// How long a request is retried in all.
-    pub deadline: Duration,
-}
-
-impl Default for ClientOptions {
-    fn default() -> ClientOptions {
-        ClientOptions {
-            attempt_timeout: Duration::from_millis(300),
-            deadline: Duration::from_secs(5),
-        }
-    }
-}
-
-/// A blocking KV client: one request at a time.
-pub struct Client {
-    session: Session,
-    socket: UdpSocket,
-    replicas: Vec<SocketAddr>,
-    options: ClientOptions,
-}
-
-impl Client {
-    pub fn new(
-        config: &ClusterConfig,
-        client: u64,
-        options: ClientOptions,
-    ) -> std::io::Result<Client> {
-        let socket = UdpSocket::bind("0.0.0.0:0")?;
-        let replicas = config.client_addrs();
-        Ok(Client {
-            session: Session::new(client, config.group, replicas.len()),
-            socket,
-            replicas,
-            options,
-        })
-    }
-
-    pub fn id(&self) -> u64 {
-        self.session.client()
-    }
-
-    /// Runs `command` to completion, retrying (same request number) until
-    /// the deadline. On an error the outcome is unknown: the command may
-    /// still take effect.
-    pub fn execute(&mut self, command: &Command) -> Result<Reply, ClientError> {
-        let start = Instant::now();
-        let deadline = start + self.options.deadline;
-        let mut datagram = self.session.begin(command);
-        let mut buf = vec![0; 1 << 16];
-        loop {
-            let attempt_end = (Instant::now() + self.options.attempt_timeout).min(deadline);
-            self.socket
-                .send_to(&datagram, self.replicas[self.session.target()])?;
-            let mut resend_at = None;
-            while resend_at.is_none() {
-                let now = Instant::now();
-                if now >= attempt_end {
-                    break;
-                }
-                self.socket.set_read_timeout(Some(attempt_end - now))?;
-                let len = match self.socket.recv_from(&mut buf) {
-                    Ok((len, _)) => len,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        break;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                match self.session.on_datagram(&buf[..len]) {
-                    Progress::Done(reply) => return Ok(reply),
-                    Progress::Resend { delay } => resend_at = Some(Instant::now() + delay),
-                    Progress::Ignored => {}
-                }
-            }
-            match resend_at {
-                Some(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
-                None => self.session.timed_out(),
-            }
-            if Instant::now() >= deadline {
-                let waited = start.elapsed();
-                return Err(if self.session.answered() {
-                    ClientError::NoLeader { waited }
-                } else {
-                    let tried: Vec<String> =
-                        self.replicas.iter().map(ToString::to_string).collect();
-                    ClientError::NoAnswer {
-                        waited,
-                        tried: tried.join(", "),
-                    }
-                });
-            }
-            datagram = self
-                .session
-                .retry_datagram()
-                .expect("a request is pending until it completes")
-                .to_vec();
-        }
-    }
-
-    pub fn put(&mut self, key: &str, value: &str) -> Result<Reply, ClientError> {
-        self.execute(&Command::Put {
-            key: key.to_string(),
-            value: value.to_string(),
-        })
-    }
-
-    pub fn get(&mut self, key: &str) -> Result<Reply, ClientError> {
-        self.execute(&Command::Get {
-            key: key.to_string(),
-        })
-    }
-
-    pub fn delete(&mut self, key: &str) -> Result<Reply, ClientError> {
-        self.execute(&Command::Delete {
-            key: key.to_string(),
-        })
-    }
-
-    pub fn cas(
-        &mut self,
-        key: &str,
-        expected: Option<&str>,
-        new: &str,
-    ) -> Result<Reply, ClientError> {
-        self.execute(&Command::Cas {
-            key: key.to_string(),
-            expected: expected.map(str::to_string),
-            new: new.to_string(),
-        })
-    }
-}
-
-/// A client id for a process that has no assigned one: unique in practice
-/// (not for replay: a client's id must differ from every earlier client's,
-/// which no fixed seed can promise).
-pub fn fresh_client_id() -> u64 {
-    crate::runtime::fresh_seed()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,37 +267,5 @@ mod tests {
         }
         assert!(!s.answered());
         assert_eq!(s.pending(), Some(1));
-    }
-
-    #[test]
-    fn a_client_without_replicas_reports_no_answer_naming_the_addresses() {
-        // Sockets that never answer: every attempt times out.
-        let sockets: Vec<UdpSocket> = (0..6)
-            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let port = |i: usize| sockets[i].local_addr().unwrap().port();
-        let ports: Vec<(u16, u16)> = (0..3).map(|i| (port(2 * i), port(2 * i + 1))).collect();
-        let config = ClusterConfig::local(
-            GROUP,
-            std::net::Ipv4Addr::LOCALHOST,
-            &ports,
-            Default::default(),
-        )
-        .unwrap();
-        let options = ClientOptions {
-            attempt_timeout: Duration::from_millis(20),
-            deadline: Duration::from_millis(100),
-        };
-        let mut client = Client::new(&config, 1, options).unwrap();
-        let error = client.get("k").unwrap_err();
-        let message = error.to_string();
-        assert!(matches!(error, ClientError::NoAnswer { .. }), "{message}");
-        let second = format!("127.0.0.1:{}", port(3));
-        assert!(message.contains(&second), "{message}");
-    }
-
-    #[test]
-    fn fresh_ids_differ() {
-        assert_ne!(fresh_client_id(), fresh_client_id());
     }
 }

@@ -8,13 +8,17 @@
 //!
 //! The common case, phase 2, runs on the NIC (see `riptide_wire::host`); this
 //! crate does everything rare: election, phase 1 with the NIC fence, catch-up,
-//! retransmission, recovery after amnesia, and the replicated KV store.
-//! `docs/protocol.md` states the rules and why they are safe.
+//! retransmission, recovery after amnesia, the replicated KV store, and the
+//! client's side of the protocol ([`client::Session`]). `docs/protocol.md`
+//! states the rules and why they are safe.
+//!
+//! Sockets, io_uring, configuration files and the NIC drivers are in
+//! `riptide-node`; this crate depends on `riptide-wire` (and `thiserror`) only, so the
+//! simulator and the tests build it without any of them.
 
 pub mod client;
 pub mod kv;
 pub mod replica;
 pub mod rng;
-pub mod runtime;
 
 pub use replica::{Input, Output, Replica, ReplicaConfig, Role, Status, Variant};

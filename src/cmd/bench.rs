@@ -12,7 +12,7 @@ use riptide_bench::simulated::SimulatedBench;
 use riptide_bench::udp::load::Mode;
 use riptide_bench::udp::plot::{Series, percentile_svg};
 use riptide_bench::udp::{UdpBench, UdpBenchOptions};
-use riptide_control::runtime::stop_on_signals;
+use riptide_node::stop_on_signals;
 use riptide_sim::SimConfig;
 
 use crate::progress;

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use riptide_control::client::{Client, ClientOptions, fresh_client_id};
 use riptide_control::kv::{Command, Reply};
-use riptide_control::runtime::ClusterConfig;
+use riptide_node::ClusterConfig;
+use riptide_node::client::{Client, ClientOptions, fresh_client_id};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use riptide_control::runtime::fastpath::Board;
-use riptide_control::runtime::{
+use riptide_driver::model::{ModelBugs, ModelNic};
+use riptide_node::fastpath::Board;
+use riptide_node::{
     ClusterConfig, Start, StartMode, begin_life, fresh_seed, serve, stop_on_signals,
 };
-use riptide_driver::model::{ModelBugs, ModelNic};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use riptide_control::runtime::ClusterConfig;
-use riptide_control::runtime::status::query;
+use riptide_node::ClusterConfig;
+use riptide_node::status::query;
 
 #[derive(clap::Args)]
 pub struct Args {

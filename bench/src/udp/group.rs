@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use riptide_control::runtime::status::{StatusReport, query};
-use riptide_control::runtime::{ClusterConfig, Timing};
+use riptide_node::status::{StatusReport, query};
+use riptide_node::{ClusterConfig, Timing};
 
 /// How to start a group.
 #[derive(Debug, Clone)]

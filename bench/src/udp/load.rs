@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use riptide_control::client::{Progress, Session};
 use riptide_control::kv::Command;
-use riptide_control::runtime::ClusterConfig;
-use riptide_control::runtime::ring::{Outbound, RingOptions, UdpRing};
+use riptide_node::ClusterConfig;
+use riptide_node::ring::{Outbound, RingOptions, UdpRing};
 use riptide_wire::{Envelope, Message};
 
 use crate::latency::Latencies;

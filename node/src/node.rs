@@ -22,8 +22,8 @@ use super::config::ClusterConfig;
 use super::fastpath::{FastPath, is_validation_drop};
 use super::ring::TransportStats;
 use super::status::{HostCounters, STATUS_REQUEST, StatusReport, role_name};
-use crate::kv::{Command, Reply};
-use crate::{Input, Output, Replica, Role};
+use riptide_control::kv::{Command, Reply};
+use riptide_control::{Input, Output, Replica, Role};
 
 /// Clients whose reply address a replica remembers at most; past it the book
 /// starts over (a forgotten client's retry is answered at its new address).
@@ -370,8 +370,8 @@ mod tests {
     use riptide_driver::model::{ModelBugs, ModelNic};
 
     use super::*;
-    use crate::client::{Progress, Session};
-    use crate::rng::Rng;
+    use riptide_control::client::{Progress, Session};
+    use riptide_control::rng::Rng;
 
     const GROUP: u16 = 9;
 

@@ -1,5 +1,8 @@
 //! The replica runtime: a replica as a process on real UDP sockets.
 //!
+//! The control plane (`riptide_control`) does no I/O; this crate gives it
+//! some:
+//!
 //! - [`config`]: `cluster.toml`, validated, errors naming the field;
 //! - [`lives`]: whether this replica ran before (then it recovers first);
 //! - [`ring`]: UDP sockets on one io_uring (batched, fixed buffer pools);
@@ -7,10 +10,12 @@
 //!   behavioural model) or an Alveo board;
 //! - [`node`]: the control plane wired to its NIC, without I/O;
 //! - [`serve`]: the loop that moves datagrams and ticks through a node;
-//! - [`status`]: the status dump, asked for by datagram.
+//! - [`status`]: the status dump, asked for by datagram;
+//! - [`client`]: the blocking KV client.
 //!
 //! `docs/runtime.md` describes the process, its threading and its ports.
 
+pub mod client;
 pub mod config;
 pub mod fastpath;
 pub mod lives;

@@ -18,7 +18,7 @@ use super::config::ClusterConfig;
 use super::fastpath::FastPath;
 use super::node::{Node, Outgoing};
 use super::ring::{Outbound, RingOptions, SocketId, UdpRing};
-use crate::Replica;
+use riptide_control::Replica;
 
 /// Ticks run back to back at most after the loop fell behind (a stalled
 /// host): more would be a burst of timeouts, not the passage of time.
@@ -165,7 +165,7 @@ pub fn fresh_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    crate::rng::Rng::new(nanos ^ u64::from(std::process::id()).rotate_left(32)).next_u64()
+    riptide_control::rng::Rng::new(nanos ^ u64::from(std::process::id()).rotate_left(32)).next_u64()
 }
 
 /// A flag that SIGINT and SIGTERM set, so a loop can stop cleanly.

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, UdpSocket};
 use serde::{Deserialize, Serialize};
 
 use super::ring::TransportStats;
-use crate::Role;
+use riptide_control::Role;
 
 /// The datagram that asks a replica for its [`StatusReport`].
 pub const STATUS_REQUEST: &[u8] = b"riptide-status\n";

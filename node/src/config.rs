@@ -14,7 +14,7 @@ use riptide_wire::regs::MAX_REPLICAS;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ReplicaConfig;
+use riptide_control::ReplicaConfig;
 
 /// Why a `cluster.toml` was rejected.
 #[derive(Debug, Error)]

@@ -154,10 +154,10 @@ mod tests {
     use riptide_driver::pcie::FakeDevice;
 
     use super::*;
-    use crate::Replica;
-    use crate::client::{Progress, Session};
-    use crate::kv::{Command, Reply};
-    use crate::runtime::node::{Node, Outgoing};
+    use crate::node::{Node, Outgoing};
+    use riptide_control::Replica;
+    use riptide_control::client::{Progress, Session};
+    use riptide_control::kv::{Command, Reply};
 
     type FakeBoard = Board<FakeDevice<ModelNic>>;
 
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn a_window_larger_than_the_boards_is_refused_when_the_board_is_programmed() {
         let ports = [(7100, 7200), (7101, 7201), (7102, 7202)];
-        let timing = crate::runtime::Timing {
+        let timing = crate::Timing {
             window: u64::from(riptide_wire::regs::MAX_WINDOW_SLOTS) + 1,
             ..Default::default()
         };
