@@ -15,6 +15,8 @@ use riptide_node::{ClusterConfig, Timing};
 use riptide_sim::history::{History, HistoryRecorder, OpKind, Output, Status};
 use riptide_sim::linearizability::check;
 
+mod common;
+
 const KEYS: u64 = 6;
 
 /// Fast failure detection: 2 ms ticks, heartbeats every 10 ms, elections
@@ -194,24 +196,29 @@ fn five_replicas_survive_a_leader_kill_and_the_old_leader_rejoins() {
     let killed = (0..5).find(|&id| !group.is_running(id)).unwrap();
     group.restart(killed).unwrap();
     let mut client = Client::new(group.config(), 2_000, client_options()).unwrap();
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        client.put("after-rejoin", "x").unwrap();
-        let target = group.status(leader).unwrap().commit;
-        let rejoined = group.status(killed);
-        if rejoined
-            .as_ref()
-            .is_some_and(|s| s.applied >= target && s.role == "follower")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < end,
-            "the rejoined replica did not catch up: {rejoined:?} vs commit {target}\n{}",
-            group.logs()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until(
+        Instant::now() + Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            client.put("after-rejoin", "x").unwrap();
+            let target = group.status(leader).unwrap().commit;
+            let rejoined = group.status(killed);
+            if rejoined
+                .as_ref()
+                .is_some_and(|s| s.applied >= target && s.role == "follower")
+            {
+                Ok(())
+            } else {
+                Err((rejoined, target))
+            }
+        },
+        |(rejoined, target)| {
+            format!(
+                "the rejoined replica did not catch up: {rejoined:?} vs commit {target}\n{}",
+                group.logs()
+            )
+        },
+    );
     // It was started with the same command line as the first time: its record
     // of having run, not a flag, made it recover.
     let logs = group.logs();

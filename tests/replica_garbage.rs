@@ -15,6 +15,8 @@ use riptide_node::client::{Client, ClientOptions};
 use riptide_wire::layout::{VERSION, header};
 use riptide_wire::{Envelope, Message};
 
+mod common;
+
 const PER_PORT: u64 = 3_000;
 
 /// A datagram no decoder may accept: random bytes with a wrong version, or
@@ -122,19 +124,25 @@ fn garbage_on_every_port_is_counted_and_dropped_while_the_group_commits() {
 
     let end = Instant::now() + Duration::from_secs(10);
     for id in 0..3u8 {
-        loop {
-            let status = group.status(id).expect("a replica answers status requests");
-            if dropped(&status) == sent[usize::from(id)] {
-                break;
-            }
-            assert!(
-                Instant::now() < end,
-                "replica {id} counted {:?} of {:?} garbage datagrams (peer, client): {status:?}",
-                dropped(&status),
-                sent[usize::from(id)]
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
+        common::wait_until(
+            end,
+            Duration::from_millis(20),
+            || {
+                let status = group.status(id).expect("a replica answers status requests");
+                if dropped(&status) == sent[usize::from(id)] {
+                    Ok(())
+                } else {
+                    Err(status)
+                }
+            },
+            |status| {
+                format!(
+                    "replica {id} counted {:?} of {:?} garbage datagrams (peer, client): {status:?}",
+                    dropped(&status),
+                    sent[usize::from(id)]
+                )
+            },
+        );
     }
     let acked_during = acked.load(Ordering::Relaxed);
     thread::sleep(Duration::from_millis(300));

@@ -19,6 +19,8 @@ use riptide_node::{ClusterConfig, Timing};
 use riptide_sim::history::{HistoryRecorder, Output};
 use riptide_sim::linearizability::check;
 
+mod common;
+
 const KEYS: u64 = 4;
 
 fn client_options() -> ClientOptions {
@@ -135,25 +137,30 @@ fn partition_scenario(lab: &Lab) {
     );
 
     lab.heal(old).unwrap();
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let statuses = group.statuses();
-        let leaders: Vec<_> = statuses.iter().filter(|s| s.is_leader()).collect();
-        let rejoined = statuses.iter().find(|s| s.id == old);
-        if let (Some(rejoined), [leader]) = (rejoined, leaders.as_slice())
-            && rejoined.ballot() > old_ballot
-            && rejoined.ballot() == leader.ballot()
-            && rejoined.applied >= before_heal
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < end,
-            "no convergence after the heal: {statuses:?}\n{}",
-            group.logs()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until(
+        Instant::now() + Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            let statuses = group.statuses();
+            let leaders: Vec<_> = statuses.iter().filter(|s| s.is_leader()).collect();
+            let rejoined = statuses.iter().find(|s| s.id == old);
+            if let (Some(rejoined), [leader]) = (rejoined, leaders.as_slice())
+                && rejoined.ballot() > old_ballot
+                && rejoined.ballot() == leader.ballot()
+                && rejoined.applied >= before_heal
+            {
+                Ok(())
+            } else {
+                Err(statuses)
+            }
+        },
+        |statuses| {
+            format!(
+                "no convergence after the heal: {statuses:?}\n{}",
+                group.logs()
+            )
+        },
+    );
 
     stop.store(true, Ordering::Relaxed);
     for c in clients {
