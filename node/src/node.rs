@@ -370,6 +370,8 @@ mod tests {
     use riptide_driver::model::{ModelBugs, ModelNic};
 
     use super::*;
+    use crate::ring::Outbound;
+    use crate::serve::{PEER_SOCKET, dispatch};
     use riptide_control::client::{Progress, Session};
     use riptide_control::rng::Rng;
 
@@ -409,25 +411,29 @@ mod tests {
             }
         }
 
+        /// Carries every outbox as the replica loop would address it, with
+        /// the network in place of the sockets.
         fn deliver(&mut self) {
+            let peers: Vec<SocketAddr> =
+                self.config.replicas.iter().map(|r| r.peer.into()).collect();
             for _ in 0..1000 {
                 let mut moved = false;
                 for id in 0..self.nodes.len() {
-                    for out in self.nodes[id].take_outbox() {
-                        moved = true;
-                        match out {
-                            Outgoing::Peer {
-                                to,
-                                frame,
-                                datagram,
-                            } => {
-                                let from = SocketAddr::V4(self.config.replicas[id].peer);
-                                self.nodes[usize::from(to)].peer_datagram(from, &frame[datagram]);
-                            }
-                            Outgoing::Client { to, datagram } => {
-                                assert_eq!(to, client_addr());
-                                self.to_client.push(datagram);
-                            }
+                    let mut sent: Vec<Outbound> = Vec::new();
+                    let outbox = self.nodes[id].take_outbox();
+                    moved |= !outbox.is_empty();
+                    dispatch(outbox, &peers, Some(PEER_SOCKET), |out| sent.push(out));
+                    for out in sent {
+                        let datagram = &out.bytes[out.range];
+                        if out.socket == PEER_SOCKET {
+                            let to = peers
+                                .iter()
+                                .position(|&addr| addr == out.to)
+                                .expect("frames go to replica addresses");
+                            self.nodes[to].peer_datagram(peers[id], datagram);
+                        } else {
+                            assert_eq!(out.to, client_addr());
+                            self.to_client.push(datagram.to_vec());
                         }
                     }
                 }

@@ -28,7 +28,11 @@ const MAX_CATCHUP_TICKS: u32 = 4;
 const BOARD_POLL: Duration = Duration::from_micros(50);
 
 /// The ring's first socket: clients and status requests.
-const CLIENT_SOCKET: SocketId = 0;
+pub(crate) const CLIENT_SOCKET: SocketId = 0;
+
+/// The ring's second socket, replica traffic, when the process has one (not
+/// with a board, which sends and receives on its own Ethernet port).
+pub(crate) const PEER_SOCKET: SocketId = 1;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -76,7 +80,7 @@ pub fn serve<F: FastPath>(
         None
     } else {
         sockets.push(bind("the replica address", me.peer.into())?);
-        Some(1)
+        Some(PEER_SOCKET)
     };
     let mut ring = UdpRing::new(sockets, RingOptions::default()).map_err(ServeError::Ring)?;
 
@@ -133,30 +137,43 @@ pub fn serve<F: FastPath>(
         if polling {
             node.poll_nic();
         }
-        for out in node.take_outbox() {
-            match out {
-                Outgoing::Peer {
-                    to,
-                    frame,
-                    datagram,
-                } => {
-                    if let (Some(socket), Some(&addr)) = (peer_socket, peers.get(usize::from(to))) {
-                        ring.send(Outbound {
-                            socket,
-                            to: addr,
-                            bytes: frame,
-                            range: datagram,
-                        });
-                    }
-                }
-                Outgoing::Client { to, datagram } => {
-                    ring.send(Outbound::whole(CLIENT_SOCKET, to, datagram))
-                }
-            }
-        }
+        dispatch(node.take_outbox(), &peers, peer_socket, |out| {
+            ring.send(out)
+        });
     }
     info!(id = start.id, "replica stopped");
     Ok(())
+}
+
+/// Addresses a node's outbox: a frame for replica `to` leaves on the replica
+/// socket for `peers[to]`, as its UDP payload only; a client datagram leaves
+/// on the client socket. Without a replica socket, or for a replica the
+/// config does not have, the frame is dropped.
+pub(crate) fn dispatch(
+    outbox: Vec<Outgoing>,
+    peers: &[SocketAddr],
+    peer_socket: Option<SocketId>,
+    mut send: impl FnMut(Outbound),
+) {
+    for out in outbox {
+        match out {
+            Outgoing::Peer {
+                to,
+                frame,
+                datagram,
+            } => {
+                if let (Some(socket), Some(&addr)) = (peer_socket, peers.get(usize::from(to))) {
+                    send(Outbound {
+                        socket,
+                        to: addr,
+                        bytes: frame,
+                        range: datagram,
+                    });
+                }
+            }
+            Outgoing::Client { to, datagram } => send(Outbound::whole(CLIENT_SOCKET, to, datagram)),
+        }
+    }
 }
 
 /// A seed for a run that was given none: different in every process (from
