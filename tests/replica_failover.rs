@@ -2,6 +2,7 @@
 //! of the leader, a new leader, and a client history that must be
 //! linearizable (so no acknowledged write is lost).
 
+use std::ops::ControlFlow::{Break, Continue};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -207,9 +208,9 @@ fn five_replicas_survive_a_leader_kill_and_the_old_leader_rejoins() {
                 .as_ref()
                 .is_some_and(|s| s.applied >= target && s.role == "follower")
             {
-                Ok(())
+                Break(())
             } else {
-                Err((rejoined, target))
+                Continue((rejoined, target))
             }
         },
         |(rejoined, target)| {

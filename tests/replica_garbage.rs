@@ -3,6 +3,7 @@
 //! are counted and dropped, the group keeps committing, nobody exits.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::ControlFlow::{Break, Continue};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -130,9 +131,9 @@ fn garbage_on_every_port_is_counted_and_dropped_while_the_group_commits() {
             || {
                 let status = group.status(id).expect("a replica answers status requests");
                 if dropped(&status) == sent[usize::from(id)] {
-                    Ok(())
+                    Break(())
                 } else {
-                    Err(status)
+                    Continue(status)
                 }
             },
             |status| {

@@ -5,6 +5,7 @@
 //! catches up; the client history is linearizable.
 
 use std::net::SocketAddrV4;
+use std::ops::ControlFlow::{Break, Continue};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -149,9 +150,9 @@ fn partition_scenario(lab: &Lab) {
                 && rejoined.ballot() == leader.ballot()
                 && rejoined.applied >= before_heal
             {
-                Ok(())
+                Break(())
             } else {
-                Err(statuses)
+                Continue(statuses)
             }
         },
         |statuses| {
