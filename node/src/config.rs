@@ -9,12 +9,11 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 
+use riptide_control::ReplicaConfig;
 use riptide_wire::frame::Endpoint;
 use riptide_wire::regs::MAX_REPLICAS;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-use riptide_control::ReplicaConfig;
 
 /// Why a `cluster.toml` was rejected.
 #[derive(Debug, Error)]

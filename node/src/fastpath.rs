@@ -150,14 +150,14 @@ pub fn is_validation_drop(counter: Counter) -> bool {
 mod tests {
     use std::net::{Ipv4Addr, SocketAddr};
 
+    use riptide_control::Replica;
+    use riptide_control::client::{Progress, Session};
+    use riptide_control::kv::{Command, Reply};
     use riptide_driver::model::ModelBugs;
     use riptide_driver::pcie::FakeDevice;
 
     use super::*;
     use crate::node::{Node, Outgoing};
-    use riptide_control::Replica;
-    use riptide_control::client::{Progress, Session};
-    use riptide_control::kv::{Command, Reply};
 
     type FakeBoard = Board<FakeDevice<ModelNic>>;
 

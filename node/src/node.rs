@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::ops::Range;
 
+use riptide_control::kv::{Command, Reply};
+use riptide_control::{Input, Output, Replica, Role};
 use riptide_wire::frame::{Endpoint, decode_frame, encode_frame};
 use riptide_wire::host::{CardToHost, NicCommand};
 use riptide_wire::layout::{MAX_DATAGRAM, RIPTIDE_OFFSET};
@@ -22,8 +24,6 @@ use super::config::ClusterConfig;
 use super::fastpath::{FastPath, is_validation_drop};
 use super::ring::TransportStats;
 use super::status::{HostCounters, STATUS_REQUEST, StatusReport, role_name};
-use riptide_control::kv::{Command, Reply};
-use riptide_control::{Input, Output, Replica, Role};
 
 /// Clients whose reply address a replica remembers at most; past it the book
 /// starts over (a forgotten client's retry is answered at its new address).
@@ -367,13 +367,13 @@ impl<F: FastPath> Node<F> {
 mod tests {
     use std::net::{Ipv4Addr, SocketAddrV4};
 
+    use riptide_control::client::{Progress, Session};
+    use riptide_control::rng::Rng;
     use riptide_driver::model::{ModelBugs, ModelNic};
 
     use super::*;
     use crate::ring::Outbound;
     use crate::serve::{PEER_SOCKET, dispatch};
-    use riptide_control::client::{Progress, Session};
-    use riptide_control::rng::Rng;
 
     const GROUP: u16 = 9;
 

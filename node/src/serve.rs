@@ -11,6 +11,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use riptide_control::Replica;
 use thiserror::Error;
 use tracing::info;
 
@@ -18,7 +19,6 @@ use super::config::ClusterConfig;
 use super::fastpath::FastPath;
 use super::node::{Node, Outgoing};
 use super::ring::{Outbound, RingOptions, SocketId, UdpRing};
-use riptide_control::Replica;
 
 /// Ticks run back to back at most after the loop fell behind (a stalled
 /// host): more would be a burst of timeouts, not the passage of time.

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 
+use riptide_control::Role;
 use serde::{Deserialize, Serialize};
 
 use super::ring::TransportStats;
-use riptide_control::Role;
 
 /// The datagram that asks a replica for its [`StatusReport`].
 pub const STATUS_REQUEST: &[u8] = b"riptide-status\n";
