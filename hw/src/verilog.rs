@@ -2,6 +2,17 @@
 //! `top$path`; we rename them `riptide_core` / `riptide_core$path`, so the
 //! design drops into a Vivado project or IP integrator block design as one
 //! file whose top ports carry the standard AXI names.
+//!
+//! rust-hdl turns each module's `update` into one `always @(*)` block, and
+//! our blocks (as RustHDL code usually does) assign a default and then
+//! override it. Inside one block that is harmless, but a signal read by
+//! another block then changes twice in one evaluation: an event-driven
+//! simulator wakes the reader for the passing value, and two blocks that do
+//! this to each other wake each other forever without advancing time (Icarus
+//! hung on the first frame sent). [`assign_once`] therefore computes such a
+//! signal into a shadow variable and assigns the signal itself once, at the
+//! end of the block. The RustHDL simulation settles signals to a fixed point
+//! and is not affected.
 
 use crate::core::RiptideCore;
 use rust_hdl::prelude::*;
@@ -24,7 +35,7 @@ pub enum VerilogError {
 pub fn riptide_core_verilog() -> String {
     let mut core = RiptideCore::default();
     core.connect_all();
-    rename_top(&generate_verilog(&core))
+    assign_once(&rename_top(&generate_verilog(&core)))
 }
 
 fn rename_top(verilog: &str) -> String {
@@ -47,6 +58,224 @@ fn rename_top(verilog: &str) -> String {
     out
 }
 
+/// Suffix of the shadow variable a block computes a signal into.
+const SHADOW: &str = "$next";
+
+/// Rewrites every `always @(*)` block so that each signal another block
+/// reads combinationally (an output of the module, or an input of a child
+/// module with combinational logic) is assigned exactly once per evaluation:
+/// the block's statements assign and read `name$next` instead, and a last
+/// statement copies it to `name`. Blocking assignments make the final value
+/// the same; only the passing values disappear. Inputs of purely clocked
+/// children (flip-flops, RAMs) are left alone: their glitches wake nothing.
+/// Expects rust-hdl's layout: one declaration per line, one statement per
+/// line, a block's closing `end` at four spaces.
+pub fn assign_once(verilog: &str) -> String {
+    let lines: Vec<&str> = verilog.lines().collect();
+    let mut combinational = std::collections::HashSet::new();
+    let mut module = "";
+    for line in &lines {
+        if let Some(name) = module_name(line) {
+            module = name;
+        } else if line.trim() == "always @(*) begin" {
+            combinational.insert(module.to_string());
+        }
+    }
+
+    let mut out = String::with_capacity(verilog.len() + verilog.len() / 8);
+    let mut at = 0;
+    while at < lines.len() {
+        let Some(name) = module_name(lines[at]) else {
+            push_line(&mut out, lines[at]);
+            at += 1;
+            continue;
+        };
+        let end = (at..lines.len())
+            .find(|&i| lines[i].starts_with("endmodule"))
+            .unwrap_or(lines.len() - 1);
+        rewrite_module(name, &lines[at..=end], &combinational, &mut out);
+        at = end + 1;
+    }
+    out
+}
+
+fn push_line(out: &mut String, line: &str) {
+    out.push_str(line);
+    out.push('\n');
+}
+
+fn module_name(line: &str) -> Option<&str> {
+    line.strip_prefix("module ")
+        .and_then(|rest| rest.split('(').next())
+}
+
+/// `name` and the width part (`[7:0] ` or empty) of a `reg` declaration line.
+fn reg_declaration(line: &str) -> Option<(&str, &str, bool)> {
+    let trimmed = line.trim();
+    let (rest, output) = if let Some(rest) = trimmed.strip_prefix("output reg ") {
+        (rest, true)
+    } else if let Some(rest) = trimmed.strip_prefix("reg ") {
+        (rest, false)
+    } else {
+        return None;
+    };
+    let rest = rest.trim_start().strip_suffix(';')?;
+    let (width, name) = match rest.rfind(' ') {
+        Some(space) => (&rest[..=space], &rest[space + 1..]),
+        None => ("", rest),
+    };
+    (!name.contains('[')).then_some((name, width.trim_start(), output))
+}
+
+/// The variable a statement line assigns as a whole or in part (`x = ...;`,
+/// `x[3] = ...;`).
+fn assigned(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start();
+    let name_len = trimmed
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+        .unwrap_or(trimmed.len());
+    let (name, mut rest) = trimmed.split_at(name_len);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    if rest.starts_with('[') {
+        rest = &rest[rest.find(']')? + 1..];
+    }
+    let rest = rest.trim_start();
+    (rest.starts_with('=') && !rest.starts_with("==")).then_some(name)
+}
+
+fn rewrite_module(
+    module: &str,
+    lines: &[&str],
+    combinational: &std::collections::HashSet<String>,
+    out: &mut String,
+) {
+    let mut declared = std::collections::HashMap::new();
+    for line in lines {
+        if let Some((name, width, output)) = reg_declaration(line) {
+            declared.insert(name, (width, output));
+        }
+    }
+    let crosses = |name: &str| match name.rfind('$') {
+        Some(dollar) => combinational.contains(&format!("{module}${}", &name[..dollar])),
+        None => declared.get(name).is_some_and(|&(_, output)| output),
+    };
+
+    // Which signals each block must assign once, by the line of its `always`.
+    let mut shadowed: Vec<(usize, usize, Vec<&str>)> = vec![];
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() != "always @(*) begin" {
+            i += 1;
+            continue;
+        }
+        let close = (i + 1..lines.len())
+            .find(|&j| lines[j] == "    end")
+            .expect("rust-hdl closes an always block with `    end`");
+        let mut order = vec![];
+        let mut count = std::collections::HashMap::new();
+        for line in &lines[i + 1..close] {
+            if let Some(name) = assigned(line) {
+                let n = count.entry(name).or_insert(0);
+                if *n == 0 {
+                    order.push(name);
+                }
+                *n += 1;
+            }
+        }
+        let names: Vec<&str> = order
+            .into_iter()
+            .filter(|name| count[name] > 1 && crosses(name) && declared.contains_key(name))
+            .collect();
+        if !names.is_empty() {
+            shadowed.push((i, close, names));
+        }
+        i = close + 1;
+    }
+    let all: std::collections::HashSet<&str> = shadowed
+        .iter()
+        .flat_map(|(_, _, n)| n.iter().copied())
+        .collect();
+    for name in &all {
+        let shadow = format!("{name}{SHADOW}");
+        assert!(
+            !declared.contains_key(shadow.as_str()),
+            "{module}: {shadow} already exists"
+        );
+    }
+
+    let mut block = None;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some((name, width, _)) = reg_declaration(line).filter(|d| all.contains(d.0)) {
+            push_line(out, line);
+            push_line(out, &format!("    reg  {width}{name}{SHADOW};"));
+            continue;
+        }
+        if let Some(at) = shadowed.iter().position(|&(start, _, _)| start == i) {
+            block = Some(at);
+        }
+        match block {
+            Some(at) if i == shadowed[at].1 => {
+                for name in &shadowed[at].2 {
+                    push_line(out, &format!("        {name} = {name}{SHADOW};"));
+                }
+                push_line(out, line);
+                block = None;
+            }
+            Some(at) if i > shadowed[at].0 => {
+                push_line(out, &rename_identifiers(line, &shadowed[at].2));
+            }
+            _ => push_line(out, line),
+        }
+    }
+}
+
+/// `line` with every identifier in `names` followed by [`SHADOW`]; sized
+/// literals (`8'hff`) are skipped so their digits are never taken for names.
+fn rename_identifiers(line: &str, names: &[&str]) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' {
+            let mut j = i + 1;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
+            }
+            out.push_str(&line[i..j]);
+            i = j;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let mut j = i + 1;
+            while j < bytes.len()
+                && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] == b'$')
+            {
+                j += 1;
+            }
+            let word = &line[i..j];
+            out.push_str(word);
+            if names.contains(&word) {
+                out.push_str(SHADOW);
+            }
+            i = j;
+        } else if c.is_ascii_digit() {
+            // A number's digits (and a following base) are not identifiers.
+            let mut j = i + 1;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
+            }
+            out.push_str(&line[i..j]);
+            i = j;
+        } else {
+            let len = line[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&line[i..i + len]);
+            i += len;
+        }
+    }
+    out
+}
+
 /// Writes `riptide_core.v` into `dir` (created if missing); returns its path.
 pub fn write_verilog(dir: &Path) -> Result<PathBuf, VerilogError> {
     let path = dir.join(FILE);
@@ -57,4 +286,90 @@ pub fn write_verilog(dir: &Path) -> Result<PathBuf, VerilogError> {
             source,
         })?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DESIGN: &str = "\
+module top(a,y,z);
+    input wire  [7:0] a;
+    output reg  [7:0] y;
+    output reg  z;
+    reg  [7:0] leaf$word;
+    wire  [7:0] leaf$swapped;
+    reg  [7:0] ff$d;
+    reg  [7:0] local;
+    always @(*) begin
+        y = 32'h0;
+        z = a[0];
+        leaf$word = a;
+        ff$d = 8'hbad;
+        local = 8'h1;
+        if (a[1]) begin
+            y = leaf$swapped + y;
+            leaf$word = 8'hff;
+            ff$d = a;
+            local = y;
+        end
+    end
+endmodule // top
+module top$leaf(word,swapped);
+    always @(*) begin
+       swapped = word;
+    end
+endmodule // top$leaf
+module top$ff(d,q,clock);
+    always @(posedge clock) begin
+       q <= d;
+    end
+endmodule // top$ff
+";
+
+    #[test]
+    fn signals_read_by_other_blocks_are_assigned_once_at_the_end() {
+        let out = assign_once(DESIGN);
+        let block: Vec<&str> = out
+            .lines()
+            .skip_while(|l| l.trim() != "always @(*) begin")
+            .take_while(|l| *l != "    end")
+            .collect();
+        let assignments = |name: &str| {
+            block
+                .iter()
+                .filter(|l| l.trim_start().starts_with(&format!("{name} =")))
+                .count()
+        };
+        // The output and the combinational child's input: once each, last.
+        assert_eq!(assignments("y"), 1);
+        assert_eq!(assignments("leaf$word"), 1);
+        assert_eq!(block[block.len() - 2], "        y = y$next;");
+        assert_eq!(
+            block[block.len() - 1],
+            "        leaf$word = leaf$word$next;"
+        );
+        assert!(block.contains(&"            y$next = leaf$swapped + y$next;"));
+        assert!(out.contains("    output reg  [7:0] y;\n    reg  [7:0] y$next;\n"));
+        assert!(out.contains("    reg  [7:0] leaf$word$next;\n"));
+        // Assigned once already, a clocked child's input, a local: untouched
+        // (and a literal's digits are not a name).
+        assert_eq!(assignments("z"), 1);
+        assert_eq!(assignments("ff$d"), 2);
+        assert_eq!(assignments("local"), 2);
+        assert!(block.contains(&"        ff$d = 8'hbad;"));
+        assert!(
+            !out.contains("z$next") && !out.contains("ff$d$next") && !out.contains("local$next")
+        );
+        // Other modules as they were.
+        assert!(out.ends_with(&DESIGN[DESIGN.find("module top$leaf").unwrap()..]));
+    }
+
+    #[test]
+    fn literals_are_not_renamed() {
+        assert_eq!(
+            rename_identifiers("x = {8'hbad, y[3:0], 4'b1010} + bad;", &["bad", "y"]),
+            "x = {8'hbad, y$next[3:0], 4'b1010} + bad$next;"
+        );
+    }
 }
