@@ -30,6 +30,7 @@ pub struct RecordField {
     pub name: &'static str,
     pub offset: usize,
     pub width: usize,
+    pub doc: &'static str,
 }
 
 /// Length of every record header: one 512-bit beat.
@@ -40,33 +41,39 @@ pub const KIND: RecordField = RecordField {
     name: "kind",
     offset: 0,
     width: 1,
+    doc: "record kind (tables below)",
 };
 /// h2c Transmit: the replica the datagram is for.
 pub const TO: RecordField = RecordField {
     name: "to",
     offset: 1,
     width: 1,
+    doc: "h2c Transmit: replica id the datagram goes to (its peer-table entry gives the addresses)",
 };
 /// Bytes of body that are not padding: the value, the frame or the datagram.
 pub const LEN: RecordField = RecordField {
     name: "len",
     offset: 4,
     width: 4,
+    doc: "bytes of body that are not padding: the value, the frame or the datagram",
 };
 pub const BALLOT: RecordField = RecordField {
     name: "ballot",
     offset: 8,
     width: 8,
+    doc: "Accepted: the entry's ballot; Committed: the ballot the commit was learned under; FenceDone: the fence's ballot",
 };
 pub const SLOT: RecordField = RecordField {
     name: "slot",
     offset: 16,
     width: 8,
+    doc: "Accepted: the entry's slot",
 };
 pub const COMMIT: RecordField = RecordField {
     name: "commit",
     offset: 24,
     width: 8,
+    doc: "Committed: the commit index (every slot up to it is chosen)",
 };
 pub const FIELDS: &[RecordField] = &[KIND, TO, LEN, BALLOT, SLOT, COMMIT];
 
@@ -78,6 +85,66 @@ pub const C2H_PUNTED: u8 = 4;
 /// h2c record kinds.
 pub const H2C_SUBMIT: u8 = 1;
 pub const H2C_TRANSMIT: u8 = 2;
+
+/// A record kind as `docs/wire.md` lists it: the header fields it sets
+/// besides `kind` (every other header byte is 0) and where its body starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordKind {
+    pub code: u8,
+    pub name: &'static str,
+    pub fields: &'static [RecordField],
+    /// `None`: the record is the header alone.
+    pub body_at: Option<usize>,
+    pub body: &'static str,
+}
+
+pub const C2H_KINDS: &[RecordKind] = &[
+    RecordKind {
+        code: C2H_ACCEPTED,
+        name: "Accepted",
+        fields: &[LEN, BALLOT, SLOT],
+        body_at: Some(ACCEPTED_VALUE_OFFSET),
+        body: "the accepted value (a follower's from the ACCEPT frame, a leader's own from the Submit)",
+    },
+    RecordKind {
+        code: C2H_COMMITTED,
+        name: "Committed",
+        fields: &[BALLOT, COMMIT],
+        body_at: None,
+        body: "none",
+    },
+    RecordKind {
+        code: C2H_FENCE_DONE,
+        name: "FenceDone",
+        fields: &[BALLOT],
+        body_at: None,
+        body: "none",
+    },
+    RecordKind {
+        code: C2H_PUNTED,
+        name: "Punted",
+        fields: &[LEN],
+        body_at: Some(PUNTED_FRAME_OFFSET),
+        body: "the whole frame as received, from the destination MAC on, without FCS (Ethernet padding included); its fields stay big-endian",
+    },
+];
+
+pub const H2C_KINDS: &[RecordKind] = &[
+    RecordKind {
+        code: H2C_SUBMIT,
+        name: "Submit",
+        fields: &[LEN],
+        body_at: Some(SUBMIT_VALUE_OFFSET),
+        body: "the value to replicate (leader)",
+    },
+    RecordKind {
+        code: H2C_TRANSMIT,
+        name: "Transmit",
+        fields: &[TO, LEN],
+        body_at: Some(TRANSMIT_DATAGRAM_OFFSET),
+        body: "the UDP datagram (riptide header first, big-endian as on the wire); the NIC adds Ethernet/IPv4/UDP",
+    },
+];
 
 /// The value keeps the lane it has in an ACCEPT frame (after the frame headers).
 pub const ACCEPTED_VALUE_OFFSET: usize = layout::FRAME_HEADER_LEN;
@@ -249,6 +316,62 @@ pub fn decode_h2c(bytes: &[u8]) -> Result<NicCommand, RecordError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The kind tables say what the codec does: the header fields each
+    /// kind sets (and no other nonzero header byte), where its body starts.
+    #[test]
+    fn kind_tables_match_the_encoders() {
+        let body = |n: u8| (1..=n).collect::<Vec<u8>>();
+        let c2h = [
+            CardToHost::Event(NicEvent::Accepted {
+                ballot: Ballot(0x0102),
+                slot: 7,
+                value: body(3),
+            }),
+            CardToHost::Event(NicEvent::Committed {
+                ballot: Ballot(5),
+                commit: 9,
+            }),
+            CardToHost::Event(NicEvent::FenceDone { ballot: Ballot(6) }),
+            CardToHost::Punted(body(60)),
+        ];
+        let h2c = [
+            NicCommand::Submit { value: body(5) },
+            NicCommand::Transmit {
+                to: 2,
+                datagram: body(6),
+            },
+        ];
+        let c2h: Vec<Vec<u8>> = c2h.iter().map(|r| encode_c2h(r).unwrap()).collect();
+        let h2c: Vec<Vec<u8>> = h2c.iter().map(|c| encode_h2c(c).unwrap()).collect();
+        for (kinds, records) in [(C2H_KINDS, c2h), (H2C_KINDS, h2c)] {
+            assert_eq!(kinds.len(), records.len());
+            for (kind, bytes) in kinds.iter().zip(records) {
+                assert_eq!(bytes[KIND.offset], kind.code, "{}", kind.name);
+                for (offset, &byte) in bytes[..RECORD_HEADER_LEN].iter().enumerate() {
+                    let field = FIELDS
+                        .iter()
+                        .find(|f| (f.offset..f.end()).contains(&offset));
+                    let listed = field.is_some_and(|f| *f == KIND || kind.fields.contains(f));
+                    if !listed {
+                        assert_eq!(byte, 0, "{} header byte {offset}", kind.name);
+                    }
+                }
+                for f in kind.fields {
+                    assert_ne!(get(&bytes, *f), 0, "{} sets {}", kind.name, f.name);
+                }
+                match kind.body_at {
+                    Some(at) => {
+                        let len = get(&bytes, LEN) as usize;
+                        assert_eq!(bytes.len(), at + len, "{}", kind.name);
+                        assert_eq!(bytes[at], 1, "{} body starts at {at}", kind.name);
+                        assert!(bytes[RECORD_HEADER_LEN..at].iter().all(|&b| b == 0));
+                    }
+                    None => assert_eq!(bytes.len(), RECORD_HEADER_LEN, "{}", kind.name),
+                }
+            }
+        }
+    }
 
     #[test]
     fn header_fields_fit_the_header_and_do_not_overlap() {

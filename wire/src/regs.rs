@@ -513,8 +513,26 @@ pub fn markdown() -> String {
         ));
     }
     out.push_str(&format!(
-        "\n## Peer table\n\n{MAX_REPLICAS} entries, entry `i` at `0x{PEER_BASE:03X} + 0x{PEER_STRIDE:X} * i`.\n\n\
-         | offset in entry | name | access | meaning |\n|---|---|---|---|\n"
+        "\nConstants: `ID` reads `0x{ID_VALUE:08X}` (`ID_VALUE`, \"RPTD\" in ASCII), \
+         `VERSION` reads `0x{:08X}` (wire version {}, register map revision \
+         {REGMAP_REVISION}), `MAX_WINDOW` reads {MAX_WINDOW_SLOTS}.\n",
+        (u32::from(crate::layout::VERSION) << 16) | REGMAP_REVISION,
+        crate::layout::VERSION
+    ));
+    out.push_str(&format!(
+        "\n## Peer table\n\n{MAX_REPLICAS} entries, entry `i` at `0x{PEER_BASE:03X} + 0x{PEER_STRIDE:X} * i`, \
+         the addresses of replica `i`'s NIC. Entries are live: a write takes \
+         effect at once, without `CONFIG_APPLY`.\n\n\
+         The NIC's own address is its own entry, the one at `CFG_REPLICA_ID` as \
+         last applied: every frame it builds leaves with that MAC, IPv4 address \
+         and UDP port as source, and a received frame is riptide's when its \
+         UDP destination port is that entry's port (otherwise it is dropped as \
+         `drop_wrong_port`). The NIC assumes no port of its own: {}, riptide's \
+         default, is what software writes there unless configured otherwise. \
+         The destination MAC and IPv4 address of received frames are not \
+         checked.\n\n\
+         | offset in entry | name | access | meaning |\n|---|---|---|---|\n",
+        crate::layout::UDP_PORT
     ));
     for f in PEER_FIELDS {
         out.push_str(&format!(

@@ -40,6 +40,12 @@ fn generated_part_states_the_key_figures() {
         "| `DST_PORT` | 36 | 2 |",
         "| `SLOT` | 58 | 16 | 8 |",
         "| `absurd_count` |",
+        "**Header fields are little-endian**",
+        "| 1 | Accepted | `len`, `ballot`, `slot` | 74 |",
+        "| 4 | Punted | `len` | 64 |",
+        "| 2 | Transmit | `to`, `len` | 106 |",
+        "its own entry of the peer table",
+        "payload length (`payload_len_mismatch`), `oversize`, header fields",
     ] {
         assert!(doc.contains(fact), "missing {fact:?} in:\n{doc}");
     }
