@@ -264,14 +264,20 @@ fn resources(report: &mut Report) {
             return;
         }
     };
+    for (what, value) in resource_rows(&out) {
+        report.push(what, value);
+    }
+}
+
+/// The resource rows of the table from yosys' log: the cells of one `stat`
+/// (the last) and the length `ltp` reports.
+fn resource_rows(log: &str) -> Vec<(&'static str, String)> {
+    let cells = last_stat_cells(log);
     let count = |prefix: &str| -> u64 {
-        out.lines()
-            .filter_map(|l| {
-                let mut w = l.split_whitespace();
-                let name = w.next()?;
-                let n = w.next()?.parse::<u64>().ok()?;
-                name.starts_with(prefix).then_some(n)
-            })
+        cells
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, n)| n)
             .sum()
     };
     let luts = count("LUT");
@@ -286,29 +292,88 @@ fn resources(report: &mut Report) {
         + count("RAM256X1D");
     let dsp = count("DSP48");
     let carry = count("CARRY");
-    let ltp = out
+    let ltp = log
         .lines()
         .rev()
         .find_map(|l| l.split("(length=").nth(1))
         .and_then(|rest| rest.split(')').next())
         .map_or("not reported".to_string(), |n| format!("{n} cells"));
-    report.push(
-        "yosys synth_xilinx -family xcup: LUT / FF / CARRY4",
-        format!("{luts} / {ffs} / {carry}"),
-    );
-    report.push(
-        "yosys: BRAM (RAMB36 + RAMB18) / LUTRAM / DSP",
-        format!("{bram36} + {bram18} / {lutram} / {dsp}"),
-    );
-    report.push(
-        "yosys: longest combinational path (cells between registers; a CARRY4 is one cell per 4 bits)",
-        ltp,
-    );
+    let or_missing = |figures: String| {
+        if cells.is_empty() {
+            "not reported (no `stat` in the log)".to_string()
+        } else {
+            figures
+        }
+    };
+    vec![
+        (
+            "yosys synth_xilinx -family xcup (one `stat`): LUT / FF / CARRY4",
+            or_missing(format!("{luts} / {ffs} / {carry}")),
+        ),
+        (
+            "yosys: BRAM (RAMB36 + RAMB18) / LUTRAM / DSP",
+            or_missing(format!("{bram36} + {bram18} / {lutram} / {dsp}")),
+        ),
+        (
+            "yosys: longest combinational path (cells between registers; a CARRY4 is one cell per 4 bits)",
+            ltp,
+        ),
+    ]
+}
+
+/// The cell counts (`LUT6 1234`, ...) of the last `stat` in a yosys log.
+/// `synth_xilinx` ends with a `stat` of its own, so a log holds two for the
+/// same netlist and summing every count line doubles the figures.
+fn last_stat_cells(log: &str) -> Vec<(String, u64)> {
+    let Some(start) = log.rfind("Printing statistics.") else {
+        return vec![];
+    };
+    let mut lines = log[start..]
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("Number of cells:"))
+        .skip(1);
+    let mut cells = vec![];
+    for line in lines.by_ref() {
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(n), None) = (words.next(), words.next(), words.next()) else {
+            break;
+        };
+        let Ok(n) = n.parse::<u64>() else { break };
+        cells.push((name.to_string(), n));
+    }
+    cells
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// yosys 0.23's log of the bench's script on this design, cut to its two
+    /// `stat` sections (synth_xilinx's own, then the bench's) and `ltp`.
+    const TWO_STATS: &str = include_str!("testdata/yosys_two_stats.log");
+
+    #[test]
+    fn resources_come_from_one_stat_section() {
+        assert_eq!(TWO_STATS.matches("Printing statistics.").count(), 2);
+        let rows = resource_rows(TWO_STATS);
+        let luts = 251 + 2307 + 1923 + 809 + 1219 + 3668;
+        let ffs = 8391 + 197;
+        assert_eq!(rows[0].1, format!("{luts} / {ffs} / 594"), "{rows:?}");
+        assert_eq!(rows[1].1, "0 + 45 / 2 / 0");
+        assert_eq!(rows[2].1, "53 cells");
+        // A log whose last section differs shows that the last one counts.
+        let edited = TWO_STATS.replacen("     LUT6                         3668", "     LUT6 1", 2);
+        let edited = edited.replacen("     LUT6 1", "     LUT6                         3668", 1);
+        assert_eq!(
+            resource_rows(&edited)[0].1,
+            format!("{} / {ffs} / 594", luts - 3668 + 1)
+        );
+        assert!(
+            resource_rows("no stat here")[0]
+                .1
+                .starts_with("not reported")
+        );
+    }
 
     #[test]
     fn a_short_run_fills_every_simulated_figure() {
