@@ -474,6 +474,9 @@ fn core_runs_follower_and_leader_traffic_like_the_model() {
         run.frames.len(),
         run.records.len()
     );
+    // Kept when a check fails, for the waveform-less post mortem the
+    // messages point to.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn message_type(frame: &[u8]) -> MsgType {
