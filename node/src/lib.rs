@@ -25,6 +25,6 @@ pub mod serve;
 pub mod status;
 
 pub use config::{ClusterConfig, ConfigError, Timing};
-pub use lives::{Life, LivesError, StartMode, begin_life};
+pub use lives::{Life, LivesError, PendingLife, StartMode, begin_life, plan_life};
 pub use serve::{ServeError, Start, fresh_seed, serve, stop_on_signals};
 pub use status::StatusReport;

@@ -27,7 +27,8 @@ pub enum LivesError {
     Write { path: PathBuf, source: io::Error },
     #[error(
         "{path} is not a start count ({content:?}); if this replica ran before, start it with \
-         --rejoin, if the whole group is new, with --bootstrap"
+         --rejoin (it recovers from the others and rewrites the record), if the whole group is \
+         new, with --bootstrap"
     )]
     Corrupt { path: PathBuf, content: String },
 }
@@ -39,6 +40,15 @@ pub struct Life {
     pub number: u64,
     /// The replica ran before: it must recover before it votes.
     pub recover: bool,
+}
+
+impl Life {
+    /// The replica's incarnation (`docs/protocol.md`, "Lives"): the number of
+    /// earlier starts. A guess that is too low (a lost or corrupt record) is
+    /// raised by the protocol; too high only skips lives, so saturating is safe.
+    pub fn incarnation(&self) -> u32 {
+        u32::try_from(self.number.saturating_sub(1)).unwrap_or(u32::MAX)
+    }
 }
 
 /// What the operator said about this start, if anything.
@@ -53,33 +63,77 @@ pub enum StartMode {
     Bootstrap,
 }
 
-/// Reads and advances replica `id`'s record in `state_dir`, durably, before
-/// the replica sends anything: a crash right after this call still counts as
-/// a life.
+/// A start decided from the record but not written yet: [`PendingLife::commit`]
+/// writes it once the replica is sure to run (its ports bound, its NIC
+/// open), so a start that fails on the way leaves the record as it was.
+#[derive(Debug)]
+#[must_use = "a start that is not committed leaves no record"]
+pub struct PendingLife {
+    state_dir: PathBuf,
+    path: PathBuf,
+    life: Life,
+}
+
+impl PendingLife {
+    pub fn life(&self) -> Life {
+        self.life
+    }
+
+    /// Writes the record durably, before the replica sends anything: a crash
+    /// right after this call still counts as a life.
+    pub fn commit(self) -> Result<Life, LivesError> {
+        fs::create_dir_all(&self.state_dir).map_err(|source| LivesError::CreateDir {
+            path: self.state_dir.clone(),
+            source,
+        })?;
+        write_durably(&self.path, &format!("{}\n", self.life.number)).map_err(|source| {
+            LivesError::Write {
+                path: self.path.clone(),
+                source,
+            }
+        })?;
+        Ok(self.life)
+    }
+}
+
+/// Reads replica `id`'s record in `state_dir` and decides how it starts,
+/// without writing anything.
+pub fn plan_life(
+    state_dir: &Path,
+    group: u16,
+    id: u8,
+    mode: StartMode,
+) -> Result<PendingLife, LivesError> {
+    let path = state_dir.join(format!("group-{group}-replica-{id}.lives"));
+    let before = match mode {
+        StartMode::Bootstrap => 0,
+        StartMode::FromRecord => read_count(&path)?,
+        // A rejoin does not need the count: recovery raises a low guess. A
+        // record that exists but is unreadable still says the replica lived
+        // at least once, and the commit replaces it with a good one.
+        StartMode::Rejoin => match read_count(&path) {
+            Err(LivesError::Corrupt { .. }) => 1,
+            other => other?,
+        },
+    };
+    Ok(PendingLife {
+        state_dir: state_dir.to_path_buf(),
+        path,
+        life: Life {
+            number: before + 1,
+            recover: mode == StartMode::Rejoin || (mode == StartMode::FromRecord && before > 0),
+        },
+    })
+}
+
+/// [`plan_life`] and [`PendingLife::commit`] at once.
 pub fn begin_life(
     state_dir: &Path,
     group: u16,
     id: u8,
     mode: StartMode,
 ) -> Result<Life, LivesError> {
-    let path = state_dir.join(format!("group-{group}-replica-{id}.lives"));
-    let before = match mode {
-        StartMode::Bootstrap => 0,
-        StartMode::FromRecord | StartMode::Rejoin => read_count(&path)?,
-    };
-    let number = before + 1;
-    fs::create_dir_all(state_dir).map_err(|source| LivesError::CreateDir {
-        path: state_dir.to_path_buf(),
-        source,
-    })?;
-    write_durably(&path, &format!("{number}\n")).map_err(|source| LivesError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(Life {
-        number,
-        recover: mode == StartMode::Rejoin || (mode == StartMode::FromRecord && before > 0),
-    })
+    plan_life(state_dir, group, id, mode)?.commit()
 }
 
 /// Starts recorded so far; 0 when there is no record.
@@ -208,7 +262,54 @@ mod tests {
             );
             assert!(error.to_string().contains("--rejoin"), "{error}");
         }
-        // The operator's word overrides a bad record.
-        assert!(begin_life(&dir, 1, 0, StartMode::Bootstrap).is_ok());
+        // Both ways out the error names work on the bad record: a rejoin
+        // recovers as some later life and rewrites the record with a count.
+        let rejoin = begin_life(&dir, 1, 0, StartMode::Rejoin).unwrap();
+        assert!(rejoin.recover && rejoin.incarnation() >= 1, "{rejoin:?}");
+        let next = begin_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert_eq!(next.number, rejoin.number + 1);
+        assert!(next.recover);
+
+        fs::write(dir.join("group-1-replica-0.lives"), "garbage").unwrap();
+        let bootstrap = begin_life(&dir, 1, 0, StartMode::Bootstrap).unwrap();
+        assert_eq!((bootstrap.number, bootstrap.recover), (1, false));
+        assert_eq!(bootstrap.incarnation(), 0);
+        assert_eq!(
+            fs::read_to_string(dir.join("group-1-replica-0.lives")).unwrap(),
+            "1\n"
+        );
+    }
+
+    #[test]
+    fn a_plan_that_is_not_committed_leaves_the_record_as_it_was() {
+        let dir = scratch("plan");
+        let record = dir.join("group-1-replica-0.lives");
+        let pending = plan_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert_eq!(pending.life().number, 1);
+        drop(pending);
+        assert!(!record.exists());
+        // Not even the directory is created before the commit.
+        assert!(!dir.exists());
+
+        let first = plan_life(&dir, 1, 0, StartMode::FromRecord)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!((first.number, first.incarnation()), (1, 0));
+        let _abandoned = plan_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert_eq!(fs::read_to_string(&record).unwrap(), "1\n");
+        let second = begin_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert_eq!((second.number, second.incarnation()), (2, 1));
+    }
+
+    #[test]
+    fn the_incarnation_counts_earlier_starts_and_saturates() {
+        let life = |number| Life {
+            number,
+            recover: true,
+        };
+        assert_eq!(life(1).incarnation(), 0);
+        assert_eq!(life(5).incarnation(), 4);
+        assert_eq!(life(u64::MAX - 1).incarnation(), u32::MAX);
     }
 }

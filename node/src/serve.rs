@@ -17,6 +17,7 @@ use tracing::info;
 
 use super::config::ClusterConfig;
 use super::fastpath::FastPath;
+use super::lives::{LivesError, PendingLife};
 use super::node::{Node, Outgoing};
 use super::ring::{Outbound, RingOptions, SocketId, UdpRing};
 
@@ -46,18 +47,20 @@ pub enum ServeError {
     },
     #[error("io_uring: {0}")]
     Ring(#[source] io::Error),
+    #[error(transparent)]
+    Lives(#[from] LivesError),
 }
 
 /// How to start the control plane.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Start {
     pub id: u8,
     /// Seeds the replica's randomness (election timeouts, recovery nonce).
     pub seed: u64,
-    /// The replica ran before and lost its state: recover before voting.
-    pub rejoin: bool,
-    /// Which start of this replica this is (1 for the first), for the logs.
-    pub life: u64,
+    /// Which start of this replica this is, and whether it recovers first;
+    /// recorded only once the ports are bound (a start that fails to bind
+    /// was no life).
+    pub life: PendingLife,
 }
 
 /// Runs replica `start.id` of `config` on `nic` until `stop` is set.
@@ -83,13 +86,18 @@ pub fn serve<F: FastPath>(
         Some(PEER_SOCKET)
     };
     let mut ring = UdpRing::new(sockets, RingOptions::default()).map_err(ServeError::Ring)?;
+    // The NIC was opened by the caller and the ports are ours: from here on
+    // the replica runs, so this start counts.
+    let life = start.life.commit()?;
 
-    let cfg = config.replica_config(start.id, start.seed);
-    let replica = if start.rejoin {
+    let mut cfg = config.replica_config(start.id, start.seed);
+    cfg.incarnation = life.incarnation();
+    let replica = if life.recover {
         Replica::restarted(cfg)
     } else {
         Replica::new(cfg)
     };
+    let incarnation = replica.incarnation();
     let polling = nic.needs_polling();
     let mut node = Node::new(replica, nic, config);
     let peers: Vec<SocketAddr> = config.replicas.iter().map(|r| r.peer.into()).collect();
@@ -101,8 +109,9 @@ pub fn serve<F: FastPath>(
         client = %me.client,
         nic = %node.nic().name(),
         seed = start.seed,
-        rejoin = start.rejoin,
-        life = start.life,
+        rejoin = life.recover,
+        life = life.number,
+        incarnation,
         "replica started"
     );
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_node::fastpath::Board;
 use riptide_node::{
-    ClusterConfig, Start, StartMode, begin_life, fresh_seed, serve, stop_on_signals,
+    ClusterConfig, Start, StartMode, fresh_seed, plan_life, serve, stop_on_signals,
 };
 
 #[derive(clap::Args)]
@@ -61,12 +61,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (_, true) => StartMode::Bootstrap,
         _ => StartMode::FromRecord,
     };
-    let life = begin_life(&state_dir, config.group, args.id, mode)?;
+    // The record is written by `serve` once the ports are bound: a start
+    // that fails before then leaves it as it was.
+    let life = plan_life(&state_dir, config.group, args.id, mode)?;
     let start = Start {
         id: args.id,
         seed: args.seed.unwrap_or_else(fresh_seed),
-        rejoin: life.recover,
-        life: life.number,
+        life,
     };
     let stop = stop_on_signals();
     match args.nic.as_str() {
