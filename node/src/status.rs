@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
 
 use riptide_control::Role;
 use serde::{Deserialize, Serialize};
@@ -119,4 +120,84 @@ pub fn query(socket: &UdpSocket, addr: SocketAddr) -> Result<StatusReport, Query
         }
     }
     Err(QueryError::NoAnswer { tries: TRIES })
+}
+
+/// The first of `addrs` to answer a status request within `within`, if any.
+/// Every address is asked at once and asked again every `within / 5`, so a
+/// lost datagram does not hide a live replica; any reply from one of them
+/// counts, whatever it holds.
+pub fn first_to_answer(
+    addrs: &[SocketAddr],
+    within: Duration,
+) -> std::io::Result<Option<SocketAddr>> {
+    if addrs.is_empty() {
+        return Ok(None);
+    }
+    let unspecified: SocketAddr = if addrs[0].is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(unspecified)?;
+    let resend = (within / 5).max(Duration::from_millis(1));
+    let end = Instant::now() + within;
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return Ok(None);
+        }
+        for &addr in addrs {
+            // A peer that is down can make the kernel report ECONNREFUSED
+            // on a later call: that is an answer of "nobody here", not an
+            // error of the probe.
+            match socket.send_to(STATUS_REQUEST, addr) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let round_end = (now + resend).min(end);
+        loop {
+            let left = round_end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            socket.set_read_timeout(Some(left))?;
+            match socket.recv_from(&mut buf) {
+                Ok((_, from)) if addrs.contains(&from) => return Ok(Some(from)),
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_finds_the_one_address_that_answers_and_not_a_silent_one() {
+        let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let live = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let silent_addr = silent.local_addr().unwrap();
+        let live_addr = live.local_addr().unwrap();
+        let answer = std::thread::spawn(move || {
+            let mut buf = [0; 64];
+            let (len, from) = live.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..len], STATUS_REQUEST);
+            live.send_to(b"{}", from).unwrap();
+        });
+        let found = first_to_answer(&[silent_addr, live_addr], Duration::from_secs(5)).unwrap();
+        assert_eq!(found, Some(live_addr));
+        answer.join().unwrap();
+
+        let started = Instant::now();
+        let found = first_to_answer(&[silent_addr], Duration::from_millis(100)).unwrap();
+        assert_eq!(found, None);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
 }

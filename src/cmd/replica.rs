@@ -1,14 +1,22 @@
 //! `riptide replica`: one replica of a group as a process on UDP sockets.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_node::fastpath::Board;
+use riptide_node::status::first_to_answer;
 use riptide_node::{
     ClusterConfig, Start, StartMode, fresh_seed, plan_life, serve, stop_on_signals,
 };
+
+/// How long a `--bootstrap` start listens for a live peer before it votes.
+/// Peers answer status requests from their loop within a tick or two; this
+/// is long enough for a loaded host and short enough to wait at every start.
+const BOOTSTRAP_PROBE: Duration = Duration::from_millis(500);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -64,6 +72,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The record is written by `serve` once the ports are bound: a start
     // that fails before then leaves it as it was.
     let life = plan_life(&state_dir, config.group, args.id, mode)?;
+    if mode == StartMode::Bootstrap {
+        refuse_bootstrap_if_live(&config, args.id)?;
+    }
     let start = Start {
         id: args.id,
         seed: args.seed.unwrap_or_else(fresh_seed),
@@ -96,4 +107,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         other => anyhow::bail!("--nic {other:?}: expected soft, model or vfio:DDDD:BB:DD.F"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A bootstrap start votes as if it never promised anything, which is only
+/// safe when the whole group is new. A peer that answers a status request is
+/// a live group (the operator meant a restart), so the start is refused.
+fn refuse_bootstrap_if_live(config: &ClusterConfig, id: u8) -> anyhow::Result<()> {
+    let peers: Vec<SocketAddr> = config
+        .replicas
+        .iter()
+        .filter(|r| r.id != id)
+        .map(|r| r.client.into())
+        .collect();
+    let live = first_to_answer(&peers, BOOTSTRAP_PROBE)
+        .context("cannot ask the other replicas whether the group is live")?;
+    if let Some(addr) = live {
+        anyhow::bail!(
+            "--bootstrap: the replica at {addr} answers, so the group is live; a replica that \
+             starts fresh in a live group can break agreement. Start it without --bootstrap: it \
+             recovers from the others"
+        );
+    }
+    Ok(())
 }

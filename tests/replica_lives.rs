@@ -1,0 +1,179 @@
+//! Start records and `--bootstrap` with replica processes: a start that
+//! fails leaves no record, each start's incarnation counts the earlier ones,
+//! and a bootstrap into a live group is refused.
+
+use std::fs;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::ops::ControlFlow::{Break, Continue};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use riptide_bench::udp::group::{GroupOptions, ProcessGroup, free_ports};
+use riptide_node::{ClusterConfig, Timing};
+
+mod common;
+
+/// The tests take ports from `free_ports`, which leaves them free until a
+/// replica binds them; run side by side, one test's sockets (the status
+/// socket, the bootstrap probe) can take the other's ports in that window.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("riptide-lives-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn replica_command(config: &Path, id: u8, state: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_riptide"));
+    command
+        .arg("replica")
+        .arg("--config")
+        .arg(config)
+        .args(["--id", &id.to_string()])
+        .arg("--state-dir")
+        .arg(state)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
+/// Waits until replica 0's ports can be bound. A killed replica's sockets
+/// stay bound for a moment after it is reaped: the kernel tears its io_uring
+/// down asynchronously, and the ring holds the sockets until then.
+fn wait_for_ports(config: &ClusterConfig) {
+    let me = config.replica(0).unwrap();
+    common::wait_until(
+        Instant::now() + Duration::from_secs(10),
+        Duration::from_millis(10),
+        || {
+            let peer = UdpSocket::bind(std::net::SocketAddr::from(me.peer));
+            let client = UdpSocket::bind(std::net::SocketAddr::from(me.client));
+            match (peer, client) {
+                (Ok(_), Ok(_)) => Break(()),
+                (peer, client) => Continue(format!("{:?} {:?}", peer.err(), client.err())),
+            }
+        },
+        |seen| format!("replica 0's ports stay bound: {seen}"),
+    );
+}
+
+/// Starts replica 0 with its log in `log`, waits for its "replica started"
+/// line, kills it, and returns that line.
+fn start_and_kill(config: &Path, state: &Path, log: &Path, args: &[&str]) -> String {
+    wait_for_ports(&ClusterConfig::load(config).unwrap());
+    let mut child: Child = replica_command(config, 0, state)
+        .args(args)
+        .stderr(fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let line = common::wait_until(
+        Instant::now() + Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let text = fs::read_to_string(log).unwrap_or_default();
+            match text.lines().find(|l| l.contains("replica started")) {
+                Some(line) => Break(line.to_string()),
+                None => Continue(text),
+            }
+        },
+        |text| format!("replica 0 did not start ({}): {text}", log.display()),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    line
+}
+
+#[test]
+fn a_start_that_cannot_bind_leaves_no_record_and_each_start_counts_the_earlier_ones() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("bind");
+    let ports = free_ports(3).unwrap();
+    let config = ClusterConfig::local(4, Ipv4Addr::LOCALHOST, &ports, Timing::default()).unwrap();
+    let config_path = dir.join("cluster.toml");
+    fs::write(&config_path, config.to_toml()).unwrap();
+    let state = dir.join("state");
+    let record = state.join("group-4-replica-0.lives");
+
+    // Another process holds replica 0's client port.
+    let squatter = UdpSocket::bind((Ipv4Addr::LOCALHOST, ports[0].1)).unwrap();
+    let output = replica_command(&config_path, 0, &state)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot bind the client address"),
+        "{stderr}"
+    );
+    assert!(
+        !record.exists(),
+        "a failed start wrote {}",
+        record.display()
+    );
+    drop(squatter);
+
+    // So the next start is the first: fresh, incarnation 0.
+    let first = start_and_kill(&config_path, &state, &dir.join("first.log"), &[]);
+    for field in ["life=1", "incarnation=0", "rejoin=false"] {
+        assert!(first.contains(field), "{field} not in {first}");
+    }
+    assert_eq!(fs::read_to_string(&record).unwrap(), "1\n");
+
+    // And the one after it a restart: incarnation 1, recovering first.
+    let second = start_and_kill(&config_path, &state, &dir.join("second.log"), &[]);
+    for field in ["life=2", "incarnation=1", "rejoin=true"] {
+        assert!(second.contains(field), "{field} not in {second}");
+    }
+    assert_eq!(fs::read_to_string(&record).unwrap(), "2\n");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bootstrap_is_refused_while_the_group_is_live() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut group = ProcessGroup::start(
+        env!("CARGO_BIN_EXE_riptide").as_ref(),
+        GroupOptions::loopback(3),
+    )
+    .expect("group starts");
+    group
+        .wait_for_leader(None, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", group.logs()));
+    group.kill(0).unwrap();
+
+    let state = scratch("bootstrap");
+    let started = Instant::now();
+    let output = replica_command(group.config_path(), 0, &state)
+        .arg("--bootstrap")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the group is live") && stderr.contains("without --bootstrap"),
+        "{stderr}"
+    );
+    // Refused before it bound anything or wrote a record.
+    assert!(!state.join("group-1-replica-0.lives").exists());
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // With the whole group down, the same start is a new group's first.
+    group.stop();
+    let line = start_and_kill(
+        group.config_path(),
+        &state,
+        &state.join("bootstrap.log"),
+        &["--bootstrap"],
+    );
+    for field in ["life=1", "incarnation=0", "rejoin=false"] {
+        assert!(line.contains(field), "{field} not in {line}");
+    }
+    fs::remove_dir_all(&state).unwrap();
+}
