@@ -177,3 +177,54 @@ fn bootstrap_is_refused_while_the_group_is_live() {
     }
     fs::remove_dir_all(&state).unwrap();
 }
+
+#[test]
+fn a_replica_recovering_alone_says_what_to_do_and_status_shows_recovering() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("alone");
+    let ports = free_ports(3).unwrap();
+    let config = ClusterConfig::local(5, Ipv4Addr::LOCALHOST, &ports, Timing::default()).unwrap();
+    let config_path = dir.join("cluster.toml");
+    fs::write(&config_path, config.to_toml()).unwrap();
+    let state = dir.join("state");
+    fs::create_dir_all(&state).unwrap();
+    // It ran before, and none of the others is up: the whole group restarted.
+    fs::write(state.join("group-5-replica-0.lives"), "3\n").unwrap();
+    let log = dir.join("replica.log");
+    let mut child = replica_command(&config_path, 0, &state)
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+
+    let warning = common::wait_until(
+        Instant::now() + Duration::from_secs(20),
+        Duration::from_millis(100),
+        || {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            match text.lines().find(|l| l.contains("still recovering")) {
+                Some(line) => Break(line.to_string()),
+                None => Continue(text),
+            }
+        },
+        |text| format!("no warning about the recovery: {text}"),
+    );
+    assert!(
+        warning.contains("--bootstrap") && warning.contains("start the missing replicas"),
+        "{warning}"
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("status")
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--id", "0"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(stdout.contains("recovering"), "{stdout}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("still recovering").count(), 1, "{text}");
+    assert!(text.contains("incarnation=3"), "{text}");
+    fs::remove_dir_all(&dir).unwrap();
+}

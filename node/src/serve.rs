@@ -11,9 +11,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use riptide_control::Replica;
+use riptide_control::{Replica, Role};
 use thiserror::Error;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::config::ClusterConfig;
 use super::fastpath::FastPath;
@@ -27,6 +27,11 @@ const MAX_CATCHUP_TICKS: u32 = 4;
 
 /// How often a board is polled for records when nothing else wakes the loop.
 const BOARD_POLL: Duration = Duration::from_micros(50);
+
+/// How long a replica recovers before it says what may be wrong. Recovery
+/// takes a few round trips when f+1 others are up; seconds without them is
+/// an operator's problem, not the network's.
+const RECOVERY_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The ring's first socket: clients and status requests.
 pub(crate) const CLIENT_SOCKET: SocketId = 0;
@@ -117,6 +122,7 @@ pub fn serve<F: FastPath>(
 
     let tick = Duration::from_millis(config.timing.tick_ms);
     let mut next_tick = Instant::now() + tick;
+    let mut recovery = RecoveryWatch::new(Instant::now());
     while !stop.load(Ordering::Relaxed) {
         let deadline = if polling {
             next_tick.min(Instant::now() + BOARD_POLL)
@@ -143,6 +149,18 @@ pub fn serve<F: FastPath>(
         if now >= next_tick {
             next_tick = now + tick;
         }
+        if ran > 0 {
+            let recovering = node.replica().status().role == Role::Recovering;
+            if let Some(waited) = recovery.overdue(recovering, now) {
+                warn!(
+                    waited_s = waited.as_secs(),
+                    needed = config.size() / 2 + 1,
+                    "still recovering: fewer than f+1 other replicas answer. If the whole group \
+                     restarted, its state is gone: start every replica with --bootstrap for a \
+                     new group. Otherwise start the missing replicas"
+                );
+            }
+        }
         if polling {
             node.poll_nic();
         }
@@ -152,6 +170,38 @@ pub fn serve<F: FastPath>(
     }
     info!(id = start.id, "replica stopped");
     Ok(())
+}
+
+/// Notices, once, a recovery that has lasted past [`RECOVERY_PATIENCE`].
+struct RecoveryWatch {
+    since: Instant,
+    warned: bool,
+}
+
+impl RecoveryWatch {
+    fn new(start: Instant) -> RecoveryWatch {
+        RecoveryWatch {
+            since: start,
+            warned: false,
+        }
+    }
+
+    /// How long the replica has been recovering, the first time that is
+    /// too long. A replica that drops into recovery again later (a stale
+    /// twin) gets a fresh wait and one more warning.
+    fn overdue(&mut self, recovering: bool, now: Instant) -> Option<Duration> {
+        if !recovering {
+            self.since = now;
+            self.warned = false;
+            return None;
+        }
+        let waited = now.saturating_duration_since(self.since);
+        if self.warned || waited < RECOVERY_PATIENCE {
+            return None;
+        }
+        self.warned = true;
+        Some(waited)
+    }
 }
 
 /// Addresses a node's outbox: a frame for replica `to` leaves on the replica
@@ -208,4 +258,29 @@ pub fn stop_on_signals() -> &'static AtomicBool {
         }
     }
     &STOP
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_recovery_is_reported_once_and_again_after_a_new_one() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let mut watch = RecoveryWatch::new(start);
+        assert_eq!(watch.overdue(true, at(4_999)), None);
+        assert_eq!(watch.overdue(true, at(5_000)), Some(Duration::from_secs(5)));
+        assert_eq!(watch.overdue(true, at(60_000)), None);
+        // Recovered; a later recovery waits its own patience from its start.
+        assert_eq!(watch.overdue(false, at(61_000)), None);
+        assert_eq!(watch.overdue(true, at(65_000)), None);
+        assert_eq!(
+            watch.overdue(true, at(66_500)),
+            Some(Duration::from_millis(5_500))
+        );
+        // A replica that never recovers is never warned about.
+        let mut fresh = RecoveryWatch::new(start);
+        assert_eq!(fresh.overdue(false, at(100_000)), None);
+    }
 }
