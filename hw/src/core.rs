@@ -254,6 +254,7 @@ impl Logic for RiptideCore {
         self.parser.rx_tlast.next = self.net_rx_tlast.val();
         self.parser.group.next = self.regs.group.val();
         self.parser.port.next = self.regs.own_port.val();
+        self.parser.lives.next = self.regs.lives_next.val();
         self.store.wr_valid.next = self.parser.wr_valid.val();
         self.store.wr_data.next = self.parser.wr_data.val();
         self.store.wr_last.next = self.parser.done.val();
@@ -265,6 +266,7 @@ impl Logic for RiptideCore {
         self.fast.reason.next = self.parser.reason.val();
         self.fast.msg_type.next = self.parser.msg_type.val();
         self.fast.sender.next = self.parser.sender.val();
+        self.fast.old_life.next = self.parser.old_life.val();
         self.fast.ballot.next = self.parser.ballot.val();
         self.fast.slot.next = self.parser.slot.val();
         self.fast.commit.next = self.parser.commit.val();
@@ -321,6 +323,9 @@ impl Logic for RiptideCore {
         self.leader.commit_index.next = self.fast.commit_index.val();
         self.leader.heartbeat.next = self.regs.heartbeat.val();
         self.leader.heartbeat_interval.next = self.regs.heartbeat_interval.val();
+        self.leader.host_watchdog.next = self.regs.host_watchdog.val();
+        self.leader.host_kick.next = self.regs.host_kick.val();
+        self.regs.host_lost.next = self.leader.host_lost.val();
         self.leader.submit_grant.next = self.fast.submit_grant.val();
         self.leader.c2h_addr.next = self.writer.rd_addr.val();
         self.leader.c2h_done.next = self.writer.h2c_done.val();
@@ -354,6 +359,7 @@ impl Logic for RiptideCore {
         self.builder.own_port.next = self.regs.own_port.val();
         self.builder.group.next = self.regs.group.val();
         self.builder.replica_id.next = self.regs.replica_id.val();
+        self.builder.life.next = self.regs.own_life.val();
         self.builder.h2c_data.next = self.leader.tx_data.val();
         self.builder.tx_tready.next = self.net_tx_tready.val();
         self.net_tx_tdata.next = self.builder.tx_tdata.val();

@@ -35,6 +35,9 @@ pub struct FastPath {
     pub reason: Signal<In, Reason>,
     pub msg_type: Signal<In, Bits<8>>,
     pub sender: Signal<In, Bits<8>>,
+    /// The frame's `LIFE` is older than the lives table's entry for its
+    /// sender (registered by the parser).
+    pub old_life: Signal<In, Bit>,
     pub ballot: Signal<In, Bits<64>>,
     pub slot: Signal<In, Bits<64>>,
     pub commit: Signal<In, Bits<64>>,
@@ -94,6 +97,7 @@ pub struct FastPath {
     f_overflow: Constant<Reason>,
     f_stale: Constant<Reason>,
     f_phase2: Constant<Reason>,
+    f_old_life: Constant<Reason>,
     f_rare: Constant<Reason>,
     f_idle: Constant<Reason>,
     f_higher: Constant<Reason>,
@@ -171,6 +175,7 @@ impl Default for FastPath {
             reason: Default::default(),
             msg_type: Default::default(),
             sender: Default::default(),
+            old_life: Default::default(),
             ballot: Default::default(),
             slot: Default::default(),
             commit: Default::default(),
@@ -218,6 +223,7 @@ impl Default for FastPath {
             f_overflow: code(Counter::DropOverflow),
             f_stale: code(Counter::DropStale),
             f_phase2: code(Counter::DropPhase2),
+            f_old_life: code(Counter::DropOldLife),
             f_rare: code(Counter::PuntRare),
             f_idle: code(Counter::PuntIdle),
             f_higher: code(Counter::PuntHigherBallot),
@@ -343,6 +349,9 @@ impl Logic for FastPath {
                 self.want_c2h.next = true;
             } else if !self.from_peer.val() {
                 self.want_fate.next = self.f_phase2.val();
+            } else if self.old_life.val() {
+                // A life of the sender that has since restarted.
+                self.want_fate.next = self.f_old_life.val();
             } else if self.is_follower.val() {
                 if self.msg_type.val() == self.t_accept.val() {
                     if self.stale.val() {

@@ -9,6 +9,11 @@
 //! written together), one for the card-to-host writer (the leader's own
 //! Accepted record) and one for the transmit builder.
 //!
+//! A board outlives its host: with `HOST_WATCHDOG` set, the unit stops its
+//! own heartbeats once the host has given no sign (a register write, a
+//! host-to-card record) for that many cycles, so that followers elect a new
+//! leader instead of obeying a card whose host is gone.
+//!
 //! Malformed records (unknown kind, length field disagreeing with the
 //! packet, longer than the store) and commands the role does not allow are
 //! dropped, as the behavioural model refuses them.
@@ -43,6 +48,12 @@ pub struct LeaderUnit {
     /// Cycles without a frame to the followers before a heartbeat goes out
     /// by itself (0: never).
     pub heartbeat_interval: Signal<In, Bits<32>>,
+    /// Cycles without a sign of the host before the unit's own heartbeats
+    /// stop (0: never), and a sign other than a record (a register write).
+    pub host_watchdog: Signal<In, Bits<32>>,
+    pub host_kick: Signal<In, Bit>,
+    /// The watchdog expired: no heartbeat goes out by itself.
+    pub host_lost: Signal<Out, Bit>,
     // Slot requests.
     pub submit: Signal<Out, Bit>,
     pub submit_len: Signal<Out, Bits<17>>,
@@ -97,6 +108,8 @@ pub struct LeaderUnit {
     commit: DFF<Bits<64>>,
     heartbeat_pending: DFF<Bit>,
     quiet: DFF<Bits<32>>,
+    /// Cycles left before the watchdog expires (0: expired, or off).
+    host_left: DFF<Bits<32>>,
 
     first: Signal<Local, Bit>,
     kind_now: Signal<Local, Bits<8>>,
@@ -112,6 +125,8 @@ pub struct LeaderUnit {
     pushed: Signal<Local, Bit>,
     granted: Signal<Local, Bit>,
     finished: Signal<Local, Bit>,
+    record_in: Signal<Local, Bit>,
+    lost: Signal<Local, Bit>,
 }
 
 impl Default for LeaderUnit {
@@ -134,6 +149,9 @@ impl Default for LeaderUnit {
             commit_index: Default::default(),
             heartbeat: Default::default(),
             heartbeat_interval: Default::default(),
+            host_watchdog: Default::default(),
+            host_kick: Default::default(),
+            host_lost: Default::default(),
             submit: Default::default(),
             submit_len: Default::default(),
             submit_grant: Default::default(),
@@ -182,6 +200,7 @@ impl Default for LeaderUnit {
             commit: Default::default(),
             heartbeat_pending: Default::default(),
             quiet: Default::default(),
+            host_left: Default::default(),
             first: Default::default(),
             kind_now: Default::default(),
             len_now: Default::default(),
@@ -196,6 +215,8 @@ impl Default for LeaderUnit {
             pushed: Default::default(),
             granted: Default::default(),
             finished: Default::default(),
+            record_in: Default::default(),
+            lost: Default::default(),
         }
     }
 }
@@ -227,7 +248,8 @@ impl Logic for LeaderUnit {
             slot,
             commit,
             heartbeat_pending,
-            quiet
+            quiet,
+            host_left
         );
         self.ram_c2h.write_clock.next = self.clock.val();
         self.ram_c2h.read_clock.next = self.clock.val();
@@ -403,8 +425,23 @@ impl Logic for LeaderUnit {
         if self.heartbeat.val() {
             self.heartbeat_pending.d.next = true;
         }
-        // Followers hear from an idle leader every interval.
-        if self.is_leader.val() && (self.heartbeat_interval.val() != 0_u64) {
+        // The host watchdog: reloaded by every sign of the host, so a host
+        // that leads (and heartbeats itself) never lets it expire.
+        self.record_in.next =
+            self.h2c_tvalid.val() && self.h2c_tready.val() && self.h2c_tlast.val();
+        self.host_left.d.next = self.host_left.q.val();
+        if self.host_left.q.val() != 0_u64 {
+            self.host_left.d.next = self.host_left.q.val() - 1;
+        }
+        if self.host_kick.val() || self.record_in.val() {
+            self.host_left.d.next = self.host_watchdog.val();
+        }
+        self.lost.next = (self.host_watchdog.val() != 0_u64) && (self.host_left.q.val() == 0_u64);
+        self.host_lost.next = self.lost.val();
+        // Followers hear from an idle leader every interval, while its host
+        // lives: a leader whose host died must fall silent so that they elect
+        // another.
+        if self.is_leader.val() && (self.heartbeat_interval.val() != 0_u64) && !self.lost.val() {
             self.quiet.d.next = self.quiet.q.val() + 1;
             if self.quiet.q.val() >= self.heartbeat_interval.val() {
                 self.quiet.d.next = 0.into();
@@ -430,6 +467,7 @@ impl Logic for LeaderUnit {
             self.outstanding.d.next = 0.into();
             self.heartbeat_pending.d.next = false;
             self.quiet.d.next = 0.into();
+            self.host_left.d.next = 0.into();
         }
     }
 }

@@ -12,6 +12,10 @@
 //! the data by one register so a rejected frame can be rolled back before the
 //! next frame's first beat is written).
 //!
+//! The sender's `LIFE` is compared with its entry of the lives table here, on
+//! the last beat, so the fast path's decision reads a registered bit (the
+//! 8-bit subtract and compare stay off its path).
+//!
 //! `rx_tready` is not an input: the parser never stalls (a MAC cannot wait).
 
 use crate::beat::{Data, Keep, counter_code};
@@ -57,6 +61,9 @@ pub struct RxParser {
     /// This replica's group id and UDP port (configuration).
     pub group: Signal<In, Bits<16>>,
     pub port: Signal<In, Bits<16>>,
+    /// The lives table (byte `i`: replica `i`) as the verdict's cycle will
+    /// see it (`RegFile::lives_next`).
+    pub lives: Signal<In, Bits<64>>,
     /// The incoming beat, one cycle later, for the frame store.
     pub wr_valid: Signal<Out, Bit>,
     pub wr_data: Signal<Out, Data>,
@@ -65,6 +72,10 @@ pub struct RxParser {
     pub reason: Signal<Out, Reason>,
     pub msg_type: Signal<Out, Bits<8>>,
     pub sender: Signal<Out, Bits<8>>,
+    /// The frame's `LIFE` is older than the table's entry for the sender's low three
+    /// bits (`riptide_wire::life::is_older`); meaningful for a frame that
+    /// passed validation and comes from a replica of the table.
+    pub old_life: Signal<Out, Bit>,
     pub ballot: Signal<Out, Bits<64>>,
     pub slot: Signal<Out, Bits<64>>,
     pub commit: Signal<Out, Bits<64>>,
@@ -139,6 +150,8 @@ pub struct RxParser {
     commit_wire: Signal<Local, Bits<64>>,
     unused_nonzero: Signal<Local, Bit>,
     verdict: Signal<Local, Reason>,
+    table_life: Signal<Local, Bits<8>>,
+    life_ahead: Signal<Local, Bits<8>>,
 
     // Frame state, captured on beat 0 (and beat 1 for slot and commit).
     beat_no: DFF<Bits<9>>,
@@ -149,6 +162,7 @@ pub struct RxParser {
     uses: DFF<Bits<3>>,
     type_reg: DFF<Bits<8>>,
     sender_reg: DFF<Bits<8>>,
+    life_reg: DFF<Bits<8>>,
     payload_len_reg: DFF<Bits<16>>,
     ballot_wire: DFF<Bits<64>>,
     slot_hi: DFF<Bits<48>>,
@@ -161,6 +175,7 @@ pub struct RxParser {
     out_reason: DFF<Reason>,
     out_type: DFF<Bits<8>>,
     out_sender: DFF<Bits<8>>,
+    out_old_life: DFF<Bit>,
     out_ballot_wire: DFF<Bits<64>>,
     out_slot_wire: DFF<Bits<64>>,
     out_commit_wire: DFF<Bits<64>>,
@@ -194,12 +209,14 @@ impl Default for RxParser {
             rx_tlast: Default::default(),
             group: Default::default(),
             port: Default::default(),
+            lives: Default::default(),
             wr_valid: Default::default(),
             wr_data: Default::default(),
             done: Default::default(),
             reason: Default::default(),
             msg_type: Default::default(),
             sender: Default::default(),
+            old_life: Default::default(),
             ballot: Default::default(),
             slot: Default::default(),
             commit: Default::default(),
@@ -268,6 +285,8 @@ impl Default for RxParser {
             commit_wire: Default::default(),
             unused_nonzero: Default::default(),
             verdict: Default::default(),
+            table_life: Default::default(),
+            life_ahead: Default::default(),
             beat_no: Default::default(),
             keep_bad: Default::default(),
             ip_reason: Default::default(),
@@ -276,6 +295,7 @@ impl Default for RxParser {
             uses: Default::default(),
             type_reg: Default::default(),
             sender_reg: Default::default(),
+            life_reg: Default::default(),
             payload_len_reg: Default::default(),
             ballot_wire: Default::default(),
             slot_hi: Default::default(),
@@ -287,6 +307,7 @@ impl Default for RxParser {
             out_reason: Default::default(),
             out_type: Default::default(),
             out_sender: Default::default(),
+            out_old_life: Default::default(),
             out_ballot_wire: Default::default(),
             out_slot_wire: Default::default(),
             out_commit_wire: Default::default(),
@@ -317,6 +338,7 @@ impl Logic for RxParser {
             uses,
             type_reg,
             sender_reg,
+            life_reg,
             payload_len_reg,
             ballot_wire,
             slot_hi,
@@ -328,6 +350,7 @@ impl Logic for RxParser {
             out_reason,
             out_type,
             out_sender,
+            out_old_life,
             out_ballot_wire,
             out_slot_wire,
             out_commit_wire,
@@ -497,6 +520,14 @@ impl Logic for RxParser {
             self.verdict.next = self.r_keep.val();
         }
 
+        // Lives: older when the table is 1 to 127 lives ahead (serial-number
+        // order). Beat 0's sender and life are registered by the last beat
+        // of any frame long enough to have a header.
+        self.table_life.next = bit_cast::<8, 64>(
+            self.lives.val() >> (bit_cast::<64, 3>(bit_cast::<3, 8>(self.sender_reg.q.val())) << 3),
+        );
+        self.life_ahead.next = self.table_life.val() - self.life_reg.q.val();
+
         // State.
         self.out_valid.d.next = self.rx_tvalid.val();
         self.out_done.d.next = self.rx_tvalid.val() && self.rx_tlast.val();
@@ -508,6 +539,8 @@ impl Logic for RxParser {
                 self.out_reason.d.next = self.verdict.val();
                 self.out_type.d.next = self.type_reg.q.val();
                 self.out_sender.d.next = self.sender_reg.q.val();
+                self.out_old_life.d.next =
+                    (self.life_ahead.val() != 0_u64) && !self.life_ahead.val().get_bit(7);
                 self.out_ballot_wire.d.next = self.ballot_wire.q.val();
                 self.out_slot_wire.d.next = self.slot_wire.val();
                 self.out_commit_wire.d.next = self.commit_wire.val();
@@ -528,6 +561,7 @@ impl Logic for RxParser {
                 self.uses.d.next = self.uses_now.val();
                 self.type_reg.d.next = self.tap.msg_type.val();
                 self.sender_reg.d.next = self.tap.sender.val();
+                self.life_reg.d.next = self.tap.life.val();
                 self.payload_len_reg.d.next = self.payload_len_swap.swapped16.val();
                 self.ballot_wire.d.next = self.tap.ballot.val();
                 self.slot_hi.d.next = self.tap.slot_hi.val();
@@ -556,6 +590,7 @@ impl Logic for RxParser {
         self.reason.next = self.out_reason.q.val();
         self.msg_type.next = self.out_type.q.val();
         self.sender.next = self.out_sender.q.val();
+        self.old_life.next = self.out_old_life.q.val();
         self.ballot.next = self.ballot_swap.swapped.val();
         self.slot.next = self.slot_swap.swapped.val();
         self.commit.next = self.commit_swap.swapped.val();

@@ -55,6 +55,18 @@ pub struct RegFile {
     pub fence_ballot: Signal<Out, Bits<64>>,
     pub heartbeat: Signal<Out, Bit>,
     pub heartbeat_interval: Signal<Out, Bits<32>>,
+    /// The lives table (byte `i`: replica `i`'s LIFE) as the fast path will
+    /// see it next cycle: a filter that registers its comparison one cycle
+    /// before the decision sees the table the decision's configuration has.
+    pub lives_next: Signal<Out, Bits<64>>,
+    /// The live table's own entry: the LIFE of frames this NIC builds.
+    pub own_life: Signal<Out, Bits<8>>,
+    /// `HOST_WATCHDOG`: the limit, and a pulse the cycle after every register
+    /// write (a sign of the host; the new limit is live by then).
+    pub host_watchdog: Signal<Out, Bits<32>>,
+    pub host_kick: Signal<Out, Bit>,
+    /// The watchdog expired (`HOST_WATCHDOG_STATUS` bit 0).
+    pub host_lost: Signal<In, Bit>,
     /// Fast-path state to read back.
     pub next_slot: Signal<In, Bits<64>>,
     pub commit_index: Signal<In, Bits<64>>,
@@ -97,6 +109,10 @@ pub struct RegFile {
     a_heartbeat: Constant<AxilAddr>,
     a_heartbeat_interval: Constant<AxilAddr>,
     a_max_window: Constant<AxilAddr>,
+    a_lives_lo: Constant<AxilAddr>,
+    a_lives_hi: Constant<AxilAddr>,
+    a_watchdog: Constant<AxilAddr>,
+    a_watchdog_status: Constant<AxilAddr>,
     max_window_value: Constant<Bits<32>>,
     a_peer_base: Constant<AxilAddr>,
     a_peer_end: Constant<AxilAddr>,
@@ -119,6 +135,8 @@ pub struct RegFile {
     cfg_next_hi: DFF<Bits<32>>,
     cfg_commit_lo: DFF<Bits<32>>,
     cfg_commit_hi: DFF<Bits<32>>,
+    cfg_lives_lo: DFF<Bits<32>>,
+    cfg_lives_hi: DFF<Bits<32>>,
     fence_lo: DFF<Bits<32>>,
     fence_hi: DFF<Bits<32>>,
     fence_status: DFF<Bit>,
@@ -128,10 +146,13 @@ pub struct RegFile {
     live_replicas: DFF<Bits<4>>,
     live_window: DFF<Bits<16>>,
     live_ballot: DFF<Bits<64>>,
+    live_lives: DFF<Bits<64>>,
     apply: DFF<Bit>,
     fence_go: DFF<Bit>,
     heartbeat_go: DFF<Bit>,
     interval: DFF<Bits<32>>,
+    watchdog: DFF<Bits<32>>,
+    kick: DFF<Bit>,
     latched_next_hi: DFF<Bits<32>>,
     latched_commit_hi: DFF<Bits<32>>,
     peer_mac_lo: [DFF<Bits<32>>; MAX_REPLICAS],
@@ -161,6 +182,8 @@ pub struct RegFile {
     own_mac_hi: Signal<Local, Bits<32>>,
     own_ip_sel: Signal<Local, Bits<32>>,
     own_port_sel: Signal<Local, Bits<32>>,
+    lives_now: Signal<Local, Bits<64>>,
+    own_life_sel: Signal<Local, Bits<8>>,
 }
 
 fn at(r: Register) -> Constant<AxilAddr> {
@@ -206,6 +229,11 @@ impl Default for RegFile {
             fence_ballot: Default::default(),
             heartbeat: Default::default(),
             heartbeat_interval: Default::default(),
+            lives_next: Default::default(),
+            own_life: Default::default(),
+            host_watchdog: Default::default(),
+            host_kick: Default::default(),
+            host_lost: Default::default(),
             next_slot: Default::default(),
             commit_index: Default::default(),
             fence_done: Default::default(),
@@ -243,6 +271,10 @@ impl Default for RegFile {
             a_heartbeat: at(regs::HEARTBEAT),
             a_heartbeat_interval: at(regs::HEARTBEAT_INTERVAL),
             a_max_window: at(regs::MAX_WINDOW),
+            a_lives_lo: at(regs::CFG_LIVES_LO),
+            a_lives_hi: at(regs::CFG_LIVES_HI),
+            a_watchdog: at(regs::HOST_WATCHDOG),
+            a_watchdog_status: at(regs::HOST_WATCHDOG_STATUS),
             max_window_value: Constant::new(u64::from(regs::MAX_WINDOW_SLOTS).into()),
             a_peer_base: Constant::new(u64::from(PEER_BASE).into()),
             a_peer_end: Constant::new(u64::from(peer_end).into()),
@@ -264,6 +296,8 @@ impl Default for RegFile {
             cfg_next_hi: Default::default(),
             cfg_commit_lo: Default::default(),
             cfg_commit_hi: Default::default(),
+            cfg_lives_lo: Default::default(),
+            cfg_lives_hi: Default::default(),
             fence_lo: Default::default(),
             fence_hi: Default::default(),
             fence_status: Default::default(),
@@ -273,10 +307,13 @@ impl Default for RegFile {
             live_replicas: Default::default(),
             live_window: Default::default(),
             live_ballot: Default::default(),
+            live_lives: Default::default(),
             apply: Default::default(),
             fence_go: Default::default(),
             heartbeat_go: Default::default(),
             interval: Default::default(),
+            watchdog: Default::default(),
+            kick: Default::default(),
             latched_next_hi: Default::default(),
             latched_commit_hi: Default::default(),
             peer_mac_lo: Default::default(),
@@ -305,6 +342,8 @@ impl Default for RegFile {
             own_mac_hi: Default::default(),
             own_ip_sel: Default::default(),
             own_port_sel: Default::default(),
+            lives_now: Default::default(),
+            own_life_sel: Default::default(),
         }
     }
 }
@@ -312,7 +351,10 @@ impl Default for RegFile {
 impl RegFile {
     /// Simulation view: a configuration, fence or heartbeat strobe not yet taken.
     pub fn in_flight(&self) -> bool {
-        self.apply.q.val() || self.fence_go.q.val() || self.heartbeat_go.q.val()
+        self.apply.q.val()
+            || self.fence_go.q.val()
+            || self.heartbeat_go.q.val()
+            || self.kick.q.val()
     }
 }
 
@@ -334,6 +376,8 @@ impl Logic for RegFile {
             cfg_next_hi,
             cfg_commit_lo,
             cfg_commit_hi,
+            cfg_lives_lo,
+            cfg_lives_hi,
             fence_lo,
             fence_hi,
             fence_status,
@@ -343,10 +387,13 @@ impl Logic for RegFile {
             live_replicas,
             live_window,
             live_ballot,
+            live_lives,
             apply,
             fence_go,
             heartbeat_go,
             interval,
+            watchdog,
+            kick,
             latched_next_hi,
             latched_commit_hi,
             b_valid,
@@ -385,6 +432,9 @@ impl Logic for RegFile {
         self.apply.d.next = false;
         self.fence_go.d.next = false;
         self.heartbeat_go.d.next = false;
+        // Any write is the host at work; reads are not (a monitor polling the
+        // counters of a board whose host died must not keep it leading).
+        self.kick.d.next = self.write.val();
         if self.write.val() {
             self.b_valid.d.next = true;
             if self.waddr.val() == self.a_enable.val() {
@@ -440,6 +490,15 @@ impl Logic for RegFile {
             }
             if self.waddr.val() == self.a_heartbeat_interval.val() {
                 self.interval.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_lives_lo.val() {
+                self.cfg_lives_lo.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_lives_hi.val() {
+                self.cfg_lives_hi.d.next = self.s_axil_wdata.val();
+            }
+            if self.waddr.val() == self.a_watchdog.val() {
+                self.watchdog.d.next = self.s_axil_wdata.val();
             }
             if (self.waddr.val() >= self.a_peer_base.val())
                 && (self.waddr.val() < self.a_peer_end.val())
@@ -545,6 +604,18 @@ impl Logic for RegFile {
         if self.raddr.val() == self.a_max_window.val() {
             self.rvalue.next = self.max_window_value.val();
         }
+        if self.raddr.val() == self.a_lives_lo.val() {
+            self.rvalue.next = self.cfg_lives_lo.q.val();
+        }
+        if self.raddr.val() == self.a_lives_hi.val() {
+            self.rvalue.next = self.cfg_lives_hi.q.val();
+        }
+        if self.raddr.val() == self.a_watchdog.val() {
+            self.rvalue.next = self.watchdog.q.val();
+        }
+        if self.raddr.val() == self.a_watchdog_status.val() {
+            self.rvalue.next = bit_cast::<32, 1>(self.host_lost.val().into());
+        }
         if self.raddr.val() == self.a_fence_status.val() {
             self.rvalue.next = bit_cast::<32, 1>(self.fence_status.q.val().into());
         }
@@ -604,6 +675,13 @@ impl Logic for RegFile {
             self.live_ballot.d.next = (bit_cast::<64, 32>(self.cfg_ballot_hi.q.val()) << 32)
                 | bit_cast::<64, 32>(self.cfg_ballot_lo.q.val());
         }
+        self.lives_now.next = self.live_lives.q.val();
+        if self.apply.q.val() {
+            self.lives_now.next = (bit_cast::<64, 32>(self.cfg_lives_hi.q.val()) << 32)
+                | bit_cast::<64, 32>(self.cfg_lives_lo.q.val());
+        }
+        self.live_lives.d.next = self.lives_now.val();
+        self.lives_next.next = self.lives_now.val();
         self.configure.next = self.apply.q.val();
         self.cfg_next_slot.next = (bit_cast::<64, 32>(self.cfg_next_hi.q.val()) << 32)
             | bit_cast::<64, 32>(self.cfg_next_lo.q.val());
@@ -620,6 +698,8 @@ impl Logic for RegFile {
         }
         self.heartbeat.next = self.heartbeat_go.q.val();
         self.heartbeat_interval.next = self.interval.q.val();
+        self.host_watchdog.next = self.watchdog.q.val();
+        self.host_kick.next = self.kick.q.val();
         self.enable.next = self.enable_reg.q.val();
         self.role.next = self.live_role.q.val();
         self.replica_id.next = self.live_replica_id.q.val();
@@ -637,6 +717,7 @@ impl Logic for RegFile {
         self.own_mac_hi.next = 0.into();
         self.own_ip_sel.next = 0.into();
         self.own_port_sel.next = 0.into();
+        self.own_life_sel.next = 0.into();
         for i in 0..8 {
             if self.peer_sel.val() == self.peer_index[i].val() {
                 self.sel_mac_lo.next = self.peer_mac_lo[i].q.val();
@@ -649,6 +730,7 @@ impl Logic for RegFile {
                 self.own_mac_hi.next = self.peer_mac_hi[i].q.val();
                 self.own_ip_sel.next = self.peer_ip_reg[i].q.val();
                 self.own_port_sel.next = self.peer_port_reg[i].q.val();
+                self.own_life_sel.next = self.live_lives.q.val().get_bits::<8>(8 * i);
             }
         }
         self.peer_mac.next = (bit_cast::<48, 32>(self.sel_mac_hi.val()) << 32)
@@ -659,6 +741,7 @@ impl Logic for RegFile {
             | bit_cast::<48, 32>(self.own_mac_lo.val());
         self.own_ip.next = self.own_ip_sel.val();
         self.own_port.next = bit_cast::<16, 32>(self.own_port_sel.val());
+        self.own_life.next = self.own_life_sel.val();
 
         if self.rst.val() {
             self.enable_reg.d.next = false;
@@ -666,6 +749,9 @@ impl Logic for RegFile {
             self.fence_go.d.next = false;
             self.heartbeat_go.d.next = false;
             self.interval.d.next = 0.into();
+            self.watchdog.d.next = 0.into();
+            self.kick.d.next = false;
+            self.live_lives.d.next = 0.into();
             self.b_valid.d.next = false;
             self.r_valid.d.next = false;
             self.fence_status.d.next = false;

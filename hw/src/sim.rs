@@ -353,6 +353,11 @@ impl RtlNic {
             config.next_slot,
         );
         self.write64(regs::CFG_COMMIT_LO, regs::CFG_COMMIT_HI, config.commit);
+        self.write64(
+            regs::CFG_LIVES_LO,
+            regs::CFG_LIVES_HI,
+            u64::from_le_bytes(config.lives),
+        );
         self.write(regs::CONFIG_APPLY.offset, 1);
     }
 

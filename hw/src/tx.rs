@@ -64,6 +64,8 @@ pub struct TxBuilder {
     pub own_port: Signal<In, Bits<16>>,
     pub group: Signal<In, Bits<16>>,
     pub replica_id: Signal<In, Bits<8>>,
+    /// The `LIFE` of the frames built here (host datagrams carry their own).
+    pub life: Signal<In, Bits<8>>,
     // The host-to-card store.
     pub rd_addr: Signal<Out, Addr>,
     pub h2c_data: Signal<In, Data>,
@@ -106,6 +108,7 @@ pub struct TxBuilder {
     at_type: Constant<Bits<16>>,
     at_group: Constant<Bits<16>>,
     at_sender: Constant<Bits<16>>,
+    at_life: Constant<Bits<16>>,
     at_payload_len: Constant<Bits<16>>,
     at_ballot: Constant<Bits<16>>,
     at_slot_hi: Constant<Bits<16>>,
@@ -203,6 +206,7 @@ impl Default for TxBuilder {
             own_port: Default::default(),
             group: Default::default(),
             replica_id: Default::default(),
+            life: Default::default(),
             rd_addr: Default::default(),
             h2c_data: Default::default(),
             h2c_done: Default::default(),
@@ -239,6 +243,7 @@ impl Default for TxBuilder {
             at_type: msg(header::MSG_TYPE),
             at_group: msg(header::GROUP),
             at_sender: msg(header::SENDER),
+            at_life: msg(header::LIFE),
             at_payload_len: msg(header::PAYLOAD_LEN),
             at_ballot: msg(header::BALLOT),
             at_slot_hi: be(layout::RIPTIDE_OFFSET + header::SLOT.offset, 6),
@@ -436,6 +441,7 @@ impl Logic for TxBuilder {
                     | (bit_cast::<512, 8>(self.q_kind.data_out.val()) << self.at_type.val())
                     | (bit_cast::<512, 16>(self.group.val()) << self.at_group.val())
                     | (bit_cast::<512, 8>(self.replica_id.val()) << self.at_sender.val())
+                    | (bit_cast::<512, 8>(self.life.val()) << self.at_life.val())
                     | (bit_cast::<512, 17>(self.payload_len.val()) << self.at_payload_len.val())
                     | (bit_cast::<512, 64>(self.q_ballot.data_out.val()) << self.at_ballot.val())
                     | (bit_cast::<512, 64>(self.q_slot.data_out.val() >> 16)

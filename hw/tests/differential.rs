@@ -1,5 +1,6 @@
 //! Differential test: random streams of frames (valid, stale, gapped,
-//! duplicated, higher-ballot, rare, malformed) and host commands through the
+//! duplicated, higher-ballot, rare, malformed, from older, equal and newer
+//! lives of their sender than the programmed lives table) and host commands through the
 //! RTL core and the behavioural model must give identical host records,
 //! identical frames on the network, and identical counters, with and without
 //! random back-pressure on the output streams.
@@ -8,7 +9,7 @@
 
 mod common;
 
-use common::{Pair, config, frame};
+use common::{Pair, config, frame_of_life};
 use riptide_control::rng::Rng;
 use riptide_wire::host::{NicCommand, NicConfig, NicRole};
 use riptide_wire::regs;
@@ -53,9 +54,23 @@ fn value(rng: &mut Rng) -> Vec<u8> {
     (0..len).map(|_| rng.next_u64() as u8).collect()
 }
 
+/// A sender's LIFE relative to the table's entry `known`: mostly equal, else
+/// older or newer (the filter's edges included: 1 and 127 lives behind are
+/// older, 128 behind is newer in serial-number order).
+fn near_life(rng: &mut Rng, known: u8) -> u8 {
+    match rng.below(8) {
+        0 => known.wrapping_sub(1 + rng.below(127) as u8),
+        1 => known.wrapping_add(1 + rng.below(128) as u8),
+        2 => known.wrapping_sub([1, 127, 128, 129, 255][rng.below(5) as usize]),
+        _ => known,
+    }
+}
+
 fn random_frame(rng: &mut Rng, pair: &Pair, id: u8, replicas: u8) -> Vec<u8> {
     let state = pair.model.config().clone();
     let from = rng.below(u64::from(replicas) + 1) as u8;
+    let known = state.lives.get(usize::from(from)).copied().unwrap_or(0);
+    let life = near_life(rng, known);
     let ballot = near_ballot(rng, state.ballot);
     let message = match rng.below(10) {
         0..=3 => Message::Accept {
@@ -82,7 +97,7 @@ fn random_frame(rng: &mut Rng, pair: &Pair, id: u8, replicas: u8) -> Vec<u8> {
             lives: vec![0; 3],
         },
     };
-    let mut bytes = frame(from, id, message);
+    let mut bytes = frame_of_life(from, life, id, message);
     if rng.chance(1, 8) {
         match rng.below(3) {
             0 => {
@@ -97,7 +112,8 @@ fn random_frame(rng: &mut Rng, pair: &Pair, id: u8, replicas: u8) -> Vec<u8> {
 }
 
 /// A configuration with a window from one slot to the hardware's largest
-/// (small windows fill within a stream and hold submits back).
+/// (small windows fill within a stream and hold submits back) and a random
+/// lives table (its own entry is the LIFE of the frames the NIC builds).
 fn random_config(
     rng: &mut Rng,
     role: NicRole,
@@ -107,6 +123,7 @@ fn random_config(
 ) -> NicConfig {
     let mut config = config(role, ballot, next_slot, replicas);
     config.window = 1 + rng.below(u64::from(regs::MAX_WINDOW_SLOTS));
+    config.lives = rng.next_u64().to_le_bytes();
     config
 }
 
@@ -142,6 +159,8 @@ struct Tally {
     records: usize,
     frames: usize,
     cycles: u64,
+    /// Frames both sides dropped as from an older life.
+    old_life: u64,
 }
 
 /// Stream `stream` through `pair` (restarted first); panics at the first
@@ -196,6 +215,7 @@ fn run_stream(pair: &mut Pair, stream: u64, verbose: bool) -> Tally {
         records: out.records.len(),
         frames: out.frames.len(),
         cycles: pair.rtl.cycles() - cycles_before,
+        old_life: pair.model.counters().get(regs::Counter::DropOldLife),
     }
 }
 
@@ -254,6 +274,7 @@ fn rtl_and_model_agree_on_random_streams() {
                         tally.records += t.records;
                         tally.frames += t.frames;
                         tally.cycles += t.cycles;
+                        tally.old_life += t.old_life;
                     }
                     tally
                 })
@@ -266,16 +287,18 @@ fn rtl_and_model_agree_on_random_streams() {
                 records: a.records + t.records,
                 frames: a.frames + t.frames,
                 cycles: a.cycles + t.cycles,
+                old_life: a.old_life + t.old_life,
             })
     });
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{} streams on {workers} threads, {} records, {} frames agreed; {} cycles in {secs:.1} s ({:.0} cycles/s)",
+        "{} streams on {workers} threads, {} records, {} frames, {} old-life drops agreed; {} cycles in {secs:.1} s ({:.0} cycles/s)",
         streams(),
         total.records,
         total.frames,
+        total.old_life,
         total.cycles,
         total.cycles as f64 / secs
     );
-    assert!(total.records > 0 && total.frames > 0);
+    assert!(total.records > 0 && total.frames > 0 && total.old_life > 0);
 }

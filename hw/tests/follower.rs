@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Pair, config, frame};
+use common::{Pair, config, frame, frame_of_life};
 use riptide_wire::host::{CardToHost, NicCommand, NicEvent, NicRole};
 use riptide_wire::regs::Counter;
 use riptide_wire::{Ballot, Message};
@@ -261,4 +261,129 @@ fn overload_drops_whole_frames_and_the_counters_add_up() {
         pair.rtl.counter(Counter::DropOverflow) > 0,
         "the test overloads the core"
     );
+}
+
+/// The lives table of `docs/protocol.md` ("Crash with amnesia"): a phase-2
+/// frame from an older life of its sender is dropped after the peer check
+/// and before the role rules; a newer life passes (the table is a lower
+/// bound); the rare path is not filtered; frames the NIC builds carry its
+/// own entry.
+#[test]
+fn phase_two_frames_of_an_older_life_are_dropped() {
+    let mut pair = Pair::new("follower_lives", 1, 3);
+    let mut cfg = config(NicRole::Follower, B, 1, 3);
+    // Leader 0 is in life 10; replica 2 wrapped past 255; we are in life 3;
+    // entry 5 (no such replica) would call anything from it older.
+    cfg.lives = [10, 3, 1, 0, 0, 200, 0, 0];
+    pair.command(NicCommand::Configure(cfg));
+    let accept_of = |life: u8, slot: u64| {
+        frame_of_life(
+            0,
+            life,
+            1,
+            Message::Accept {
+                ballot: B,
+                slot,
+                commit: 0,
+                value: vec![slot as u8],
+            },
+        )
+    };
+    rule(
+        &mut pair,
+        "one life behind",
+        &accept_of(9, 1),
+        Counter::DropOldLife,
+    );
+    rule(
+        &mut pair,
+        "127 lives behind",
+        &accept_of(10u8.wrapping_sub(127), 1),
+        Counter::DropOldLife,
+    );
+    assert_eq!(pair.counter(Counter::TxAccepted), 0, "nothing acked");
+    rule(
+        &mut pair,
+        "the table's life",
+        &accept_of(10, 1),
+        Counter::Accepted,
+    );
+    rule(
+        &mut pair,
+        "a newer life",
+        &accept_of(11, 2),
+        Counter::Accepted,
+    );
+    rule(
+        &mut pair,
+        "128 behind is ahead in serial order",
+        &accept_of(10u8.wrapping_sub(128), 3),
+        Counter::Accepted,
+    );
+    assert_eq!(pair.counter(Counter::TxAccepted), 3);
+    let commit_of = |from: u8, life: u8| {
+        frame_of_life(
+            from,
+            life,
+            1,
+            Message::Commit {
+                ballot: B,
+                commit: 1,
+            },
+        )
+    };
+    rule(
+        &mut pair,
+        "heartbeat of an old life",
+        &commit_of(0, 2),
+        Counter::DropOldLife,
+    );
+    rule(
+        &mut pair,
+        "replica 2's life 1 is 2 ahead of 255",
+        &commit_of(2, 255),
+        Counter::DropOldLife,
+    );
+    rule(
+        &mut pair,
+        "not a peer goes first",
+        &commit_of(5, 100),
+        Counter::DropPhase2,
+    );
+    rule(
+        &mut pair,
+        "ourselves goes first",
+        &commit_of(1, 0),
+        Counter::DropPhase2,
+    );
+    let nack = frame_of_life(0, 0, 1, Message::Nack { ballot: B, slot: 1 });
+    rule(&mut pair, "NACK of an old life", &nack, Counter::PuntRare);
+    pair.counters_agree("lives");
+}
+
+#[test]
+fn frames_the_nic_builds_carry_its_own_life() {
+    let mut pair = Pair::new("follower_own_life", 1, 3);
+    let mut cfg = config(NicRole::Follower, B, 1, 3);
+    cfg.lives = [0, 0xA5, 0, 0, 0, 0, 0, 0];
+    pair.command(NicCommand::Configure(cfg));
+    pair.receive(&accept(1, 0, b"v"));
+    let stale = Message::Accept {
+        ballot: Ballot::new(1, 0),
+        slot: 2,
+        commit: 0,
+        value: vec![],
+    };
+    pair.receive(&frame(0, 1, stale));
+    let out = pair.agree("ACCEPTED and NACK");
+    let life_at = riptide_wire::layout::RIPTIDE_OFFSET + riptide_wire::layout::header::LIFE.offset;
+    let lives: Vec<u8> = out.frames.iter().map(|(_, f)| f[life_at]).collect();
+    assert_eq!(lives, vec![0xA5, 0xA5]);
+    // The table is taken with CONFIG_APPLY, not when written.
+    pair.rtl
+        .write(riptide_wire::regs::CFG_LIVES_LO.offset, 0x7700);
+    pair.rtl.receive(&accept(1, 0, b"v"));
+    let (_, rtl) = pair.outputs();
+    assert_eq!(rtl.frames.len(), 1);
+    assert_eq!(rtl.frames[0].1[life_at], 0xA5);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Pair, config, frame};
+use common::{Pair, config, frame, frame_of_life};
 use riptide_wire::host::{CardToHost, NicCommand, NicEvent, NicRole};
 use riptide_wire::regs::Counter;
 use riptide_wire::{Ballot, Message};
@@ -166,4 +166,98 @@ fn an_idle_leader_sends_heartbeats_by_itself_when_asked_to() {
     );
     assert!(to.chunks(2).all(|pair| pair == [1, 2]));
     assert_eq!(pair.rtl.counter(Counter::TxCommit) as usize, to.len());
+}
+
+#[test]
+fn acks_of_an_older_life_are_not_counted() {
+    let (mut pair, ballot) = leader("leader_lives", 3);
+    let mut cfg = config(NicRole::Leader, ballot, 1, 3);
+    cfg.lives = [7, 4, 4, 0, 0, 0, 0, 0];
+    pair.command(NicCommand::Configure(cfg));
+    pair.command(NicCommand::Submit {
+        value: b"x".to_vec(),
+    });
+    let out = pair.agree("submit");
+    let life_at = riptide_wire::layout::RIPTIDE_OFFSET + riptide_wire::layout::header::LIFE.offset;
+    assert!(
+        out.frames.iter().all(|(_, f)| f[life_at] == 7),
+        "ACCEPTs carry the leader's own life"
+    );
+    let ack =
+        |from: u8, life: u8| frame_of_life(from, life, 0, Message::Accepted { ballot, slot: 1 });
+    // Replica 1's ack from before its restart would complete a quorum of a
+    // vote nobody remembers.
+    pair.receive(&ack(1, 3));
+    assert!(pair.agree("ack of an old life").records.is_empty());
+    assert_eq!(pair.counter(Counter::DropOldLife), 1);
+    assert_eq!(pair.counter(Counter::AckCounted), 0);
+    pair.receive(&ack(2, 5));
+    let out = pair.agree("ack of a newer life");
+    assert_eq!(
+        out.records,
+        vec![CardToHost::Event(NicEvent::Committed { ballot, commit: 1 })]
+    );
+    pair.counters_agree("lives");
+}
+
+/// Heartbeat COMMIT frames the core sent, and the cycle the last one started.
+fn heartbeats(pair: &mut Pair) -> (usize, u64) {
+    let mut count = 0;
+    while let Some((_, frame)) = pair.rtl.poll_transmit() {
+        if frame[riptide_wire::layout::RIPTIDE_OFFSET + 1] == 0x03 {
+            count += 1;
+        }
+    }
+    let last = pair.rtl.timing().tx.last().map_or(0, |t| t.0);
+    (count, last)
+}
+
+#[test]
+fn a_board_whose_host_is_silent_stops_its_own_heartbeats() {
+    use riptide_wire::regs::{HEARTBEAT, HEARTBEAT_INTERVAL, HOST_WATCHDOG, HOST_WATCHDOG_STATUS};
+    const WATCHDOG: u64 = 400;
+    let (mut pair, _) = leader("leader_watchdog", 3);
+    pair.rtl.write(HEARTBEAT_INTERVAL.offset, 50);
+    // The write that arms the watchdog is itself a sign of the host.
+    pair.rtl.write(HOST_WATCHDOG.offset, WATCHDOG as u32);
+    let armed = pair.rtl.cycles();
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG.offset), WATCHDOG as u32);
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG_STATUS.offset), 0);
+    pair.rtl.idle(1500);
+    let (frames, last) = heartbeats(&mut pair);
+    assert!(
+        (2 * 6..=2 * 8).contains(&frames),
+        "{frames} heartbeat frames before the watchdog expired"
+    );
+    assert!(
+        last > armed + WATCHDOG - 60 && last <= armed + WATCHDOG + 4,
+        "last heartbeat at {} cycles after arming",
+        last - armed
+    );
+    // Reading registers (a monitor) is no sign of the host.
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG_STATUS.offset), 1);
+    pair.rtl.idle(500);
+    assert_eq!(heartbeats(&mut pair).0, 0, "silent while the host is");
+
+    // A register write that sends nothing brings them back...
+    pair.rtl.write(HEARTBEAT.offset, 0);
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG_STATUS.offset), 0);
+    pair.rtl.idle(200);
+    assert!(heartbeats(&mut pair).0 >= 2 * 3, "heartbeats resume");
+    pair.rtl.idle(600);
+    heartbeats(&mut pair);
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG_STATUS.offset), 1);
+    // ... and so does a host-to-card record.
+    pair.rtl.command(NicCommand::Transmit {
+        to: 1,
+        datagram: vec![1, 2, 3],
+    });
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG_STATUS.offset), 0);
+    pair.rtl.idle(200);
+    assert!(heartbeats(&mut pair).0 >= 2 * 3, "heartbeats resume");
+    // Off: heartbeats never stop.
+    pair.rtl.write(HOST_WATCHDOG.offset, 0);
+    pair.rtl.idle(1000);
+    assert!(heartbeats(&mut pair).0 >= 2 * 18);
+    assert_eq!(pair.rtl.read(HOST_WATCHDOG_STATUS.offset), 0);
 }

@@ -24,6 +24,14 @@ fn identity_configuration_and_peer_table_read_back() {
     nic.write(regs::CFG_WINDOW.offset, 9);
     assert_eq!(nic.read(regs::CFG_WINDOW.offset), 9);
     assert_eq!(nic.read(regs::MAX_WINDOW.offset), regs::MAX_WINDOW_SLOTS);
+    nic.write(regs::CFG_LIVES_LO.offset, 0x0403_0201);
+    nic.write(regs::CFG_LIVES_HI.offset, 0x0807_0605);
+    assert_eq!(nic.read(regs::CFG_LIVES_LO.offset), 0x0403_0201);
+    assert_eq!(nic.read(regs::CFG_LIVES_HI.offset), 0x0807_0605);
+    assert_eq!(nic.read(regs::HOST_WATCHDOG.offset), 0, "off after reset");
+    nic.write(regs::HOST_WATCHDOG.offset, 12345);
+    assert_eq!(nic.read(regs::HOST_WATCHDOG.offset), 12345);
+    assert_eq!(nic.read(regs::HOST_WATCHDOG_STATUS.offset), 0);
     assert_eq!(nic.read(0xFFC), 0, "unmapped reads 0");
     assert_eq!(nic.read(Counter::RxFrames.offset()), 0);
 }

@@ -58,8 +58,11 @@ macro_rules! register {
 
 /// Value of [`ID`]: "RPTD" in ASCII, so a driver knows it mapped the right BAR.
 pub const ID_VALUE: u32 = 0x5250_5444;
-/// Register map revision, reported in the low half of [`VERSION`].
-pub const REGMAP_REVISION: u32 = 1;
+/// Register map revision, reported in the low half of [`VERSION`]. Revision 2:
+/// the lives table is live (phase-2 frames of an older life are dropped, own
+/// LIFE stamped) and [`HOST_WATCHDOG`] exists; a driver that relies on either
+/// must not run a revision-1 bitstream, which ignores both.
+pub const REGMAP_REVISION: u32 = 2;
 
 /// [`CFG_ROLE`] values.
 pub const ROLE_IDLE: u32 = 0;
@@ -167,7 +170,7 @@ register!(
     HEARTBEAT_INTERVAL,
     0x064,
     Rw,
-    "leader: cycles without a frame sent to followers after which a COMMIT heartbeat goes out by itself (0: only on HEARTBEAT writes)"
+    "leader: cycles without a frame sent to followers after which a COMMIT heartbeat goes out by itself (0: only on HEARTBEAT writes), unless HOST_WATCHDOG expired"
 );
 register!(
     MAX_WINDOW,
@@ -186,6 +189,18 @@ register!(
     0x070,
     Rw,
     "lives table, replicas 4..8: [7:0] replica 4 … [31:24] replica 7"
+);
+register!(
+    HOST_WATCHDOG,
+    0x074,
+    Rw,
+    "cycles without a sign of the host (a register write or a host-to-card record; this write is one) after which the board sends no heartbeat by itself (0: off, the reset value)"
+);
+register!(
+    HOST_WATCHDOG_STATUS,
+    0x078,
+    Ro,
+    "bit 0: HOST_WATCHDOG expired (the board's own heartbeats are stopped until the host's next sign)"
 );
 
 /// The registers above the peer table and counters, in offset order.
@@ -218,6 +233,8 @@ pub const CONTROL: &[Register] = &[
     MAX_WINDOW,
     CFG_LIVES_LO,
     CFG_LIVES_HI,
+    HOST_WATCHDOG,
+    HOST_WATCHDOG_STATUS,
 ];
 
 /// The peer table: one block of [`PEER_STRIDE`] bytes per replica id, with
