@@ -570,3 +570,32 @@ fn the_peer_table_holds_each_address_big_endian() {
     nic.set_identity(2, GROUP).unwrap();
     assert_eq!(nic.device().register(regs::CFG_GROUP_ID.offset), 7);
 }
+
+#[test]
+fn open_arms_the_host_watchdog_in_core_cycles() {
+    let mut nic = board(0);
+    // 100 ms of the 322.265625 MHz core clock.
+    assert_eq!(
+        nic.device().register(regs::HOST_WATCHDOG.offset),
+        32_226_562
+    );
+    assert!(!nic.host_watchdog_expired().unwrap());
+    let from = nic.device().writes().len();
+    nic.set_host_watchdog(Duration::ZERO).unwrap();
+    nic.set_host_watchdog(Duration::from_nanos(1)).unwrap();
+    nic.set_host_watchdog(Duration::from_secs(3600)).unwrap();
+    assert_eq!(
+        user_writes(&nic, from),
+        vec![
+            ("HOST_WATCHDOG".to_string(), 0),
+            ("HOST_WATCHDOG".to_string(), 1),
+            ("HOST_WATCHDOG".to_string(), u32::MAX),
+        ]
+    );
+    let off = AlveoOptions {
+        host_watchdog: Duration::ZERO,
+        ..AlveoOptions::default()
+    };
+    let nic = board_with(0, off);
+    assert_eq!(nic.device().register(regs::HOST_WATCHDOG.offset), 0);
+}

@@ -3,7 +3,8 @@
 //!
 //! - Registers (AXI4-Lite, user BAR): identity check, the double-buffered
 //!   configuration (`CFG_*` then `CONFIG_APPLY`), the fence handshake
-//!   (`FENCE_BALLOT_*` then `FENCE_REQUEST`), the peer table, counters.
+//!   (`FENCE_BALLOT_*` then `FENCE_REQUEST`), the peer table, counters, the
+//!   host watchdog (armed at open).
 //! - Streams (XDMA, DMA BAR): `Submit`/`Transmit` commands as h2c records,
 //!   card-to-host records polled from the C2H ring.
 //!
@@ -34,6 +35,18 @@ pub const RIPTIDE_IDS: PciIds = PciIds {
 pub const DEFAULT_USER_BAR: Bar = 0;
 /// ... which moves the XDMA's own registers to BAR 1.
 pub const DEFAULT_DMA_BAR: Bar = 1;
+/// The core's clock (the 100G CMAC's, `docs/hw.md`): `HOST_WATCHDOG` counts
+/// its cycles.
+pub const CORE_CLOCK_HZ: u64 = 322_265_625;
+/// How long the host may give no sign (a register write, a host-to-card
+/// record) before the board stops sending heartbeats by itself. Longer than
+/// a leading host's own heartbeat period (the control plane's default is
+/// 50 ms, and every heartbeat is a register write), shorter than the
+/// followers' shortest election timeout (300 ms by default), so that when
+/// the host dies the followers elect about as soon as if the board had died
+/// with it. Too short only costs the board's extra heartbeats, never the
+/// host's own.
+pub const DEFAULT_HOST_WATCHDOG: Duration = Duration::from_millis(100);
 
 /// How to find and drive the board.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +59,8 @@ pub struct AlveoOptions {
     pub h2c_channels: u8,
     pub h2c: RingConfig,
     pub c2h: RingConfig,
+    /// `HOST_WATCHDOG`, programmed at open ([`Duration::ZERO`]: off).
+    pub host_watchdog: Duration,
 }
 
 impl Default for AlveoOptions {
@@ -63,6 +78,7 @@ impl Default for AlveoOptions {
                 descriptors: 256,
                 buffer_size: 4096,
             },
+            host_watchdog: DEFAULT_HOST_WATCHDOG,
         }
     }
 }
@@ -182,6 +198,11 @@ impl<D: PcieDevice> AlveoNic<D> {
         if max_window == 0 {
             return Err(BoardError::NoWindow);
         }
+        dev.write32(
+            bar,
+            regs::HOST_WATCHDOG.offset.into(),
+            watchdog_cycles(options.host_watchdog),
+        )?;
         let h2c = H2cChannel::start(&mut dev, options.dma_bar, 0, options.h2c)?;
         let c2h = C2hChannel::start(&mut dev, options.dma_bar, 0, options.c2h)?;
         let irq = options.dma_bar;
@@ -334,6 +355,18 @@ impl<D: PcieDevice> AlveoNic<D> {
         self.write(regs::HEARTBEAT, 1)
     }
 
+    /// Sets `HOST_WATCHDOG` (the write is itself a sign of the host).
+    pub fn set_host_watchdog(&mut self, after: Duration) -> Result<(), BoardError> {
+        self.write(regs::HOST_WATCHDOG, watchdog_cycles(after))
+    }
+
+    /// `HOST_WATCHDOG_STATUS` bit 0: the board stopped its own heartbeats
+    /// because the host gave no sign for the watchdog's time. Reading it is
+    /// no sign.
+    pub fn host_watchdog_expired(&mut self) -> Result<bool, BoardError> {
+        Ok(self.read(regs::HOST_WATCHDOG_STATUS)? & 1 == 1)
+    }
+
     /// `FENCE_STATUS` bit 0: the last requested fence's `FenceDone` was sent.
     pub fn fence_done(&mut self) -> Result<bool, BoardError> {
         Ok(self.read(regs::FENCE_STATUS)? & 1 == 1)
@@ -413,6 +446,17 @@ impl<D: PcieDevice> AlveoNic<D> {
     /// H2C descriptors not yet reported done.
     pub fn h2c_in_flight(&self) -> u64 {
         self.h2c.in_flight()
+    }
+}
+
+/// `after` in core clock cycles, saturated to the register (13 s), at least
+/// one cycle unless zero (which turns the watchdog off).
+fn watchdog_cycles(after: Duration) -> u32 {
+    let cycles = after.as_nanos() * u128::from(CORE_CLOCK_HZ) / 1_000_000_000;
+    match u32::try_from(cycles) {
+        Ok(0) if !after.is_zero() => 1,
+        Ok(c) => c,
+        Err(_) => u32::MAX,
     }
 }
 

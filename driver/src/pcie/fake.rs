@@ -649,6 +649,10 @@ impl<C: CardLogic> FakeDevice<C> {
             o if o == regs::COMMIT_HI.offset => r.commit_latch,
             o if o == regs::FENCE_STATUS.offset => r.fence_done.into(),
             o if o == regs::MAX_WINDOW.offset => regs::MAX_WINDOW_SLOTS,
+            // The card logic has no clock and sends no heartbeat by itself
+            // (`HEARTBEAT_INTERVAL` is stored, not run): there is nothing for
+            // the watchdog to stop. `HOST_WATCHDOG` itself reads back.
+            o if o == regs::HOST_WATCHDOG_STATUS.offset => 0,
             o => match regs::Counter::ALL.iter().find(|c| c.offset() == o) {
                 Some(&c) => self.card.counter(c).wrapping_add(r.board_counts[c.index()]),
                 None => r.values.get(&o).copied().unwrap_or(0),
