@@ -289,8 +289,9 @@ impl<'a> Cluster<'a> {
         cluster
     }
 
-    /// Records the run's lineage (frames sent, slots applied) for
-    /// [`Cluster::run_traced`]; recording does not change what the run does.
+    /// Records the run's lineage (frames sent, slots applied, crashes and
+    /// restarts) for [`Cluster::run_traced`]; recording does not change what
+    /// the run does.
     pub fn with_lineage(mut self) -> Cluster<'a> {
         self.lineage = Some(Lineage::new(GROUP));
         self
@@ -401,6 +402,9 @@ impl<'a> Cluster<'a> {
                     let knows_incarnation = mode != CrashMode::Wipe;
                     self.nodes[node as usize].restart(self.now, seed, knows_incarnation);
                     self.chosen.restarted(node);
+                    if let Some(lineage) = &mut self.lineage {
+                        lineage.restarted(node, self.now);
+                    }
                     let what = match mode {
                         CrashMode::Full => "RESTART (amnesia)",
                         CrashMode::Wipe => "RESTART (amnesia, no state record: guesses life 1)",
@@ -450,6 +454,9 @@ impl<'a> Cluster<'a> {
             self.stats.crashes_beyond_f += 1;
         }
         self.stats.crashes += 1;
+        if let Some(lineage) = &mut self.lineage {
+            lineage.crashed(node, self.now);
+        }
         let what = match mode {
             CrashMode::Full => "CRASH",
             CrashMode::Wipe => {

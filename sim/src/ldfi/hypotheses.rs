@@ -3,7 +3,9 @@
 //! time) whose models are fault sets breaking every support, within the
 //! crash budget and before the end of finite failures. Minimal models are
 //! enumerated with batsat and blocking clauses (each found set's supersets
-//! are excluded).
+//! are excluded). Beside the CNF, two timing hypotheses built from the
+//! lineage directly: races (an ACCEPT held into a vote's fence window) and
+//! stale votes (a follower's counted ack outliving its state).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,11 +39,19 @@ pub enum FaultVar {
         id: MessageId,
         by_us: Micros,
     },
+    /// The replica crashes at `at_us` as for `Crash`, but restarts with
+    /// amnesia after the configured bounce time, short enough to recover
+    /// while the leader is still retransmitting: only from stale votes
+    /// (below), not from the CNF. Counted against the crash budget.
+    Bounce {
+        replica: u8,
+        at_us: Micros,
+    },
 }
 
 impl FaultVar {
     pub fn is_crash(&self) -> bool {
-        matches!(self, FaultVar::Crash { .. })
+        matches!(self, FaultVar::Crash { .. } | FaultVar::Bounce { .. })
     }
 
     pub fn cut(x: u8, y: u8, start_us: Micros) -> FaultVar {
@@ -118,6 +128,126 @@ pub fn race_outcome(races: &[VoteRace], eff_us: Micros) -> Vec<FaultVar> {
         }
     }
     holds
+}
+
+/// What a stale-vote hypothesis needs to know of the run's timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleTiming {
+    /// How long a bounced replica stays down: less than the leader's
+    /// retransmission period, so it has recovered when the leader's next
+    /// copy of the ACCEPT goes out.
+    pub bounce_us: Micros,
+    /// The network's latency jitter: once faults drop frames the latencies
+    /// are drawn in another order, so an ACCEPT may land (and be acked) this
+    /// much later than in the run the hypothesis comes from.
+    pub jitter_us: Micros,
+    pub eff_us: Micros,
+}
+
+/// The stale-vote hypothesis of `outcome` (a second-level, timing
+/// hypothesis, like races): its quorum counts follower F's ACCEPTED, and
+/// the leader's NIC keeps counting that vote whatever becomes of F. So F
+/// bounces (crashes right after its ACCEPTED left, restarts with amnesia
+/// at once) and recovers from the others while the leader's ACCEPT has
+/// reached none of them: the leader's links to the other followers are cut
+/// (they never ack, and for want of heartbeats they will elect), save the
+/// f - 1 that completed the quorum with F, whose ACCEPTs are lost once so
+/// that they ack the leader's retransmission, after answering F's
+/// recovery; the link between the leader and F is cut from F's restart, so
+/// F is not rebuilt from the leader. The quorum then completes with F's
+/// former-life ack plus the late ones. Whether the value survives is for
+/// [`isolate`] to test on the run this produces. `None` below 5 replicas
+/// (with f = 1 the former-life ack alone completes the quorum, and F's
+/// recovery cannot avoid the leader) or when a fault would fall at or after
+/// the end of finite failures.
+pub fn stale_vote(
+    outcome: &Outcome,
+    supports: &Supports,
+    replicas: u8,
+    timing: StaleTiming,
+) -> Option<Vec<FaultVar>> {
+    let f = usize::from(replicas / 2);
+    if f < 2 {
+        return None;
+    }
+    let leader = outcome.leader;
+    let counted_at = |ack: &Ack| {
+        ack.accepteds
+            .iter()
+            .filter(|s| s.arrives <= outcome.at)
+            .min_by_key(|s| s.arrives)
+            .copied()
+    };
+    // Followers in the order their votes reached the leader: the first is
+    // F, the next f - 1 are the late ackers (those that completed the
+    // quorum with F), the rest never ack.
+    let mut order: Vec<(&Ack, Option<Sent>)> =
+        supports.acks.iter().map(|a| (a, counted_at(a))).collect();
+    order.sort_by_key(|(ack, counted)| {
+        (counted.is_none(), counted.map(|s| s.arrives), ack.follower)
+    });
+    let (first, rest) = order.split_first()?;
+    let (f_ack, f_vote) = (first.0, first.1?);
+    let first_accept = supports
+        .acks
+        .iter()
+        .flat_map(|a| &a.accepts)
+        .map(|s| s.at)
+        .min()?;
+    let crash_at = f_vote.at + 1 + timing.jitter_us;
+    let restart_at = crash_at + timing.bounce_us;
+    if restart_at >= timing.eff_us {
+        return None;
+    }
+    let mut faults = vec![
+        FaultVar::Bounce {
+            replica: f_ack.follower,
+            at_us: crash_at,
+        },
+        FaultVar::cut(leader, f_ack.follower, restart_at),
+    ];
+    let late: Vec<&Ack> = rest.iter().take(f - 1).map(|(a, _)| *a).collect();
+    if late.len() < f - 1 {
+        return None;
+    }
+    for ack in &late {
+        // Every copy that would land before F has recovered.
+        let early: Vec<&Sent> = ack.accepts.iter().filter(|s| s.at < restart_at).collect();
+        if early.is_empty() {
+            return None;
+        }
+        faults.extend(early.iter().map(|s| FaultVar::Omit(s.id)));
+    }
+    let never = (0..replicas)
+        .filter(|&r| r != leader && r != f_ack.follower && !late.iter().any(|a| a.follower == r));
+    faults.extend(never.map(|r| FaultVar::cut(leader, r, first_accept)));
+    Some(faults)
+}
+
+/// After [`stale_vote`]: an outcome whose quorum counted a former life's
+/// ack is held by fewer replicas than it seems (`holders`: the leader and
+/// the followers that have not lost it). If the others are a majority, cut
+/// every link between them and the holders from `at_us` (the outcome) on,
+/// save those `cut` already has down then: the others elect without
+/// anyone who holds the value. `None` if the others are no majority.
+pub fn isolate(
+    holders: &[u8],
+    replicas: u8,
+    at_us: Micros,
+    eff_us: Micros,
+    cut: &dyn Fn(u8, u8) -> bool,
+) -> Option<Vec<FaultVar>> {
+    let others: Vec<u8> = (0..replicas).filter(|r| !holders.contains(r)).collect();
+    if others.len() <= usize::from(replicas / 2) || at_us >= eff_us {
+        return None;
+    }
+    let faults: Vec<FaultVar> = holders
+        .iter()
+        .flat_map(|&h| others.iter().map(move |&o| (h, o)))
+        .filter(|&(h, o)| !cut(h, o))
+        .map(|(h, o)| FaultVar::cut(h, o, at_us))
+        .collect();
+    (!faults.is_empty()).then_some(faults)
 }
 
 /// A literal implying no follower's ack reaches the leader before the

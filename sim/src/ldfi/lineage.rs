@@ -9,6 +9,11 @@
 //!   its ACCEPTED coming back;
 //! * the recovery of any restarted replica among those: the RECOVERY
 //!   responses it was rebuilt from.
+//!
+//! Crashes and restarts are recorded too: an ack counted for an outcome may
+//! have been sent by a life of its follower that has since crashed (the
+//! leader's NIC still counts it), and a value's holders are only those that
+//! have not lost it since.
 
 use std::collections::BTreeMap;
 
@@ -99,6 +104,15 @@ pub struct VoteRace {
     pub promise_at: Micros,
 }
 
+/// A replica crashed at `at`, and restarted with amnesia at `restarted` if
+/// it did within the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crash {
+    pub replica: u8,
+    pub at: Micros,
+    pub restarted: Option<Micros>,
+}
+
 /// Everything an outcome rests on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Supports {
@@ -123,6 +137,7 @@ pub struct Lineage {
     /// Every frame, for random injection to draw from.
     sent_at: Vec<(MessageId, Micros)>,
     outcomes: BTreeMap<u64, Outcome>,
+    crashes: Vec<Crash>,
 }
 
 impl Lineage {
@@ -133,7 +148,81 @@ impl Lineage {
             frames: Vec::new(),
             sent_at: Vec::new(),
             outcomes: BTreeMap::new(),
+            crashes: Vec::new(),
         }
+    }
+
+    /// `node` crashed (lost its state and its NIC's).
+    pub fn crashed(&mut self, node: u8, at: Micros) {
+        self.crashes.push(Crash {
+            replica: node,
+            at,
+            restarted: None,
+        });
+    }
+
+    /// `node` restarted with amnesia.
+    pub fn restarted(&mut self, node: u8, at: Micros) {
+        if let Some(crash) = self
+            .crashes
+            .iter_mut()
+            .rev()
+            .find(|c| c.replica == node && c.restarted.is_none())
+        {
+            crash.restarted = Some(at);
+        }
+    }
+
+    /// Every crash, in order.
+    pub fn crashes(&self) -> &[Crash] {
+        &self.crashes
+    }
+
+    /// Whether `replica` crashed after `from` and at or before `until`.
+    fn crashed_between(&self, replica: u8, from: Micros, until: Micros) -> bool {
+        self.crashes
+            .iter()
+            .any(|c| c.replica == replica && c.at > from && c.at <= until)
+    }
+
+    /// The acking followers of `outcome` whose ack the leader counted only
+    /// from a former life: every ACCEPTED of theirs that reached the leader
+    /// by the outcome was sent before a crash, itself before the outcome.
+    /// The leader's NIC keeps such a vote although its sender forgot it.
+    pub fn former_life_acks(&self, outcome: &Outcome, supports: &Supports) -> Vec<u8> {
+        supports
+            .acks
+            .iter()
+            .filter(|ack| {
+                let counted: Vec<&Sent> = ack
+                    .accepteds
+                    .iter()
+                    .filter(|s| s.arrives <= outcome.at)
+                    .collect();
+                !counted.is_empty()
+                    && counted
+                        .iter()
+                        .all(|s| self.crashed_between(ack.follower, s.at, outcome.at))
+            })
+            .map(|ack| ack.follower)
+            .collect()
+    }
+
+    /// The replicas holding `outcome`'s value when it was applied: its
+    /// leader, and every follower whose last ACCEPT by then reached it after
+    /// its last crash (a restarted one holds only what its recovery gave it,
+    /// which this lineage does not read).
+    pub fn holders(&self, outcome: &Outcome, supports: &Supports) -> Vec<u8> {
+        let followers = supports.acks.iter().filter_map(|ack| {
+            let arrived = ack
+                .accepts
+                .iter()
+                .map(|s| s.arrives)
+                .filter(|&t| t <= outcome.at)
+                .max()?;
+            (!self.crashed_between(ack.follower, arrived, outcome.at)).then_some(ack.follower)
+        });
+        std::iter::once(outcome.leader).chain(followers).collect()
     }
 
     /// A frame handed to the network, numbered per link as the network does,

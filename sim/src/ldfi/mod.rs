@@ -47,6 +47,14 @@ pub struct LdfiConfig {
     /// Most race hypotheses (an ACCEPT held into a later vote's fence
     /// window) a run is extended with, tried first, as leaves.
     pub per_run_races: usize,
+    /// Most stale-vote hypotheses (a follower bounced after its counted
+    /// ack) a run with a crash left in its budget is extended with; each is
+    /// followed only by isolating its outcome's holders.
+    pub per_run_stale: usize,
+    /// How long a bounced replica stays down (`FaultVar::Bounce`): less than
+    /// the leader's retransmission period (1 ms), so it has recovered by the
+    /// leader's next copy.
+    pub bounce_us: Micros,
     /// [`random_search`]: most omissions and most cuts in one execution
     /// (about what LDFI's hypotheses hold).
     pub random_omissions: u64,
@@ -78,6 +86,8 @@ impl LdfiConfig {
             per_run: 3,
             max_depth: 5,
             per_run_races: 2,
+            per_run_stale: 2,
+            bounce_us: 500,
             random_omissions: 6,
             random_cuts: 2,
             random_holds: 2,
@@ -97,6 +107,14 @@ impl LdfiConfig {
                 }),
                 FaultVar::Crash { replica, at_us } => {
                     let restart_us = (at_us + self.down_us).min(self.eff_us);
+                    (at_us < restart_us).then_some(Fault::Crash {
+                        replica,
+                        at_us,
+                        restart_us,
+                    })
+                }
+                FaultVar::Bounce { replica, at_us } => {
+                    let restart_us = (at_us + self.bounce_us).min(self.eff_us);
                     (at_us < restart_us).then_some(Fault::Crash {
                         replica,
                         at_us,
@@ -177,6 +195,7 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
         faults: BTreeSet::new(),
         depth: 0,
         parent_ballots: BTreeSet::new(),
+        stale: false,
     }];
     let mut seen: BTreeSet<BTreeSet<FaultVar>> = BTreeSet::from([BTreeSet::new()]);
     let mut executions = 0;
@@ -199,7 +218,7 @@ pub fn search(config: &LdfiConfig, progress: &mut dyn FnMut(u64, usize)) -> Sear
                 exhausted: false,
             };
         }
-        if pending.depth < config.max_depth {
+        if pending.depth < config.max_depth || pending.stale {
             let children = hypotheses_of(config, &pending, &lineage);
             for child in children.into_iter().rev() {
                 if seen.insert(child.faults.clone()) {
@@ -223,12 +242,16 @@ struct Pending {
     depth: usize,
     /// The ballots the outcomes of the run it extends were chosen in.
     parent_ballots: BTreeSet<u64>,
+    /// Injected by a stale-vote hypothesis: followed only by isolating the
+    /// holders of an outcome that counted a former life's ack.
+    stale: bool,
 }
 
 /// The run's fault set extended with each hypothesis breaking one of its
-/// outcomes, in the order to try them: outcomes chosen in a ballot the
-/// parent run did not have first (the new lineage this run's faults
-/// produced, as Molly adds a new run's supports), then by slot.
+/// outcomes, in the order to try them: race holds and holder isolations
+/// (leaves), stale votes, then the CNF's hypotheses, outcomes chosen in a
+/// ballot the parent run did not have first (the new lineage this run's
+/// faults produced, as Molly adds a new run's supports), then by slot.
 fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage) -> Vec<Pending> {
     let crashes = run.faults.iter().filter(|f| f.is_crash()).count() as u32;
     let budget = Budget {
@@ -252,11 +275,74 @@ fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage)
                 faults,
                 depth: run.depth + 1,
                 parent_ballots: ballots.clone(),
+                stale: false,
             };
             children.push((old, child));
         }
     }
     children.sort_by_key(|(old, _)| *old);
+    let leaf = |faults: BTreeSet<FaultVar>| Pending {
+        faults,
+        depth: config.max_depth,
+        parent_ballots: ballots.clone(),
+        stale: false,
+    };
+    // Isolations are leaves: the majority that elects without the holders
+    // either chooses another value or it does not.
+    let isolations: Vec<Pending> = supported
+        .iter()
+        .filter(|(outcome, supports)| !lineage.former_life_acks(outcome, supports).is_empty())
+        .filter_map(|(outcome, supports)| {
+            let at_us = outcome.at + 1;
+            let cut = |x: u8, y: u8| {
+                run.faults.iter().any(|f| {
+                    matches!(*f, FaultVar::Cut { a, b, start_us }
+                        if (a, b) == (x.min(y), x.max(y))
+                            && start_us <= at_us
+                            && at_us < start_us + config.cut_us)
+                })
+            };
+            let holders = lineage.holders(outcome, supports);
+            hypotheses::isolate(&holders, config.sim.replicas, at_us, config.eff_us, &cut)
+        })
+        .take(config.per_run_stale)
+        .map(|cuts| {
+            let mut faults = run.faults.clone();
+            faults.extend(cuts);
+            leaf(faults)
+        })
+        .collect();
+    if run.stale {
+        return isolations;
+    }
+    let timing = hypotheses::StaleTiming {
+        bounce_us: config.bounce_us,
+        jitter_us: config.sim.latency.network_jitter_us,
+        eff_us: config.eff_us,
+    };
+    let mut in_order: Vec<_> = supported.iter().collect();
+    in_order.sort_by_key(|(o, s)| (run.parent_ballots.contains(&s.ballot), o.slot));
+    let stale: Vec<Pending> = if budget.crashes == 0 {
+        Vec::new()
+    } else {
+        in_order
+            .into_iter()
+            .filter_map(|(outcome, supports)| {
+                hypotheses::stale_vote(outcome, supports, config.sim.replicas, timing)
+            })
+            .take(config.per_run_stale)
+            .map(|hypothesis| {
+                let mut faults = run.faults.clone();
+                faults.extend(hypothesis);
+                Pending {
+                    faults,
+                    depth: run.depth + 1,
+                    parent_ballots: ballots.clone(),
+                    stale: true,
+                }
+            })
+            .collect()
+    };
     let mut holds: Vec<FaultVar> = supported
         .iter()
         .flat_map(|(_, supports)| {
@@ -275,13 +361,13 @@ fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage)
     let races = holds.into_iter().take(config.per_run_races).map(|hold| {
         let mut faults = run.faults.clone();
         faults.insert(hold);
-        Pending {
-            faults,
-            depth: config.max_depth,
-            parent_ballots: ballots.clone(),
-        }
+        leaf(faults)
     });
     races
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain(isolations)
+        .chain(stale)
         .chain(
             children
                 .into_iter()
