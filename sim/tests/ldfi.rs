@@ -1,19 +1,24 @@
 //! LDFI in CI: on the correct protocol the search finds no counterexample
-//! within its budget; every planted bug of the catalogue (and
-//! commit-on-minority) is found, and its saved schedule replays to the same
-//! violation.
+//! within its budget (3 and 5 replicas); every planted bug of the issue's
+//! catalogue (and commit-on-minority) is found, and its saved schedule
+//! replays to the same violation; stale-incarnation, which needs 5
+//! replicas, too.
 
 use std::collections::BTreeSet;
 
 use riptide_sim::cluster::Cluster;
 use riptide_sim::faults::FaultSchedule;
-use riptide_sim::ldfi::hypotheses::{self, Budget, FaultVar};
+use riptide_sim::ldfi::hypotheses::{self, Budget, FaultVar, StaleTiming};
 use riptide_sim::ldfi::lineage::Lineage;
 use riptide_sim::ldfi::{self, LdfiConfig, SearchResult};
 use riptide_sim::{FaultPlan, SimReport, SimVariant};
 
 fn config(variant: SimVariant) -> LdfiConfig {
-    let mut config = LdfiConfig::small(3, 1);
+    config_of(3, variant)
+}
+
+fn config_of(replicas: u8, variant: SimVariant) -> LdfiConfig {
+    let mut config = LdfiConfig::small(replicas, 1);
     config.sim.variant = variant;
     config
 }
@@ -81,6 +86,7 @@ fn hypotheses_are_minimal_and_within_budget() {
                     FaultVar::Cut { start_us, .. } => ("cut", *start_us),
                     FaultVar::Crash { at_us, .. } => ("crash", *at_us),
                     FaultVar::Hold { .. } => panic!("holds come from races, not the CNF"),
+                    FaultVar::Bounce { .. } => panic!("bounces come from stale votes, not the CNF"),
                 };
                 kinds.insert(kind);
                 assert!(at_us < config.eff_us);
@@ -169,6 +175,87 @@ fn correct_protocol_has_no_counterexample_within_budget() {
     }
 }
 
+#[test]
+fn correct_protocol_with_5_replicas_has_no_counterexample_within_budget() {
+    // One seed: its whole tree (about 450 executions, stale votes
+    // included) takes a few seconds on two cores in the test profile.
+    let result = search(&config_of(5, SimVariant::Correct));
+    assert!(result.counterexample.is_none());
+    assert!(result.exhausted, "every hypothesis within budget tried");
+}
+
+#[test]
+fn stale_votes_need_five_replicas() {
+    for replicas in [3, 5] {
+        let config = config_of(replicas, SimVariant::Correct);
+        let (_, lineage) = fault_free_run(&config);
+        let timing = StaleTiming {
+            bounce_us: config.bounce_us,
+            jitter_us: config.sim.latency.network_jitter_us,
+            eff_us: config.eff_us,
+        };
+        let found: Vec<_> = lineage
+            .outcomes()
+            .filter_map(|o| hypotheses::stale_vote(o, &lineage.supports(o)?, replicas, timing))
+            .collect();
+        // With f = 1 the former-life ack completes the quorum alone.
+        assert_eq!(found.is_empty(), replicas == 3, "{replicas} replicas");
+        for hypothesis in &found {
+            assert_eq!(hypothesis.iter().filter(|f| f.is_crash()).count(), 1);
+            assert!(
+                hypothesis
+                    .iter()
+                    .any(|f| matches!(f, FaultVar::Bounce { .. }))
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stale_vote_is_counted_after_its_sender_forgot_it() {
+    // The stale vote of the first write, injected into the planted variant:
+    // the leader counts its first acker's pre-crash ack with a late one.
+    let config = config_of(5, SimVariant::StaleIncarnation);
+    let (_, lineage) = fault_free_run(&config);
+    let outcome = *lineage.outcomes().next().expect("a write");
+    let supports = lineage.supports(&outcome).unwrap();
+    let timing = StaleTiming {
+        bounce_us: config.bounce_us,
+        jitter_us: config.sim.latency.network_jitter_us,
+        eff_us: config.eff_us,
+    };
+    let hypothesis = hypotheses::stale_vote(&outcome, &supports, 5, timing).unwrap();
+    let bounced = hypothesis
+        .iter()
+        .find_map(|f| match *f {
+            FaultVar::Bounce { replica, at_us } => Some((replica, at_us)),
+            _ => None,
+        })
+        .unwrap();
+    let mut sim = config.sim.clone();
+    sim.faults = FaultPlan::Explicit(config.schedule(&hypothesis.into_iter().collect()));
+    let (_, run) = Cluster::new(&sim).with_lineage().run_traced(&mut |_, _| {});
+    let run = run.unwrap();
+    let crash = run.crashes().first().expect("the bounce crashed");
+    assert_eq!((crash.replica, crash.at), bounced);
+    assert_eq!(crash.restarted, Some(bounced.1 + config.bounce_us));
+    let outcome = run
+        .outcomes()
+        .find(|o| o.slot == outcome.slot)
+        .expect("still acknowledged: the NIC counted the former life's ack");
+    let supports = run.supports(outcome).unwrap();
+    assert_eq!(run.former_life_acks(outcome, &supports), vec![bounced.0]);
+    let holders = run.holders(outcome, &supports);
+    assert!(!holders.contains(&bounced.0), "{holders:?}");
+    assert!(holders.contains(&outcome.leader));
+    // Leader and one late acker: the other three are a majority.
+    assert_eq!(holders.len(), 2, "{holders:?}");
+    assert!(
+        supports.recovery_of(bounced.0).is_some(),
+        "recovered before the outcome"
+    );
+}
+
 /// Seeds tried in turn until the search finds the bug: the search tree of
 /// one seed is bounded (606 executions), and some workloads (seeds) never
 /// put a write where a bug needs it.
@@ -177,11 +264,15 @@ const SEEDS: std::ops::Range<u64> = 0..12;
 /// Finds `variant`'s bug on the first seed of `SEEDS` that shows it, and
 /// replays the saved schedule to the same violations.
 fn found_and_replayed(variant: SimVariant) {
+    found_and_replayed_with(3, variant)
+}
+
+fn found_and_replayed_with(replicas: u8, variant: SimVariant) {
     let mut tried = 0;
     let (config, found) = SEEDS
         .clone()
         .find_map(|seed| {
-            let mut config = config(variant);
+            let mut config = config_of(replicas, variant);
             config.sim.seed = seed;
             let result = search(&config);
             tried += result.executions;
@@ -193,7 +284,7 @@ fn found_and_replayed(variant: SimVariant) {
         config.sim.seed
     );
     assert!(!found.failures.is_empty());
-    let saved = FaultSchedule::from_json(&found.schedule.to_json(), 3).unwrap();
+    let saved = FaultSchedule::from_json(&found.schedule.to_json(), replicas).unwrap();
     let mut sim = config.sim.clone();
     sim.faults = FaultPlan::Explicit(saved);
     let replay = riptide_sim::run(&sim, &mut |_, _| {});
@@ -223,4 +314,9 @@ fn commit_on_any_ack_is_found_and_replays() {
 #[test]
 fn commit_on_minority_is_found_and_replays() {
     found_and_replayed(SimVariant::CommitOnMinority);
+}
+
+#[test]
+fn stale_incarnation_is_found_with_5_replicas_and_replays() {
+    found_and_replayed_with(5, SimVariant::StaleIncarnation);
 }

@@ -364,8 +364,6 @@ fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage)
         leaf(faults)
     });
     races
-        .collect::<Vec<_>>()
-        .into_iter()
         .chain(isolations)
         .chain(stale)
         .chain(
@@ -382,7 +380,8 @@ fn hypotheses_of(config: &LdfiConfig, run: &Pending, lineage: &lineage::Lineage)
 /// frames sent before the end of finite failures, cuts up to `random_cuts`
 /// random links at random times, holds up to `random_holds` random frames
 /// for up to `random_hold_us` each, and crashes up to `budget_crashes` random
-/// replicas at random times. Frames are drawn from those a fault-free run
+/// replicas at random times (each restarting after `down_us` or, half the
+/// time, after `bounce_us`). Frames are drawn from those a fault-free run
 /// sent, so every omission hits a real message.
 pub fn random_search(
     config: &LdfiConfig,
@@ -416,9 +415,13 @@ pub fn random_search(
             }
         }
         for _ in 0..rng.range_inclusive(0, u64::from(config.budget_crashes)) {
-            faults.insert(FaultVar::Crash {
-                replica: rng.below(replicas) as u8,
-                at_us: rng.below(config.eff_us),
+            let replica = rng.below(replicas) as u8;
+            let at_us = rng.below(config.eff_us);
+            // Half the crashes bounce, as LDFI's stale votes do.
+            faults.insert(if rng.below(2) == 0 {
+                FaultVar::Crash { replica, at_us }
+            } else {
+                FaultVar::Bounce { replica, at_us }
             });
         }
         let schedule = config.schedule(&faults);
