@@ -177,7 +177,7 @@ fn correct_protocol_has_no_counterexample_within_budget() {
 
 #[test]
 fn correct_protocol_with_5_replicas_has_no_counterexample_within_budget() {
-    // One seed: its whole tree (about 450 executions, stale votes
+    // One seed: its whole tree (about 500 executions, stale votes
     // included) takes a few seconds on two cores in the test profile.
     let result = search(&config_of(5, SimVariant::Correct));
     assert!(result.counterexample.is_none());
