@@ -119,12 +119,23 @@ impl ModelNic {
     }
 
     /// `message` of group `group` as replica `from` puts it on the wire to
-    /// replica `to`, both at their default addresses.
+    /// replica `to`, both at their default addresses, on its first life.
     pub fn default_frame(group: u16, from: u8, to: u8, message: Message) -> Vec<u8> {
+        ModelNic::default_frame_of_life(group, from, 0, to, message)
+    }
+
+    /// [`ModelNic::default_frame`] with the header's `LIFE` byte `life`.
+    pub fn default_frame_of_life(
+        group: u16,
+        from: u8,
+        life: u8,
+        to: u8,
+        message: Message,
+    ) -> Vec<u8> {
         let datagram = Envelope {
             group,
             sender: from,
-            life: 0,
+            life,
             message,
         }
         .encode();

@@ -694,18 +694,7 @@ fn malformed_frames_are_dropped_and_counted_by_reason() {
 
 /// `message` from replica `from` to replica 1, its header saying `life`.
 fn frame_of_life(from: u8, life: u8, message: Message) -> Vec<u8> {
-    let datagram = Envelope {
-        group: GROUP,
-        sender: from,
-        life,
-        message,
-    }
-    .encode();
-    riptide_wire::encode_frame(
-        &ModelNic::default_endpoint(from),
-        &ModelNic::default_endpoint(1),
-        &datagram,
-    )
+    ModelNic::default_frame_of_life(GROUP, from, life, 1, message)
 }
 
 #[test]

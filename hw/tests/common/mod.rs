@@ -6,10 +6,10 @@
 use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_hw::sim::RtlNic;
-use riptide_wire::frame::{Endpoint, encode_frame};
+use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicRole};
 use riptide_wire::regs::{self, Counter};
-use riptide_wire::{Ballot, Envelope, Message};
+use riptide_wire::{Ballot, Message};
 
 pub const GROUP: u16 = 7;
 
@@ -24,18 +24,7 @@ pub fn frame(from: u8, to: u8, message: Message) -> Vec<u8> {
 
 /// A frame from life `life` of replica `from` to replica `to`.
 pub fn frame_of_life(from: u8, life: u8, to: u8, message: Message) -> Vec<u8> {
-    let datagram = Envelope {
-        group: GROUP,
-        sender: from,
-        life,
-        message,
-    }
-    .encode();
-    encode_frame(
-        &ModelNic::default_endpoint(from),
-        &ModelNic::default_endpoint(to),
-        &datagram,
-    )
+    ModelNic::default_frame_of_life(GROUP, from, life, to, message)
 }
 
 pub fn config(role: NicRole, ballot: Ballot, next_slot: u64, replicas: u8) -> NicConfig {
