@@ -62,6 +62,12 @@ pub struct ReplicaConfig {
     pub window: u64,
     /// Protocol variant; anything but [`Variant::Correct`] is a planted bug.
     pub variant: Variant,
+    /// The operator's way out when more than f replicas lost their memory
+    /// at once (`docs/protocol.md`, "More than f amnesiacs"): recovery
+    /// completes once every replica listed here answered, even short of
+    /// f+1. Empty (the default): f+1 answers, which is what keeps the log
+    /// from forking.
+    pub survivors: Vec<u8>,
 }
 
 impl ReplicaConfig {
@@ -80,6 +86,7 @@ impl ReplicaConfig {
             retransmit_ticks: 10,
             window: 64,
             variant: Variant::Correct,
+            survivors: Vec::new(),
         }
     }
 

@@ -1069,3 +1069,54 @@ fn a_recovering_replica_whose_life_a_responder_knew_takes_a_newer_one() {
         "{asked:?}"
     );
 }
+
+#[test]
+fn a_recovery_short_of_f_plus_1_completes_only_on_the_survivors_the_operator_named() {
+    let answer = |replica: &mut Replica, from: u8, nonce: u64| {
+        receive(
+            replica,
+            from,
+            Message::RecoveryResponse {
+                nonce,
+                ballot: Ballot::new(4, 2),
+                commit: 1,
+                lives: vec![0; 5],
+                entries: vec![Entry {
+                    slot: 1,
+                    ballot: Ballot::new(4, 2),
+                    value: b"kept".to_vec(),
+                }],
+            },
+        )
+    };
+    let first_nonce = |replica: &mut Replica| {
+        let outputs = ticks(replica, 1);
+        let Message::RecoveryRequest { nonce, .. } = sends(&outputs)[0].1 else {
+            panic!("{outputs:?}")
+        };
+        nonce
+    };
+    // Five replicas: f+1 = 3 others must answer; only replica 2 serves.
+    let mut config = ReplicaConfig::new(0, 5, GROUP, 7);
+    config.incarnation = 1;
+    let mut alone = Replica::restarted(config.clone());
+    let nonce = first_nonce(&mut alone);
+    answer(&mut alone, 2, nonce);
+    assert_eq!(alone.status().role, Role::Recovering);
+    assert_eq!(alone.recovery_answers(), [2]);
+
+    config.survivors = vec![2, 3];
+    let mut named = Replica::restarted(config.clone());
+    let nonce = first_nonce(&mut named);
+    answer(&mut named, 2, nonce);
+    assert_eq!(
+        named.status().role,
+        Role::Recovering,
+        "replica 3 was named and has not answered"
+    );
+    answer(&mut named, 3, nonce);
+    assert_eq!(named.status().role, Role::Follower);
+    assert_eq!(named.recovery_answers(), [] as [u8; 0]);
+    let held: Vec<Vec<u8>> = named.entries().map(|(_, e)| e.value.clone()).collect();
+    assert_eq!(held, [b"kept".to_vec()], "the survivors' log is kept");
+}

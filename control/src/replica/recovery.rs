@@ -74,6 +74,15 @@ pub(super) struct Answering {
 impl Replica {
     /// Idle the NIC first (its former programming must not ack for us), then
     /// ask the others, every `retransmit_ticks` until enough answered.
+    /// The replicas whose answers this recovery holds, in id order: the
+    /// ones that serve. Empty unless recovering.
+    pub fn recovery_answers(&self) -> Vec<u8> {
+        match &self.state {
+            State::Recovering(recovery) => recovery.responses.keys().copied().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     pub(super) fn recovery_requests(&mut self) {
         let now = self.now;
         let retransmit = self.cfg.retransmit_ticks;
@@ -136,7 +145,10 @@ impl Replica {
                 entries,
             },
         );
-        if recovery.responses.len() >= quorum {
+        let survivors = &self.cfg.survivors;
+        let survivors_answered =
+            !survivors.is_empty() && survivors.iter().all(|id| recovery.responses.contains_key(id));
+        if recovery.responses.len() >= quorum || survivors_answered {
             self.finish_recovery();
         }
     }
