@@ -25,6 +25,8 @@ pub mod serve;
 pub mod status;
 
 pub use config::{ClusterConfig, ConfigError, Timing};
-pub use lives::{Life, LivesError, PendingLife, StartMode, begin_life, plan_life};
+pub use lives::{
+    Life, LivesError, PendingLife, StartMode, begin_life, plan_life, settle_with_peers,
+};
 pub use serve::{ServeError, Start, fresh_seed, serve, stop_on_signals};
 pub use status::StatusReport;

@@ -195,6 +195,8 @@ impl<F: FastPath> Node<F> {
             commit: status.commit,
             applied: status.applied,
             ticks: self.ticks,
+            incarnation: self.replica.incarnation(),
+            recovery_answers: self.replica.recovery_answers(),
             nic: self.nic.name(),
             nic_invalid_frames: counters
                 .iter()

@@ -55,6 +55,14 @@ pub struct StatusReport {
     pub commit: u64,
     pub applied: u64,
     pub ticks: u64,
+    /// The replica's incarnation: 0 on its group's first boot, higher after
+    /// every restart.
+    #[serde(default)]
+    pub incarnation: u32,
+    /// While recovering, the replicas whose answers it holds (the ones that
+    /// serve); empty otherwise.
+    #[serde(default)]
+    pub recovery_answers: Vec<u8>,
     /// The NIC backend: `model` (the software fast path) or `vfio:…`.
     pub nic: String,
     /// Frames the NIC dropped in validation (bad headers, wrong group, …):
@@ -122,16 +130,44 @@ pub fn query(socket: &UdpSocket, addr: SocketAddr) -> Result<StatusReport, Query
     Err(QueryError::NoAnswer { tries: TRIES })
 }
 
-/// The first of `addrs` to answer a status request within `within`, if any.
-/// Every address is asked at once and asked again every `within / 5`, so a
-/// lost datagram does not hide a live replica; any reply from one of them
-/// counts, whatever it holds.
-pub fn first_to_answer(
+/// What one replica answered a [`probe`].
+#[derive(Debug)]
+pub enum Answer {
+    Report(Box<StatusReport>),
+    /// It answered, but not with a report this version reads: something
+    /// runs there, and nothing more is known.
+    Unreadable,
+}
+
+impl Answer {
+    /// Why this answer shows a group that has run before (and so has votes
+    /// and values a fresh replica must not ignore), if it does.
+    pub fn history(&self) -> Option<String> {
+        let Answer::Report(report) = self else {
+            return Some("its answer is not a status report this version reads".to_string());
+        };
+        if report.role == role_name(Role::Recovering) {
+            Some("it is recovering".to_string())
+        } else if report.incarnation > 0 {
+            Some(format!("it is in incarnation {}", report.incarnation))
+        } else if report.commit > 0 {
+            Some(format!("it committed up to slot {}", report.commit))
+        } else {
+            None
+        }
+    }
+}
+
+/// Asks every one of `addrs` for its status and waits until all answered or
+/// `within` passed. Every address is asked again every `within / 5`, so a
+/// lost datagram does not hide a live replica.
+pub fn probe(
     addrs: &[SocketAddr],
     within: Duration,
-) -> std::io::Result<Option<SocketAddr>> {
+) -> std::io::Result<BTreeMap<SocketAddr, Answer>> {
+    let mut answers = BTreeMap::new();
     if addrs.is_empty() {
-        return Ok(None);
+        return Ok(answers);
     }
     let unspecified: SocketAddr = if addrs[0].is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
@@ -144,10 +180,10 @@ pub fn first_to_answer(
     let mut buf = vec![0; 1 << 16];
     loop {
         let now = Instant::now();
-        if now >= end {
-            return Ok(None);
+        if now >= end || answers.len() == addrs.len() {
+            return Ok(answers);
         }
-        for &addr in addrs {
+        for &addr in addrs.iter().filter(|a| !answers.contains_key(*a)) {
             // A peer that is down can make the kernel report ECONNREFUSED
             // on a later call: that is an answer of "nobody here", not an
             // error of the probe.
@@ -158,14 +194,20 @@ pub fn first_to_answer(
             }
         }
         let round_end = (now + resend).min(end);
-        loop {
+        while answers.len() < addrs.len() {
             let left = round_end.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
             socket.set_read_timeout(Some(left))?;
             match socket.recv_from(&mut buf) {
-                Ok((_, from)) if addrs.contains(&from) => return Ok(Some(from)),
+                Ok((len, from)) if addrs.contains(&from) => {
+                    let answer = match serde_json::from_slice(&buf[..len]) {
+                        Ok(report) => Answer::Report(Box::new(report)),
+                        Err(_) => Answer::Unreadable,
+                    };
+                    answers.insert(from, answer);
+                }
                 Ok(_) => continue,
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
@@ -180,24 +222,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_probe_finds_the_one_address_that_answers_and_not_a_silent_one() {
+    fn a_probe_hears_every_address_that_answers_and_not_a_silent_one() {
         let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let live = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let silent_addr = silent.local_addr().unwrap();
-        let live_addr = live.local_addr().unwrap();
-        let answer = std::thread::spawn(move || {
-            let mut buf = [0; 64];
-            let (len, from) = live.recv_from(&mut buf).unwrap();
-            assert_eq!(&buf[..len], STATUS_REQUEST);
-            live.send_to(b"{}", from).unwrap();
-        });
-        let found = first_to_answer(&[silent_addr, live_addr], Duration::from_secs(5)).unwrap();
-        assert_eq!(found, Some(live_addr));
-        answer.join().unwrap();
+        let garbled = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let [silent_addr, live_addr, garbled_addr] =
+            [&silent, &live, &garbled].map(|s| s.local_addr().unwrap());
+        let answer = |socket: UdpSocket, reply: Vec<u8>| {
+            std::thread::spawn(move || {
+                let mut buf = [0; 64];
+                let (len, from) = socket.recv_from(&mut buf).unwrap();
+                assert_eq!(&buf[..len], STATUS_REQUEST);
+                socket.send_to(&reply, from).unwrap();
+            })
+        };
+        let mut report = StatusReport {
+            id: 1,
+            group: 3,
+            role: "follower".to_string(),
+            ballot_round: 0,
+            ballot_leader: 0,
+            commit: 0,
+            applied: 0,
+            ticks: 0,
+            incarnation: 0,
+            recovery_answers: vec![],
+            nic: "model".to_string(),
+            nic_invalid_frames: 0,
+            nic_counters: BTreeMap::new(),
+            host: HostCounters::default(),
+            transport: TransportStats::default(),
+        };
+        let threads = [
+            answer(live, serde_json::to_vec(&report).unwrap()),
+            answer(garbled, b"{".to_vec()),
+        ];
+        let answers = probe(
+            &[silent_addr, live_addr, garbled_addr],
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(answers.len(), 2, "{answers:?}");
+        assert_eq!(answers[&live_addr].history(), None, "a newborn group");
+        assert!(answers[&garbled_addr].history().is_some());
 
-        let started = Instant::now();
-        let found = first_to_answer(&[silent_addr], Duration::from_millis(100)).unwrap();
-        assert_eq!(found, None);
-        assert!(started.elapsed() < Duration::from_secs(2));
+        report.incarnation = 2;
+        assert_eq!(
+            Answer::Report(Box::new(report.clone())).history().unwrap(),
+            "it is in incarnation 2"
+        );
+        report.incarnation = 0;
+        report.commit = 4;
+        assert!(Answer::Report(Box::new(report.clone())).history().is_some());
+        report.commit = 0;
+        report.role = "recovering".to_string();
+        assert!(Answer::Report(Box::new(report)).history().is_some());
     }
 }
