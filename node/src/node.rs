@@ -131,7 +131,10 @@ impl<F: FastPath> Node<F> {
             port: from.port(),
         };
         let frame = encode_frame(&src, &self.own, datagram);
-        self.nic.receive(&frame);
+        // Only the software fast path has a replica socket to hear from.
+        if let Some(wire) = self.nic.wire() {
+            wire.receive(&frame);
+        }
         self.pump();
     }
 
@@ -266,7 +269,10 @@ impl<F: FastPath> Node<F> {
     }
 
     fn collect_transmits(&mut self) {
-        while let Some((to, frame)) = self.nic.poll_transmit() {
+        let Some(wire) = self.nic.wire() else {
+            return;
+        };
+        while let Some((to, frame)) = wire.poll_transmit() {
             let Some(&port) = self.ports.get(usize::from(to)) else {
                 continue;
             };

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 use riptide_control::kv::{Command, LogValue, Reply};
 use riptide_control::{Input, Output, Replica, ReplicaConfig, Role};
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_wire::Envelope;
 use riptide_wire::frame::decode_frame;

@@ -831,6 +831,10 @@ impl<'a> Cluster<'a> {
         self.chosen.logs(self.now, entries);
         self.stats.virtual_us = self.now;
         self.stats.nic_faults = self.nodes.iter().map(Node::nic_faults).sum();
+        self.stats.last_nic_fault = self
+            .nodes
+            .iter()
+            .find_map(|n| n.last_nic_fault().map(str::to_string));
         self.stats.frames = self.network.frames.clone();
         self.stats.client_messages = self.network.client.clone();
         self.stats.trace_hash = self.trace.finish();
