@@ -6,7 +6,7 @@
 //! - [`config`]: `cluster.toml`, validated, errors naming the field;
 //! - [`lives`]: whether this replica ran before (then it recovers first);
 //! - [`ring`]: UDP sockets on one io_uring (batched, fixed buffer pools);
-//! - [`fastpath`]: the NIC a process drives: the software fast path (the
+//! - [`nic`]: the NIC a process drives: the software fast path (the
 //!   behavioural model) or an Alveo board;
 //! - [`node`]: the control plane wired to its NIC, without I/O;
 //! - [`serve`]: the loop that moves datagrams and ticks through a node;
@@ -17,8 +17,8 @@
 
 pub mod client;
 pub mod config;
-pub mod fastpath;
 pub mod lives;
+pub mod nic;
 pub mod node;
 pub mod ring;
 pub mod serve;

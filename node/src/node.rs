@@ -1,5 +1,5 @@
 //! One replica host without I/O: the control plane ([`Replica`]) wired to its
-//! NIC ([`FastPath`]), fed datagrams and ticks, filling an outbox of
+//! NIC ([`ReplicaNic`]), fed datagrams and ticks, filling an outbox of
 //! datagrams to send. The replica loop moves bytes between this and the
 //! sockets; tests drive it directly.
 //!
@@ -21,7 +21,7 @@ use riptide_wire::{Envelope, Message};
 use tracing::{debug, info, warn};
 
 use super::config::ClusterConfig;
-use super::fastpath::{FastPath, is_validation_drop};
+use super::nic::{ReplicaNic, is_validation_drop};
 use super::ring::TransportStats;
 use super::status::{HostCounters, STATUS_REQUEST, StatusReport, role_name};
 
@@ -44,7 +44,7 @@ pub enum Outgoing {
 }
 
 /// A replica host: control plane, NIC, client book and counters.
-pub struct Node<F: FastPath> {
+pub struct Node<F: ReplicaNic> {
     replica: Replica,
     nic: F,
     group: u16,
@@ -61,7 +61,7 @@ pub struct Node<F: FastPath> {
     logged: (Role, u64),
 }
 
-impl<F: FastPath> Node<F> {
+impl<F: ReplicaNic> Node<F> {
     pub fn new(replica: Replica, nic: F, config: &ClusterConfig) -> Node<F> {
         let id = replica.config().id;
         let endpoints = config.endpoints();

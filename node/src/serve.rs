@@ -16,8 +16,8 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::config::ClusterConfig;
-use super::fastpath::FastPath;
 use super::lives::{LivesError, PendingLife};
+use super::nic::ReplicaNic;
 use super::node::{Node, Outgoing};
 use super::ring::{Outbound, RingOptions, SocketId, UdpRing};
 
@@ -73,7 +73,7 @@ pub struct Start {
 }
 
 /// Runs replica `start.id` of `config` on `nic` until `stop` is set.
-pub fn serve<F: FastPath>(
+pub fn serve<F: ReplicaNic>(
     config: &ClusterConfig,
     start: Start,
     nic: F,

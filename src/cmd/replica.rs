@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use riptide_driver::model::{ModelBugs, ModelNic};
-use riptide_node::fastpath::Board;
+use riptide_node::nic::Board;
 use riptide_node::{
     ClusterConfig, Start, StartMode, fresh_seed, plan_life, serve, settle_with_peers,
     stop_on_signals,

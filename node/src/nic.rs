@@ -16,7 +16,7 @@ use super::config::ClusterConfig;
 
 /// A NIC backend as the replica loop uses it: the host side of the NIC, and
 /// where its frames go.
-pub trait FastPath: NicHost {
+pub trait ReplicaNic: NicHost {
     /// For status dumps: `model` or the board's address.
     fn name(&self) -> String;
     fn counters(&mut self) -> Vec<(Counter, u64)>;
@@ -29,7 +29,7 @@ pub trait FastPath: NicHost {
     fn needs_polling(&self) -> bool;
 }
 
-impl FastPath for ModelNic {
+impl ReplicaNic for ModelNic {
     fn name(&self) -> String {
         "model".to_string()
     }
@@ -97,7 +97,7 @@ impl<D: PcieDevice> NicHost for Board<D> {
     }
 }
 
-impl<D: PcieDevice> FastPath for Board<D> {
+impl<D: PcieDevice> ReplicaNic for Board<D> {
     fn name(&self) -> String {
         self.name.clone()
     }
