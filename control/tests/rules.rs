@@ -1120,3 +1120,43 @@ fn a_recovery_short_of_f_plus_1_completes_only_on_the_survivors_the_operator_nam
     let held: Vec<Vec<u8>> = named.entries().map(|(_, e)| e.value.clone()).collect();
     assert_eq!(held, [b"kept".to_vec()], "the survivors' log is kept");
 }
+
+#[test]
+fn a_catchup_request_is_answered_with_a_burst_of_responses_in_slot_order() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    // 200 chosen entries: more than one datagram's 64.
+    for slot in 1..=200 {
+        accepted(&mut replica, ballot, slot, vec![slot as u8]);
+    }
+    nic(
+        &mut replica,
+        NicEvent::Committed {
+            ballot,
+            commit: 200,
+        },
+    );
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::CatchupRequest {
+            ballot: Ballot::ZERO,
+            from: 10,
+        },
+    );
+    let mut slots = Vec::new();
+    let mut responses = 0;
+    for (to, message) in sends(&outputs) {
+        let Message::CatchupResponse {
+            commit, entries, ..
+        } = message
+        else {
+            panic!("{message:?}")
+        };
+        assert_eq!((to, commit), (2, 200));
+        assert!(!entries.is_empty() && entries.len() <= 64);
+        slots.extend(entries.iter().map(|e| e.slot));
+        responses += 1;
+    }
+    assert_eq!(slots, (10..=200).collect::<Vec<u64>>());
+    assert_eq!(responses, 3, "191 entries at 64 a datagram");
+}
