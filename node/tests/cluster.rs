@@ -252,11 +252,13 @@ fn assert_agreement(cluster: &Cluster) -> u64 {
 fn writes_applied(node: &Node) -> Vec<(u64, u64)> {
     node.applied
         .iter()
-        .filter_map(|(_, value)| match LogValue::decode(value).unwrap() {
-            LogValue::Request {
-                client, request, ..
-            } => Some((client, request)),
-            LogValue::Noop => None,
+        .flat_map(|(_, value)| {
+            LogValue::decode(value)
+                .unwrap()
+                .writes()
+                .into_iter()
+                .map(|(client, request, _)| (client, request))
+                .collect::<Vec<_>>()
         })
         .collect()
 }

@@ -80,6 +80,8 @@ pub struct Node {
     pub up: bool,
     /// Whether the NIC runs: a NIC may outlive its host's crash.
     pub nic_up: bool,
+    /// When the host last came up (boot or restart).
+    pub up_since: Micros,
     config: ReplicaConfig,
     backend: NicBackend,
     bugs: ModelBugs,
@@ -105,6 +107,7 @@ impl Node {
             incarnation: 0,
             up: true,
             nic_up: true,
+            up_since: 0,
             replica: Replica::new(config.clone()),
             nic: boot_nic(&config, backend, bugs),
             nic_faults: 0,
@@ -134,6 +137,7 @@ impl Node {
         self.incarnation += 1;
         self.copied.clear();
         self.up = true;
+        self.up_since = now;
         self.config.seed = seed;
         self.config.incarnation = if knows_incarnation {
             self.incarnation
@@ -182,6 +186,12 @@ impl Node {
     fn nic_failed(&mut self, error: NicError) {
         self.nic_faults += 1;
         self.last_nic_fault = Some(error.to_string());
+    }
+
+    /// The incarnation the control plane runs as (raised by recovery when a
+    /// peer knew a later one).
+    pub fn replica_incarnation(&self) -> u32 {
+        self.replica.incarnation()
     }
 
     pub fn role(&self) -> Role {
