@@ -893,5 +893,6 @@ fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {
         retransmit_ticks: timing.retransmit_ticks,
         window: timing.window,
         variant: config.variant.host(),
+        survivors: Vec::new(),
     }
 }
