@@ -146,8 +146,10 @@ impl Replica {
             },
         );
         let survivors = &self.cfg.survivors;
-        let survivors_answered =
-            !survivors.is_empty() && survivors.iter().all(|id| recovery.responses.contains_key(id));
+        let survivors_answered = !survivors.is_empty()
+            && survivors
+                .iter()
+                .all(|id| recovery.responses.contains_key(id));
         if recovery.responses.len() >= quorum || survivors_answered {
             self.finish_recovery();
         }
