@@ -25,7 +25,7 @@ pub enum ClientError {
          stuck (is a majority running and reachable?)"
     )]
     NoLeader { waited: Duration },
-    #[error("client socket: {0}")]
+    #[error("client socket")]
     Io(#[from] std::io::Error),
 }
 

@@ -19,11 +19,11 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum LivesError {
-    #[error("cannot create the state directory {path}: {source}")]
+    #[error("cannot create the state directory {path}")]
     CreateDir { path: PathBuf, source: io::Error },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write { path: PathBuf, source: io::Error },
     #[error(
         "{path} is not a start count ({content:?}); if this replica ran before, start it with \
@@ -150,7 +150,10 @@ fn read_count(path: &Path) -> Result<u64, LivesError> {
     };
     let text = String::from_utf8_lossy(&bytes);
     match text.trim().parse::<u64>() {
-        Ok(count) if count > 0 && count < u64::MAX => Ok(count),
+        // A count is an incarnation (32 bits, `Life::incarnation`) plus one
+        // at most: anything larger was not written by a replica, and would
+        // fail a later start instead of this one.
+        Ok(count) if count > 0 && count <= u64::from(u32::MAX) => Ok(count),
         _ => Err(LivesError::Corrupt {
             path: path.to_path_buf(),
             content: text.chars().take(40).collect(),

@@ -96,7 +96,7 @@ pub fn role_name(role: Role) -> &'static str {
 pub enum QueryError {
     #[error("no answer after {tries} tries (is it running?)")]
     NoAnswer { tries: u32 },
-    #[error("the answer is not a status report: {0}")]
+    #[error("the answer is not a status report")]
     Malformed(#[from] serde_json::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),

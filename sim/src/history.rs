@@ -447,7 +447,7 @@ pub enum FieldProblem {
 /// Why a history file could not be read. Line numbers count from 1.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("line {line}: {source}")]
+    #[error("line {line}: cannot read it")]
     Io {
         line: usize,
         #[source]
@@ -455,12 +455,10 @@ pub enum HistoryError {
     },
     #[error("line {line}: not a JSON object: {message}")]
     Syntax { line: usize, message: String },
-    #[error("line {line}: {source}")]
-    Field {
-        line: usize,
-        #[source]
-        source: FieldError,
-    },
+    /// The field's problem is part of this message, not a source: a
+    /// chain printed whole (`{:#}`) would say it twice.
+    #[error("line {line}: {error}")]
+    Field { line: usize, error: FieldError },
 }
 
 impl HistoryError {
@@ -503,9 +501,9 @@ pub fn read_jsonl(reader: impl BufRead) -> Result<History, HistoryError> {
                 line: line_number,
                 message: error.to_string(),
             })?;
-        let op = Operation::from_json(&object).map_err(|source| HistoryError::Field {
+        let op = Operation::from_json(&object).map_err(|error| HistoryError::Field {
             line: line_number,
-            source,
+            error,
         })?;
         ops.push(op);
     }

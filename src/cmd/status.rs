@@ -25,7 +25,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = ClusterConfig::load(&args.config)?;
     let ids: Vec<u8> = match args.id {
         Some(id) if id < config.size() => vec![id],
-        Some(id) => anyhow::bail!("--id {id}: the group has replicas 0..{}", config.size()),
+        Some(id) => anyhow::bail!(
+            "--id {id}: the group has replicas with ids {}",
+            riptide_node::config::id_list(config.size().into())
+        ),
         None => (0..config.size()).collect(),
     };
     let socket = UdpSocket::bind("0.0.0.0:0")?;
