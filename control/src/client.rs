@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use riptide_wire::{Envelope, Message};
 
-use crate::kv::{Command, Reply};
+use crate::kv::{Command, Reply, TooLarge};
 
 /// The sender id clients put in their datagrams' headers: not a replica.
 pub const CLIENT_SENDER: u8 = 0xFF;
@@ -86,6 +86,18 @@ impl Session {
 
     /// Starts a request; returns the datagram to send to [`Session::target`].
     /// A request still pending is given up (its outcome stays unknown).
+    /// A command the replicas would refuse ([`Command::check_size`]) is
+    /// refused here, before anything is sent.
+    pub fn try_begin(&mut self, command: &Command) -> Result<Vec<u8>, TooLarge> {
+        command.check_size()?;
+        Ok(self.begin(command))
+    }
+
+    /// [`Session::try_begin`] for a command known to fit.
+    ///
+    /// # Panics
+    /// If the command does not fit one datagram (far above
+    /// [`crate::kv::MAX_LOG_VALUE_LEN`]).
     pub fn begin(&mut self, command: &Command) -> Vec<u8> {
         let request = self.next_request;
         self.next_request += 1;

@@ -45,6 +45,27 @@ pub enum Reply {
     Swapped(bool),
     /// Not executed here: the receiver is not the leader; try `leader`.
     NotLeader { leader: Option<u8> },
+    /// Refused, not executed anywhere: the command's log value would be
+    /// longer than `max` bytes ([`MAX_LOG_VALUE_LEN`]). Sending it again
+    /// gets the same answer.
+    TooLarge { max: u32 },
+}
+
+/// Longest log value a command may have ([`Command::log_len`]): a value
+/// must fit one entry of a catch-up or promise datagram with room to
+/// spare. Every replica refuses a longer command at once with
+/// [`Reply::TooLarge`]; clients check before they send.
+pub const MAX_LOG_VALUE_LEN: usize = 16 * 1024;
+
+/// A command too long for the log: its length and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "the command takes {len} bytes in the log, over the limit of {max} bytes \
+     (its key and values, plus at most 31 bytes of framing)"
+)]
+pub struct TooLarge {
+    pub len: usize,
+    pub max: usize,
 }
 
 /// What a log entry carries.
@@ -83,6 +104,7 @@ mod tag {
     pub const DONE: u8 = 2;
     pub const SWAPPED: u8 = 3;
     pub const NOT_LEADER: u8 = 4;
+    pub const TOO_LARGE: u8 = 5;
 
     pub const NOOP: u8 = 0;
     pub const REQUEST: u8 = 1;
@@ -103,6 +125,37 @@ impl Command {
         let command = Command::read(&mut r)?;
         r.finish()?;
         Ok(command)
+    }
+
+    /// The length of this command's log value ([`LogValue::Request`]), read
+    /// or write alike: the tag, client id, request number and the command.
+    pub fn log_len(&self) -> usize {
+        1 + 8 + 8 + self.encoded_len()
+    }
+
+    /// Whether the command fits the log: [`MAX_LOG_VALUE_LEN`].
+    pub fn check_size(&self) -> Result<(), TooLarge> {
+        let len = self.log_len();
+        if len > MAX_LOG_VALUE_LEN {
+            return Err(TooLarge {
+                len,
+                max: MAX_LOG_VALUE_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Command::encode`]'s length, without encoding.
+    fn encoded_len(&self) -> usize {
+        let string = |s: &str| 4 + s.len();
+        let option = |s: Option<&str>| 1 + s.map_or(0, string);
+        1 + match self {
+            Command::Get { key } | Command::Delete { key } => string(key),
+            Command::Put { key, value } => string(key) + string(value),
+            Command::Cas { key, expected, new } => {
+                string(key) + option(expected.as_deref()) + string(new)
+            }
+        }
     }
 
     /// The key the command reads or writes.
@@ -182,6 +235,10 @@ impl Reply {
                     Some(id) => out.extend([tag::SOME, *id]),
                 }
             }
+            Reply::TooLarge { max } => {
+                out.push(tag::TOO_LARGE);
+                out.extend(max.to_be_bytes());
+            }
         }
         out
     }
@@ -207,6 +264,7 @@ impl Reply {
                     true => Some(r.u8()?),
                 },
             },
+            tag::TOO_LARGE => Reply::TooLarge { max: r.u32()? },
             other => {
                 return Err(KvDecodeError::UnknownTag {
                     what: "reply",
@@ -463,6 +521,7 @@ mod tests {
             Just(Reply::Done),
             any::<bool>().prop_map(Reply::Swapped),
             prop::option::of(any::<u8>()).prop_map(|leader| Reply::NotLeader { leader }),
+            any::<u32>().prop_map(|max| Reply::TooLarge { max }),
         ]
     }
 
@@ -480,6 +539,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn log_len_is_the_log_value_length(c in arb_command(), client: u64, request: u64) {
+            let len = LogValue::Request { client, request, command: c.clone() }.encode().len();
+            prop_assert_eq!(c.log_len(), len);
+        }
+
         #[test]
         fn command_round_trips(c in arb_command()) {
             prop_assert_eq!(Command::decode(&c.encode()), Ok(c));

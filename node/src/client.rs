@@ -7,7 +7,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use riptide_control::client::{Progress, Session};
-use riptide_control::kv::{Command, Reply};
+use riptide_control::kv::{Command, Reply, TooLarge};
 use thiserror::Error;
 
 use crate::ClusterConfig;
@@ -25,6 +25,9 @@ pub enum ClientError {
          stuck (is a majority running and reachable?)"
     )]
     NoLeader { waited: Duration },
+    /// Refused before it was sent, or by the replicas: the same either way.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
     #[error("client socket")]
     Io(#[from] std::io::Error),
 }
@@ -81,7 +84,7 @@ impl Client {
     pub fn execute(&mut self, command: &Command) -> Result<Reply, ClientError> {
         let start = Instant::now();
         let deadline = start + self.options.deadline;
-        let mut datagram = self.session.begin(command);
+        let mut datagram = self.session.try_begin(command)?;
         let mut buf = vec![0; 1 << 16];
         loop {
             let attempt_end = (Instant::now() + self.options.attempt_timeout).min(deadline);
@@ -107,6 +110,12 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 };
                 match self.session.on_datagram(&buf[..len]) {
+                    Progress::Done(Reply::TooLarge { max }) => {
+                        return Err(ClientError::TooLarge(TooLarge {
+                            len: command.log_len(),
+                            max: max as usize,
+                        }));
+                    }
                     Progress::Done(reply) => return Ok(reply),
                     Progress::Resend { delay } => resend_at = Some(Instant::now() + delay),
                     Progress::Ignored => {}
