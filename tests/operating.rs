@@ -1,0 +1,301 @@
+//! Operating riptide as a new user would (issue 16): oversize values, error
+//! messages, what the client prints, configuration mistakes. Each test runs
+//! the `riptide` binary; the ones that need a group start one on loopback
+//! and kill it when they end.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use riptide_bench::udp::group::{GroupOptions, ProcessGroup};
+use riptide_control::client::{Progress, Session};
+use riptide_control::kv::{self, Reply};
+
+fn riptide(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .args(args)
+        .output()
+        .expect("riptide runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("riptide-ops-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn write(&self, name: &str, content: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_group() -> ProcessGroup {
+    let group = ProcessGroup::start(
+        env!("CARGO_BIN_EXE_riptide").as_ref(),
+        GroupOptions::loopback(3),
+    )
+    .expect("group starts");
+    group
+        .wait_for_leader(None, Duration::from_secs(10))
+        .expect("a leader");
+    group
+}
+
+fn client(config: &Path, args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut all = vec!["client", "--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = riptide(&all);
+    (output, started.elapsed())
+}
+
+#[test]
+fn every_value_size_is_served_or_refused_at_once_naming_the_limit() {
+    let group = start_group();
+    let config = group.config_path();
+    let limit = kv::MAX_LOG_VALUE_LEN.to_string();
+
+    // The largest put that fits the log is served.
+    let fits = "v".repeat(kv::MAX_LOG_VALUE_LEN - 26 - 1);
+    let (output, _) = client(config, &["put", "k", &fits]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let (output, _) = client(config, &["get", "k"]);
+    assert_eq!(text(&output.stdout).trim_end(), fits);
+
+    // One byte more, 20,000 and 70,000 bytes (more than a datagram): refused
+    // at once, no panic, the limit named.
+    for len in [fits.len() + 1, 20_000, 70_000] {
+        let (output, took) = client(config, &["put", "k", &"w".repeat(len)]);
+        let stderr = text(&output.stderr);
+        println!("a {len}-byte put is refused in {took:?}: {}", stderr.trim());
+        assert_eq!(output.status.code(), Some(2), "{len}: {stderr}");
+        assert!(stderr.contains(&limit), "{len}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{len}: {stderr}");
+        assert!(took < Duration::from_secs(2), "{len}: took {took:?}");
+    }
+
+    // The protocol refuses it too: a client that skips the check gets a
+    // reply, not silence.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let leader = group.leader().expect("a leader").id;
+    let addr = group.config().replicas[usize::from(leader)].client;
+    let mut session = Session::new(77, group.config().group, 3);
+    let datagram = session.begin(&kv::Command::Put {
+        key: "k".into(),
+        value: "x".repeat(20_000),
+    });
+    socket.send_to(&datagram, addr).unwrap();
+    let mut buf = vec![0; 1 << 16];
+    let (len, _) = socket.recv_from(&mut buf).expect("a reply within 2 s");
+    assert_eq!(
+        session.on_datagram(&buf[..len]),
+        Progress::Done(Reply::TooLarge {
+            max: kv::MAX_LOG_VALUE_LEN as u32
+        })
+    );
+}
+
+#[test]
+fn the_client_prints_values_on_stdout_and_absence_as_documented() {
+    let group = start_group();
+    let config = group.config_path();
+    // Absent: nothing on stdout (so `v=$(riptide client … get k)` is empty),
+    // "(absent)" on stderr, exit 1.
+    let (output, _) = client(config, &["get", "nothing-here"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stdout), "");
+    assert_eq!(text(&output.stderr).trim(), "(absent)");
+    // Deleting an absent key succeeds: delete means "make it absent".
+    let (output, _) = client(config, &["delete", "nothing-here"]);
+    assert!(output.status.success());
+    assert_eq!(text(&output.stdout), "ok\n");
+    // A value is printed alone on stdout.
+    client(config, &["put", "k", "v 1"]);
+    let (output, _) = client(config, &["get", "k"]);
+    assert_eq!(text(&output.stdout), "v 1\n");
+}
+
+const CONFIG: &str = r#"
+group = 3
+
+[[replica]]
+id = 0
+address = "127.0.0.1:PEER"
+client_port = CLIENT
+
+[[replica]]
+id = 1
+address = "127.0.0.1:7101"
+client_port = 7201
+
+[[replica]]
+id = 2
+address = "127.0.0.1:7102"
+client_port = 7202
+"#;
+
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn an_os_error_is_printed_once() {
+    let scratch = Scratch::new("os-errors");
+    // A client port another process holds.
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let free = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = scratch.write(
+        "cluster.toml",
+        &CONFIG
+            .replace("PEER", &free.local_addr().unwrap().port().to_string())
+            .replace("CLIENT", &taken.local_addr().unwrap().port().to_string()),
+    );
+    drop(free);
+    let state = scratch.path("state");
+    let output = riptide(&[
+        "replica",
+        "--config",
+        &config,
+        "--id",
+        "0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot bind the client address"), "{stderr}");
+    assert_eq!(occurrences(&stderr, "(os error 98)"), 1, "{stderr}");
+
+    // A config that cannot be read.
+    let output = riptide(&["status", "--config", "/nonexistent/cluster.toml"]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("cannot read /nonexistent/cluster.toml"));
+    assert_eq!(occurrences(&stderr, "(os error 2)"), 1, "{stderr}");
+
+    // A state directory below a file.
+    let file = scratch.write("a-file", "");
+    let output = riptide(&[
+        "replica",
+        "--config",
+        &config,
+        "--id",
+        "0",
+        "--state-dir",
+        &format!("{file}/state"),
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(occurrences(&stderr, "(os error 20)"), 1, "{stderr}");
+}
+
+#[test]
+fn configuration_mistakes_are_named_before_anything_runs() {
+    let scratch = Scratch::new("config");
+    let good = CONFIG.replace("PEER", "7100").replace("CLIENT", "7200");
+    let cases = [
+        (
+            good.replacen("127.0.0.1:7101", "0.0.0.0:7100", 1),
+            "replica[1].address: 0.0.0.0:7100: 0.0.0.0 is not an address",
+        ),
+        (
+            good.replacen(
+                "client_port = 7201",
+                "client_port = 7201\nmac = \"02:00:00:00:00:01\"",
+                1,
+            )
+            .replacen(
+                "client_port = 7202",
+                "client_port = 7202\nmac = \"02:00:00:00:00:01\"",
+                1,
+            ),
+            "replica[2].mac: 02:00:00:00:00:01 is already replica[1].mac",
+        ),
+        (
+            good.replacen(
+                "client_port = 7201",
+                "client_port = 7201\nmac = \"01:00:5e:00:00:01\"",
+                1,
+            ),
+            "replica[1].mac: 01:00:5e:00:00:01: a multicast MAC",
+        ),
+        (
+            format!("{good}\n[timing]\ntick_ms = 18446744073709551615\n"),
+            "timing.tick_ms: must be 1 to 1000",
+        ),
+        (
+            format!("{good}\n[timing]\nheartbeat_ticks = 9223372036854775809\n"),
+            "timing.heartbeat_ticks: must be 1 to 1000000 ticks",
+        ),
+    ];
+    for (index, (config, expected)) in cases.iter().enumerate() {
+        let path = scratch.write(&format!("case-{index}.toml"), config);
+        for args in [
+            &["replica", "--config", &path, "--id", "0"][..],
+            &["client", "--config", &path, "get", "k"],
+            &["status", "--config", &path],
+        ] {
+            let output = riptide(args);
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        }
+    }
+
+    // Ids are listed, not given as a range that reads as if it included 3.
+    let path = scratch.write("good.toml", &good);
+    for args in [
+        &["replica", "--config", &path, "--id", "3"][..],
+        &["status", "--config", &path, "--id", "3"],
+    ] {
+        let output = riptide(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("ids 0, 1, 2"), "{args:?}: {stderr}");
+    }
+
+    // A start record no replica writes is refused at this start, not the next.
+    let state = scratch.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("group-3-replica-0.lives"),
+        "18446744073709551614\n",
+    )
+    .unwrap();
+    let output = riptide(&[
+        "replica",
+        "--config",
+        &path,
+        "--id",
+        "0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a start count"), "{stderr}");
+}
