@@ -33,6 +33,14 @@ pub enum Progress {
 /// about one heartbeat, so the client does not spin.
 pub const NO_LEADER_PAUSE: Duration = Duration::from_millis(20);
 
+/// How many hints naming the replica that just timed out are disbelieved
+/// before the session tries it again. After a leader dies, the others keep
+/// naming it until their election timeout passes; believing them costs one
+/// more attempt timeout per hint. 40 pauses of [`NO_LEADER_PAUSE`] (800 ms)
+/// outlast the default election timeout (300 to 600 ms); a leader that was
+/// only slow is tried again after that.
+pub const SUSPECT_HINTS: u32 = 40;
+
 /// One client session without I/O.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -46,6 +54,9 @@ pub struct Session {
     pending: Option<(u64, Vec<u8>)>,
     /// Whether any replica answered the pending request at all.
     answered: bool,
+    /// The replica whose attempt last timed out for the pending request,
+    /// and how many hints naming it are left to disbelieve.
+    suspect: Option<(usize, u32)>,
 }
 
 impl Session {
@@ -61,6 +72,7 @@ impl Session {
             next_request: 1,
             pending: None,
             answered: false,
+            suspect: None,
         }
     }
 
@@ -114,6 +126,7 @@ impl Session {
         .encode();
         self.pending = Some((request, datagram.clone()));
         self.answered = false;
+        self.suspect = None;
         datagram
     }
 
@@ -124,9 +137,35 @@ impl Session {
             .map(|(_, datagram)| datagram.as_slice())
     }
 
-    /// The attempt timed out: the next one goes to the next replica.
+    /// The attempt timed out: the replica is suspected (probably down), and
+    /// the next attempt goes to the next replica.
     pub fn timed_out(&mut self) {
+        self.suspect = Some((self.target, SUSPECT_HINTS));
+        self.move_on();
+    }
+
+    /// To the next replica that is not the suspect.
+    fn move_on(&mut self) {
         self.target = (self.target + 1) % self.replicas;
+        if self
+            .suspect
+            .is_some_and(|(suspect, _)| suspect == self.target)
+            && self.replicas > 1
+        {
+            self.target = (self.target + 1) % self.replicas;
+        }
+    }
+
+    /// Whether a hint naming `leader` is believed: not while it names the
+    /// replica that just timed out, for [`SUSPECT_HINTS`] hints.
+    fn believe(&mut self, leader: usize) -> bool {
+        match &mut self.suspect {
+            Some((suspect, left)) if *suspect == leader && *left > 0 => {
+                *left -= 1;
+                false
+            }
+            _ => true,
+        }
     }
 
     /// A datagram arrived on the client's socket (untrusted bytes).
@@ -160,14 +199,18 @@ impl Session {
             Some(Err(_)) => return Progress::Ignored,
         };
         match hint.map(usize::from).filter(|&l| l < self.replicas) {
-            Some(leader) if leader != self.target => {
+            Some(leader) if leader != self.target && self.believe(leader) => {
                 self.target = leader;
                 Progress::Resend {
                     delay: Duration::ZERO,
                 }
             }
+            // No leader known, a stale view naming the replica asked, or the
+            // replica that just timed out: ask the next one (not the
+            // suspect) after a pause. It learns the new leader within a
+            // heartbeat of the election.
             _ => {
-                self.timed_out();
+                self.move_on();
                 Progress::Resend {
                     delay: NO_LEADER_PAUSE,
                 }
@@ -258,6 +301,51 @@ mod tests {
         assert_eq!(s.target(), 1);
         s.timed_out();
         assert_eq!(s.target(), 2);
+    }
+
+    #[test]
+    fn hints_naming_the_replica_that_timed_out_are_disbelieved_for_a_while() {
+        // Replica 0 led and died: the request to it timed out.
+        let mut s = Session::new(0, GROUP, 3);
+        s.begin(&put());
+        s.timed_out();
+        assert_eq!(s.target(), 1);
+        // The others still name 0 until their election timeout: the session
+        // keeps asking them, never 0, so it hears of the new leader at once.
+        for i in 0..SUSPECT_HINTS {
+            assert_eq!(
+                s.on_datagram(&reply(0, 1, Some(0), None)),
+                Progress::Resend {
+                    delay: NO_LEADER_PAUSE
+                }
+            );
+            assert_eq!(s.target(), if i % 2 == 0 { 2 } else { 1 }, "hint {i}");
+        }
+        // After that long, 0 was only slow: its hint is believed again.
+        assert_eq!(
+            s.on_datagram(&reply(0, 1, Some(0), None)),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+        assert_eq!(s.target(), 0);
+        // A hint naming a live replica is followed at once; a new request
+        // suspects nobody.
+        s.timed_out();
+        assert_eq!(
+            s.on_datagram(&reply(0, 1, Some(2), None)),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+        assert_eq!(s.target(), 2);
+        s.begin(&put());
+        assert_eq!(
+            s.on_datagram(&reply(0, 2, Some(0), None)),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
     }
 
     #[test]
