@@ -51,7 +51,11 @@ pub struct Session {
     /// this session knows.
     target: usize,
     next_request: u64,
+    /// The pending request's number and encoded command.
     pending: Option<(u64, Vec<u8>)>,
+    /// Each replica's cookie for this client's address (0: none yet):
+    /// `riptide_node::cookie`.
+    cookies: Vec<u64>,
     /// Whether any replica answered the pending request at all.
     answered: bool,
     /// The replica whose attempt last timed out for the pending request,
@@ -71,6 +75,7 @@ impl Session {
             target: (client % replicas.max(1) as u64) as usize,
             next_request: 1,
             pending: None,
+            cookies: vec![0; replicas.max(1)],
             answered: false,
             suspect: None,
         }
@@ -113,28 +118,29 @@ impl Session {
     pub fn begin(&mut self, command: &Command) -> Vec<u8> {
         let request = self.next_request;
         self.next_request += 1;
-        let datagram = Envelope {
+        self.pending = Some((request, command.encode()));
+        self.answered = false;
+        self.suspect = None;
+        self.retry_datagram()
+            .expect("a request is pending: it was just begun")
+    }
+
+    /// The pending request's datagram for [`Session::target`]: the same
+    /// request number and command, with the target's cookie.
+    pub fn retry_datagram(&self) -> Option<Vec<u8>> {
+        let (request, command) = self.pending.as_ref()?;
+        let envelope = Envelope {
             group: self.group,
             sender: CLIENT_SENDER,
             life: 0,
             message: Message::ClientRequest {
                 client: self.client,
-                request,
-                command: command.encode(),
+                request: *request,
+                cookie: self.cookies[self.target],
+                command: command.clone(),
             },
-        }
-        .encode();
-        self.pending = Some((request, datagram.clone()));
-        self.answered = false;
-        self.suspect = None;
-        datagram
-    }
-
-    /// The pending request's datagram, unchanged (same request number).
-    pub fn retry_datagram(&self) -> Option<&[u8]> {
-        self.pending
-            .as_ref()
-            .map(|(_, datagram)| datagram.as_slice())
+        };
+        Some(envelope.encode())
     }
 
     /// The attempt timed out: the replica is suspected (probably down), and
@@ -176,6 +182,7 @@ impl Session {
         let Ok(envelope) = Envelope::decode(datagram, self.group) else {
             return Progress::Ignored;
         };
+        let sender = envelope.sender;
         let Message::ClientReply {
             client,
             request,
@@ -192,6 +199,20 @@ impl Session {
         let hint = match result.map(|bytes| Reply::decode(&bytes)) {
             None => leader,
             Some(Ok(Reply::NotLeader { leader })) => leader,
+            // The replica wants proof of our address before it answers
+            // with more bytes than we sent: send the same request again,
+            // with its cookie.
+            Some(Ok(Reply::Cookie { cookie })) => {
+                let from = usize::from(sender);
+                if from >= self.replicas {
+                    return Progress::Ignored;
+                }
+                self.cookies[from] = cookie;
+                self.target = from;
+                return Progress::Resend {
+                    delay: Duration::ZERO,
+                };
+            }
             Some(Ok(reply)) => {
                 self.pending = None;
                 return Progress::Done(reply);
@@ -252,7 +273,7 @@ mod tests {
         let mut s = Session::new(5, GROUP, 3);
         let first = s.begin(&put());
         assert_eq!(s.pending(), Some(1));
-        assert_eq!(s.retry_datagram(), Some(first.as_slice()));
+        assert_eq!(s.retry_datagram(), Some(first.clone()));
         let decoded = Envelope::decode(&first, GROUP).unwrap();
         assert!(matches!(
             decoded.message,
@@ -346,6 +367,31 @@ mod tests {
                 delay: Duration::ZERO
             }
         );
+    }
+
+    #[test]
+    fn a_cookie_is_kept_per_replica_and_sent_with_the_same_request() {
+        let mut s = Session::new(1, GROUP, 3);
+        s.begin(&put());
+        let cookie = |datagram: &[u8]| match Envelope::decode(datagram, GROUP).unwrap().message {
+            Message::ClientRequest {
+                request, cookie, ..
+            } => (request, cookie),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(cookie(&s.retry_datagram().unwrap()), (1, 0));
+        // Replica 1 (the sender of `reply`) asks for proof of our address.
+        assert_eq!(
+            s.on_datagram(&reply(1, 1, None, Some(Reply::Cookie { cookie: 77 }))),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+        assert_eq!(s.target(), 1);
+        assert_eq!(cookie(&s.retry_datagram().unwrap()), (1, 77));
+        // Another replica has its own key: no cookie for it yet.
+        s.timed_out();
+        assert_eq!(cookie(&s.retry_datagram().unwrap()), (1, 0));
     }
 
     #[test]

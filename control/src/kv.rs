@@ -49,6 +49,10 @@ pub enum Reply {
     /// longer than `max` bytes ([`MAX_LOG_VALUE_LEN`]). Sending it again
     /// gets the same answer.
     TooLarge { max: u32 },
+    /// Not answered yet: the replica's proof of the client's address
+    /// (`riptide_node::cookie`), sent instead of an answer larger than the
+    /// request. The client sends the same request again with it.
+    Cookie { cookie: u64 },
 }
 
 /// Longest log value a command may have ([`Command::log_len`]): a value
@@ -105,6 +109,7 @@ mod tag {
     pub const SWAPPED: u8 = 3;
     pub const NOT_LEADER: u8 = 4;
     pub const TOO_LARGE: u8 = 5;
+    pub const COOKIE: u8 = 6;
 
     pub const NOOP: u8 = 0;
     pub const REQUEST: u8 = 1;
@@ -235,6 +240,10 @@ impl Reply {
                     Some(id) => out.extend([tag::SOME, *id]),
                 }
             }
+            Reply::Cookie { cookie } => {
+                out.push(tag::COOKIE);
+                out.extend(cookie.to_be_bytes());
+            }
             Reply::TooLarge { max } => {
                 out.push(tag::TOO_LARGE);
                 out.extend(max.to_be_bytes());
@@ -265,6 +274,7 @@ impl Reply {
                 },
             },
             tag::TOO_LARGE => Reply::TooLarge { max: r.u32()? },
+            tag::COOKIE => Reply::Cookie { cookie: r.u64()? },
             other => {
                 return Err(KvDecodeError::UnknownTag {
                     what: "reply",
@@ -522,6 +532,7 @@ mod tests {
             any::<bool>().prop_map(Reply::Swapped),
             prop::option::of(any::<u8>()).prop_map(|leader| Reply::NotLeader { leader }),
             any::<u32>().prop_map(|max| Reply::TooLarge { max }),
+            any::<u64>().prop_map(|cookie| Reply::Cookie { cookie }),
         ]
     }
 

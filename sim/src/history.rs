@@ -104,13 +104,14 @@ pub enum Output {
 impl Output {
     /// The output a client records for a replica's `reply`; `None` for a
     /// redirect, which is no outcome of the operation, and for a refusal,
-    /// which makes the operation a `fail` (it was not executed).
+    /// which makes the operation a `fail` (it was not executed), and for a
+    /// cookie, which asks for the request again.
     pub fn from_reply(reply: &Reply) -> Option<Output> {
         match reply {
             Reply::Value(value) => Some(Output::Read(value.clone())),
             Reply::Done => Some(Output::Nothing),
             Reply::Swapped(swapped) => Some(Output::Swapped(*swapped)),
-            Reply::NotLeader { .. } | Reply::TooLarge { .. } => None,
+            Reply::NotLeader { .. } | Reply::TooLarge { .. } | Reply::Cookie { .. } => None,
         }
     }
 

@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         // The client follows redirects and turns refusals into errors.
-        other @ (Reply::NotLeader { .. } | Reply::TooLarge { .. }) => {
+        other @ (Reply::NotLeader { .. } | Reply::TooLarge { .. } | Reply::Cookie { .. }) => {
             anyhow::bail!("unexpected reply {other:?}")
         }
     }
