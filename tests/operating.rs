@@ -383,3 +383,118 @@ fn a_client_follows_the_new_leader_as_soon_as_it_is_known() {
     assert!(lag < Duration::from_millis(150), "lag {lag:?}");
     assert!(resumed - killed < Duration::from_secs(3));
 }
+
+#[test]
+fn status_and_client_say_what_the_replicas_report_and_status_exits_by_health() {
+    let mut group = start_group();
+    let config = group.config_path().to_str().unwrap().to_string();
+    let status = || riptide(&["status", "--config", &config]);
+
+    let output = status();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert!(text(&output.stdout).contains("serving: replica"));
+
+    // One replica down: the group serves, degraded (exit 3).
+    let leader = group.leader().expect("a leader").id;
+    let [a, b] = [(leader + 1) % 3, (leader + 2) % 3];
+    group.kill(a).unwrap();
+    let output = status();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains(&format!("replica {a}: does not answer")),
+        "{stdout}"
+    );
+
+    // Two down, one of them restarted: it recovers, but only one other
+    // replica answers it, so nobody can lead. Both tools say so.
+    group.kill(b).unwrap();
+    group.restart(a).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let output = status();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("cannot serve"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("replica {a}: recovering")),
+        "{stdout}"
+    );
+    let (output, _) = client(
+        group.config_path(),
+        &["--timeout-ms", "1000", "put", "k", "v"],
+    );
+    let stderr = text(&output.stderr);
+    println!("{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot serve") && stderr.contains(&format!("replica {a}: recovering")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("election may be stuck"), "{stderr}");
+}
+
+#[test]
+fn no_reply_to_an_unproven_source_is_larger_than_its_request() {
+    use riptide_node::status::{STATUS_REQUEST, parse_cookie_reply, status_request};
+
+    let group = start_group();
+    let leader = group.leader().expect("a leader").id;
+    let addr = group.config().replicas[usize::from(leader)].client;
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = vec![0; 1 << 16];
+    let mut ask = |datagram: &[u8]| {
+        socket.send_to(datagram, addr).unwrap();
+        let (len, _) = socket.recv_from(&mut buf).expect("an answer");
+        buf[..len].to_vec()
+    };
+
+    // Status: a cookie as long as the request, then the report.
+    let challenge = ask(STATUS_REQUEST);
+    assert_eq!(challenge.len(), STATUS_REQUEST.len());
+    let cookie = parse_cookie_reply(&challenge).expect("a cookie");
+    let report = ask(&status_request(cookie));
+    assert!(serde_json::from_slice::<serde_json::Value>(&report).is_ok());
+    println!(
+        "status: {} bytes answer a {}-byte request from an unproven source ({:.1}x); the \
+         report ({} bytes, {:.0}x the request) goes only to a proven one",
+        challenge.len(),
+        STATUS_REQUEST.len(),
+        challenge.len() as f64 / STATUS_REQUEST.len() as f64,
+        report.len(),
+        report.len() as f64 / STATUS_REQUEST.len() as f64,
+    );
+
+    // A get of a long value from a source that has not proven itself.
+    let value = "v".repeat(10_000);
+    let (output, _) = client(group.config_path(), &["put", "k", &value]);
+    assert!(output.status.success());
+    // Client id `leader + 3k` starts at the leader.
+    let mut session = Session::new(u64::from(leader) + 4242 * 3, group.config().group, 3);
+    assert_eq!(session.target(), usize::from(leader));
+    let get = session.begin(&kv::Command::Get { key: "k".into() });
+    let reply = ask(&get);
+    assert!(reply.len() <= get.len(), "{} > {}", reply.len(), get.len());
+    assert_eq!(
+        session.on_datagram(&reply),
+        Progress::Resend {
+            delay: Duration::ZERO
+        }
+    );
+    // Proven, the value comes.
+    let retry = session.retry_datagram().unwrap();
+    let answer = ask(&retry);
+    assert_eq!(
+        session.on_datagram(&answer),
+        Progress::Done(Reply::Value(Some(value)))
+    );
+    println!(
+        "get: {} bytes answer a {}-byte request from an unproven source; the {}-byte value \
+         goes to a proven one",
+        reply.len(),
+        get.len(),
+        answer.len()
+    );
+}

@@ -11,6 +11,11 @@ use riptide_control::kv::{Command, Reply, TooLarge};
 use thiserror::Error;
 
 use crate::ClusterConfig;
+use crate::status::{diagnose, sweep};
+
+/// How long the replicas have to answer the status requests of a
+/// diagnosis.
+const DIAGNOSIS_WAIT: Duration = Duration::from_millis(500);
 
 /// Why a request did not complete.
 #[derive(Debug, Error)]
@@ -20,11 +25,10 @@ pub enum ClientError {
          `riptide status` shows each replica"
     )]
     NoAnswer { waited: Duration, tried: String },
-    #[error(
-        "replicas answered, but none was the leader within {waited:?}: an election may be \
-         stuck (is a majority running and reachable?)"
-    )]
-    NoLeader { waited: Duration },
+    /// `diagnosis` is what the replicas report when asked for their status
+    /// (`riptide status`), read for the operator.
+    #[error("replicas answered, but none led within {waited:?}; {diagnosis}")]
+    NoLeader { waited: Duration, diagnosis: String },
     /// Refused before it was sent, or by the replicas: the same either way.
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
@@ -128,7 +132,10 @@ impl Client {
             if Instant::now() >= deadline {
                 let waited = start.elapsed();
                 return Err(if self.session.answered() {
-                    ClientError::NoLeader { waited }
+                    ClientError::NoLeader {
+                        waited,
+                        diagnosis: self.diagnose(),
+                    }
                 } else {
                     let tried: Vec<String> =
                         self.replicas.iter().map(ToString::to_string).collect();
@@ -143,6 +150,22 @@ impl Client {
                 .retry_datagram()
                 .expect("a request is pending until it completes")
                 .to_vec();
+        }
+    }
+
+    /// What the replicas say about themselves, after requests went
+    /// unanswered by a leader: recovering, electing, not there.
+    fn diagnose(&self) -> String {
+        let ids = 0..u8::try_from(self.replicas.len()).unwrap_or(u8::MAX);
+        match sweep(&self.replicas, DIAGNOSIS_WAIT) {
+            Ok(reports) => {
+                let by_id: Vec<_> = ids.zip(reports).collect();
+                diagnose(by_id.len() as u8, &by_id).to_string()
+            }
+            Err(error) => format!(
+                "an election may be stuck (is a majority running and reachable?); \
+                 asking the replicas for their status failed: {error}"
+            ),
         }
     }
 
