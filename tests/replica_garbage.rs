@@ -29,6 +29,7 @@ fn garbage(rng: &mut Rng, group: u16, client_port: bool) -> Vec<u8> {
             Message::ClientRequest {
                 client: rng.next_u64(),
                 request: 1,
+                cookie: rng.next_u64(),
                 command: vec![1, 0, 0, 0, 1, b'k'],
             }
         } else {

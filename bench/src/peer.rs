@@ -151,10 +151,13 @@ async fn front(socket: UdpSocket, raft: Raft<Types>, machine: StateMachine, grou
     while let Ok((len, from)) = socket.recv_from(&mut buf).await {
         let Ok(Envelope {
             message:
+                // The peer answers on loopback for the benchmark only: it
+                // asks no cookie (`riptide_node::cookie`).
                 Message::ClientRequest {
                     client,
                     request,
                     command,
+                    ..
                 },
             ..
         }) = Envelope::decode(&buf[..len], group)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use riptide_wire::{Envelope, Message};
 
-use crate::kv::{Command, Reply};
+use crate::kv::{Command, Reply, TooLarge};
 
 /// The sender id clients put in their datagrams' headers: not a replica.
 pub const CLIENT_SENDER: u8 = 0xFF;
@@ -33,6 +33,14 @@ pub enum Progress {
 /// about one heartbeat, so the client does not spin.
 pub const NO_LEADER_PAUSE: Duration = Duration::from_millis(20);
 
+/// How many hints naming the replica that just timed out are disbelieved
+/// before the session tries it again. After a leader dies, the others keep
+/// naming it until their election timeout passes; believing them costs one
+/// more attempt timeout per hint. 40 pauses of [`NO_LEADER_PAUSE`] (800 ms)
+/// outlast the default election timeout (300 to 600 ms); a leader that was
+/// only slow is tried again after that.
+pub const SUSPECT_HINTS: u32 = 40;
+
 /// One client session without I/O.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -43,9 +51,16 @@ pub struct Session {
     /// this session knows.
     target: usize,
     next_request: u64,
+    /// The pending request's number and encoded command.
     pending: Option<(u64, Vec<u8>)>,
+    /// Each replica's cookie for this client's address (0: none yet):
+    /// `riptide_node::cookie`.
+    cookies: Vec<u64>,
     /// Whether any replica answered the pending request at all.
     answered: bool,
+    /// The replica whose attempt last timed out for the pending request,
+    /// and how many hints naming it are left to disbelieve.
+    suspect: Option<(usize, u32)>,
 }
 
 impl Session {
@@ -60,7 +75,9 @@ impl Session {
             target: (client % replicas.max(1) as u64) as usize,
             next_request: 1,
             pending: None,
+            cookies: vec![0; replicas.max(1)],
             answered: false,
+            suspect: None,
         }
     }
 
@@ -86,35 +103,75 @@ impl Session {
 
     /// Starts a request; returns the datagram to send to [`Session::target`].
     /// A request still pending is given up (its outcome stays unknown).
+    /// A command the replicas would refuse ([`Command::check_size`]) is
+    /// refused here, before anything is sent.
+    pub fn try_begin(&mut self, command: &Command) -> Result<Vec<u8>, TooLarge> {
+        command.check_size()?;
+        Ok(self.begin(command))
+    }
+
+    /// [`Session::try_begin`] for a command known to fit.
+    ///
+    /// # Panics
+    /// If the command does not fit one datagram (far above
+    /// [`crate::kv::MAX_LOG_VALUE_LEN`]).
     pub fn begin(&mut self, command: &Command) -> Vec<u8> {
         let request = self.next_request;
         self.next_request += 1;
-        let datagram = Envelope {
+        self.pending = Some((request, command.encode()));
+        self.answered = false;
+        self.suspect = None;
+        self.retry_datagram()
+            .expect("a request is pending: it was just begun")
+    }
+
+    /// The pending request's datagram for [`Session::target`]: the same
+    /// request number and command, with the target's cookie.
+    pub fn retry_datagram(&self) -> Option<Vec<u8>> {
+        let (request, command) = self.pending.as_ref()?;
+        let envelope = Envelope {
             group: self.group,
             sender: CLIENT_SENDER,
             life: 0,
             message: Message::ClientRequest {
                 client: self.client,
-                request,
-                command: command.encode(),
+                request: *request,
+                cookie: self.cookies[self.target],
+                command: command.clone(),
             },
-        }
-        .encode();
-        self.pending = Some((request, datagram.clone()));
-        self.answered = false;
-        datagram
+        };
+        Some(envelope.encode())
     }
 
-    /// The pending request's datagram, unchanged (same request number).
-    pub fn retry_datagram(&self) -> Option<&[u8]> {
-        self.pending
-            .as_ref()
-            .map(|(_, datagram)| datagram.as_slice())
-    }
-
-    /// The attempt timed out: the next one goes to the next replica.
+    /// The attempt timed out: the replica is suspected (probably down), and
+    /// the next attempt goes to the next replica.
     pub fn timed_out(&mut self) {
+        self.suspect = Some((self.target, SUSPECT_HINTS));
+        self.move_on();
+    }
+
+    /// To the next replica that is not the suspect.
+    fn move_on(&mut self) {
         self.target = (self.target + 1) % self.replicas;
+        if self
+            .suspect
+            .is_some_and(|(suspect, _)| suspect == self.target)
+            && self.replicas > 1
+        {
+            self.target = (self.target + 1) % self.replicas;
+        }
+    }
+
+    /// Whether a hint naming `leader` is believed: not while it names the
+    /// replica that just timed out, for [`SUSPECT_HINTS`] hints.
+    fn believe(&mut self, leader: usize) -> bool {
+        match &mut self.suspect {
+            Some((suspect, left)) if *suspect == leader && *left > 0 => {
+                *left -= 1;
+                false
+            }
+            _ => true,
+        }
     }
 
     /// A datagram arrived on the client's socket (untrusted bytes).
@@ -125,6 +182,7 @@ impl Session {
         let Ok(envelope) = Envelope::decode(datagram, self.group) else {
             return Progress::Ignored;
         };
+        let sender = envelope.sender;
         let Message::ClientReply {
             client,
             request,
@@ -141,6 +199,20 @@ impl Session {
         let hint = match result.map(|bytes| Reply::decode(&bytes)) {
             None => leader,
             Some(Ok(Reply::NotLeader { leader })) => leader,
+            // The replica wants proof of our address before it answers
+            // with more bytes than we sent: send the same request again,
+            // with its cookie.
+            Some(Ok(Reply::Cookie { cookie })) => {
+                let from = usize::from(sender);
+                if from >= self.replicas {
+                    return Progress::Ignored;
+                }
+                self.cookies[from] = cookie;
+                self.target = from;
+                return Progress::Resend {
+                    delay: Duration::ZERO,
+                };
+            }
             Some(Ok(reply)) => {
                 self.pending = None;
                 return Progress::Done(reply);
@@ -148,14 +220,18 @@ impl Session {
             Some(Err(_)) => return Progress::Ignored,
         };
         match hint.map(usize::from).filter(|&l| l < self.replicas) {
-            Some(leader) if leader != self.target => {
+            Some(leader) if leader != self.target && self.believe(leader) => {
                 self.target = leader;
                 Progress::Resend {
                     delay: Duration::ZERO,
                 }
             }
+            // No leader known, a stale view naming the replica asked, or the
+            // replica that just timed out: ask the next one (not the
+            // suspect) after a pause. It learns the new leader within a
+            // heartbeat of the election.
             _ => {
-                self.timed_out();
+                self.move_on();
                 Progress::Resend {
                     delay: NO_LEADER_PAUSE,
                 }
@@ -197,7 +273,7 @@ mod tests {
         let mut s = Session::new(5, GROUP, 3);
         let first = s.begin(&put());
         assert_eq!(s.pending(), Some(1));
-        assert_eq!(s.retry_datagram(), Some(first.as_slice()));
+        assert_eq!(s.retry_datagram(), Some(first.clone()));
         let decoded = Envelope::decode(&first, GROUP).unwrap();
         assert!(matches!(
             decoded.message,
@@ -246,6 +322,76 @@ mod tests {
         assert_eq!(s.target(), 1);
         s.timed_out();
         assert_eq!(s.target(), 2);
+    }
+
+    #[test]
+    fn hints_naming_the_replica_that_timed_out_are_disbelieved_for_a_while() {
+        // Replica 0 led and died: the request to it timed out.
+        let mut s = Session::new(0, GROUP, 3);
+        s.begin(&put());
+        s.timed_out();
+        assert_eq!(s.target(), 1);
+        // The others still name 0 until their election timeout: the session
+        // keeps asking them, never 0, so it hears of the new leader at once.
+        for i in 0..SUSPECT_HINTS {
+            assert_eq!(
+                s.on_datagram(&reply(0, 1, Some(0), None)),
+                Progress::Resend {
+                    delay: NO_LEADER_PAUSE
+                }
+            );
+            assert_eq!(s.target(), if i % 2 == 0 { 2 } else { 1 }, "hint {i}");
+        }
+        // After that long, 0 was only slow: its hint is believed again.
+        assert_eq!(
+            s.on_datagram(&reply(0, 1, Some(0), None)),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+        assert_eq!(s.target(), 0);
+        // A hint naming a live replica is followed at once; a new request
+        // suspects nobody.
+        s.timed_out();
+        assert_eq!(
+            s.on_datagram(&reply(0, 1, Some(2), None)),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+        assert_eq!(s.target(), 2);
+        s.begin(&put());
+        assert_eq!(
+            s.on_datagram(&reply(0, 2, Some(0), None)),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+    }
+
+    #[test]
+    fn a_cookie_is_kept_per_replica_and_sent_with_the_same_request() {
+        let mut s = Session::new(1, GROUP, 3);
+        s.begin(&put());
+        let cookie = |datagram: &[u8]| match Envelope::decode(datagram, GROUP).unwrap().message {
+            Message::ClientRequest {
+                request, cookie, ..
+            } => (request, cookie),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(cookie(&s.retry_datagram().unwrap()), (1, 0));
+        // Replica 1 (the sender of `reply`) asks for proof of our address.
+        assert_eq!(
+            s.on_datagram(&reply(1, 1, None, Some(Reply::Cookie { cookie: 77 }))),
+            Progress::Resend {
+                delay: Duration::ZERO
+            }
+        );
+        assert_eq!(s.target(), 1);
+        assert_eq!(cookie(&s.retry_datagram().unwrap()), (1, 77));
+        // Another replica has its own key: no cookie for it yet.
+        s.timed_out();
+        assert_eq!(cookie(&s.retry_datagram().unwrap()), (1, 0));
     }
 
     #[test]

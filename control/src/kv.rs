@@ -45,6 +45,31 @@ pub enum Reply {
     Swapped(bool),
     /// Not executed here: the receiver is not the leader; try `leader`.
     NotLeader { leader: Option<u8> },
+    /// Refused, not executed anywhere: the command's log value would be
+    /// longer than `max` bytes ([`MAX_LOG_VALUE_LEN`]). Sending it again
+    /// gets the same answer.
+    TooLarge { max: u32 },
+    /// Not answered yet: the replica's proof of the client's address
+    /// (`riptide_node::cookie`), sent instead of an answer larger than the
+    /// request. The client sends the same request again with it.
+    Cookie { cookie: u64 },
+}
+
+/// Longest log value a command may have ([`Command::log_len`]): a value
+/// must fit one entry of a catch-up or promise datagram with room to
+/// spare. Every replica refuses a longer command at once with
+/// [`Reply::TooLarge`]; clients check before they send.
+pub const MAX_LOG_VALUE_LEN: usize = 16 * 1024;
+
+/// A command too long for the log: its length and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "the command takes {len} bytes in the log, over the limit of {max} bytes \
+     (its key and values, plus at most 31 bytes of framing)"
+)]
+pub struct TooLarge {
+    pub len: usize,
+    pub max: usize,
 }
 
 /// What a log entry carries.
@@ -94,6 +119,8 @@ mod tag {
     pub const DONE: u8 = 2;
     pub const SWAPPED: u8 = 3;
     pub const NOT_LEADER: u8 = 4;
+    pub const TOO_LARGE: u8 = 5;
+    pub const COOKIE: u8 = 6;
 
     pub const NOOP: u8 = 0;
     pub const REQUEST: u8 = 1;
@@ -115,6 +142,37 @@ impl Command {
         let command = Command::read(&mut r)?;
         r.finish()?;
         Ok(command)
+    }
+
+    /// The length of this command's log value ([`LogValue::Request`]), read
+    /// or write alike: the tag, client id, request number and the command.
+    pub fn log_len(&self) -> usize {
+        1 + 8 + 8 + self.encoded_len()
+    }
+
+    /// Whether the command fits the log: [`MAX_LOG_VALUE_LEN`].
+    pub fn check_size(&self) -> Result<(), TooLarge> {
+        let len = self.log_len();
+        if len > MAX_LOG_VALUE_LEN {
+            return Err(TooLarge {
+                len,
+                max: MAX_LOG_VALUE_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Command::encode`]'s length, without encoding.
+    fn encoded_len(&self) -> usize {
+        let string = |s: &str| 4 + s.len();
+        let option = |s: Option<&str>| 1 + s.map_or(0, string);
+        1 + match self {
+            Command::Get { key } | Command::Delete { key } => string(key),
+            Command::Put { key, value } => string(key) + string(value),
+            Command::Cas { key, expected, new } => {
+                string(key) + option(expected.as_deref()) + string(new)
+            }
+        }
     }
 
     /// The key the command reads or writes.
@@ -194,6 +252,14 @@ impl Reply {
                     Some(id) => out.extend([tag::SOME, *id]),
                 }
             }
+            Reply::Cookie { cookie } => {
+                out.push(tag::COOKIE);
+                out.extend(cookie.to_be_bytes());
+            }
+            Reply::TooLarge { max } => {
+                out.push(tag::TOO_LARGE);
+                out.extend(max.to_be_bytes());
+            }
         }
         out
     }
@@ -219,6 +285,8 @@ impl Reply {
                     true => Some(r.u8()?),
                 },
             },
+            tag::TOO_LARGE => Reply::TooLarge { max: r.u32()? },
+            tag::COOKIE => Reply::Cookie { cookie: r.u64()? },
             other => {
                 return Err(KvDecodeError::UnknownTag {
                     what: "reply",
@@ -238,11 +306,10 @@ impl Write {
         self.command.encode_into(out);
     }
 
-    /// Bytes this write adds to a batch.
+    /// Bytes this write adds to a batch: its session coordinates and its
+    /// command ([`Command::log_len`] without the log value's tag).
     pub fn encoded_len(&self) -> usize {
-        let mut out = Vec::new();
-        self.encode_into(&mut out);
-        out.len()
+        self.command.log_len() - 1
     }
 }
 
@@ -537,6 +604,8 @@ mod tests {
             Just(Reply::Done),
             any::<bool>().prop_map(Reply::Swapped),
             prop::option::of(any::<u8>()).prop_map(|leader| Reply::NotLeader { leader }),
+            any::<u32>().prop_map(|max| Reply::TooLarge { max }),
+            any::<u64>().prop_map(|cookie| Reply::Cookie { cookie }),
         ]
     }
 
@@ -565,6 +634,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn log_len_is_the_log_value_length(c in arb_command(), client: u64, request: u64) {
+            let len = LogValue::Request { client, request, command: c.clone() }.encode().len();
+            prop_assert_eq!(c.log_len(), len);
+        }
+
         #[test]
         fn command_round_trips(c in arb_command()) {
             prop_assert_eq!(Command::decode(&c.encode()), Ok(c));
@@ -664,6 +739,11 @@ mod tests {
         let batch = LogValue::Batch(vec![write(1, 1, "a"), write(2, 1, "b"), write(1, 1, "a")]);
         let bytes = batch.encode();
         assert_eq!(LogValue::decode(&bytes), Ok(batch.clone()));
+        let LogValue::Batch(writes) = &batch else {
+            unreachable!()
+        };
+        let lens: usize = writes.iter().map(Write::encoded_len).sum();
+        assert_eq!(bytes.len(), LogValue::BATCH_HEADER_LEN + lens);
         let mut kv = KvStore::new();
         assert_eq!(
             kv.apply(&batch),

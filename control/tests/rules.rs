@@ -1214,3 +1214,40 @@ fn with_the_window_full_every_write_that_arrives_before_a_slot_opens_shares_that
     );
     assert_eq!((replica.commit(), replica.applied()), (2, 2));
 }
+
+#[test]
+fn a_command_too_large_for_the_log_is_refused_at_once_by_leader_and_follower() {
+    let max = riptide_control::kv::MAX_LOG_VALUE_LEN;
+    let too_large = Command::Put {
+        key: "k".into(),
+        value: "v".repeat(20_000),
+    };
+    assert!(too_large.log_len() > max);
+    let refused = Reply::TooLarge { max: max as u32 };
+    let (mut replica, ..) = leader(0, Variant::Correct);
+    let outputs = step(&mut replica, request(5, 1, too_large.clone()));
+    assert_eq!(replies(&outputs), [(5, 1, refused.clone())]);
+    assert!(submitted(&outputs).is_empty(), "nothing reaches the log");
+    // The largest command that fits is served as usual.
+    let fits = Command::Put {
+        key: "k".into(),
+        value: "v".repeat(max - 26 - 1),
+    };
+    assert_eq!(fits.log_len(), max);
+    let outputs = step(&mut replica, request(5, 2, fits));
+    assert_eq!(submitted(&outputs).len(), 1);
+    // A follower refuses it too, rather than sending the client on.
+    let (mut follower, ..) = leader(0, Variant::Correct);
+    let higher = Ballot::new(9, 1);
+    receive(
+        &mut follower,
+        1,
+        Message::Nack {
+            ballot: higher,
+            slot: 1,
+        },
+    );
+    assert_eq!(follower.status().role, Role::Follower);
+    let outputs = step(&mut follower, request(6, 1, too_large));
+    assert_eq!(replies(&outputs), [(6, 1, refused)]);
+}

@@ -7,10 +7,15 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use riptide_control::client::{Progress, Session};
-use riptide_control::kv::{Command, Reply};
+use riptide_control::kv::{Command, Reply, TooLarge};
 use thiserror::Error;
 
 use crate::ClusterConfig;
+use crate::status::{diagnose, sweep};
+
+/// How long the replicas have to answer the status requests of a
+/// diagnosis.
+const DIAGNOSIS_WAIT: Duration = Duration::from_millis(500);
 
 /// Why a request did not complete.
 #[derive(Debug, Error)]
@@ -20,12 +25,14 @@ pub enum ClientError {
          `riptide status` shows each replica"
     )]
     NoAnswer { waited: Duration, tried: String },
-    #[error(
-        "replicas answered, but none was the leader within {waited:?}: an election may be \
-         stuck (is a majority running and reachable?)"
-    )]
-    NoLeader { waited: Duration },
-    #[error("client socket: {0}")]
+    /// `diagnosis` is what the replicas report when asked for their status
+    /// (`riptide status`), read for the operator.
+    #[error("replicas answered, but none led within {waited:?}; {diagnosis}")]
+    NoLeader { waited: Duration, diagnosis: String },
+    /// Refused before it was sent, or by the replicas: the same either way.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    #[error("client socket")]
     Io(#[from] std::io::Error),
 }
 
@@ -81,7 +88,7 @@ impl Client {
     pub fn execute(&mut self, command: &Command) -> Result<Reply, ClientError> {
         let start = Instant::now();
         let deadline = start + self.options.deadline;
-        let mut datagram = self.session.begin(command);
+        let mut datagram = self.session.try_begin(command)?;
         let mut buf = vec![0; 1 << 16];
         loop {
             let attempt_end = (Instant::now() + self.options.attempt_timeout).min(deadline);
@@ -107,6 +114,12 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 };
                 match self.session.on_datagram(&buf[..len]) {
+                    Progress::Done(Reply::TooLarge { max }) => {
+                        return Err(ClientError::TooLarge(TooLarge {
+                            len: command.log_len(),
+                            max: max as usize,
+                        }));
+                    }
                     Progress::Done(reply) => return Ok(reply),
                     Progress::Resend { delay } => resend_at = Some(Instant::now() + delay),
                     Progress::Ignored => {}
@@ -119,7 +132,10 @@ impl Client {
             if Instant::now() >= deadline {
                 let waited = start.elapsed();
                 return Err(if self.session.answered() {
-                    ClientError::NoLeader { waited }
+                    ClientError::NoLeader {
+                        waited,
+                        diagnosis: self.diagnose(),
+                    }
                 } else {
                     let tried: Vec<String> =
                         self.replicas.iter().map(ToString::to_string).collect();
@@ -134,6 +150,22 @@ impl Client {
                 .retry_datagram()
                 .expect("a request is pending until it completes")
                 .to_vec();
+        }
+    }
+
+    /// What the replicas say about themselves, after requests went
+    /// unanswered by a leader: recovering, electing, not there.
+    fn diagnose(&self) -> String {
+        let ids = 0..u8::try_from(self.replicas.len()).unwrap_or(u8::MAX);
+        match sweep(&self.replicas, DIAGNOSIS_WAIT) {
+            Ok(reports) => {
+                let by_id: Vec<_> = ids.zip(reports).collect();
+                diagnose(by_id.len() as u8, &by_id).to_string()
+            }
+            Err(error) => format!(
+                "an election may be stuck (is a majority running and reachable?); \
+                 asking the replicas for their status failed: {error}"
+            ),
         }
     }
 

@@ -18,7 +18,7 @@ use thiserror::Error;
 /// Why a `cluster.toml` was rejected.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: String,
         source: std::io::Error,
@@ -254,7 +254,11 @@ fn validate(raw: RawConfig) -> Result<ClusterConfig, ConfigError> {
         if usize::from(r.id) >= n {
             return Err(ConfigError::invalid(
                 field("id"),
-                format!("id {} out of range: ids of {n} replicas are 0..{n}", r.id),
+                format!(
+                    "id {} out of range: {n} replicas have ids {}",
+                    r.id,
+                    id_list(n)
+                ),
             ));
         }
         let peer: SocketAddrV4 = r.address.parse().map_err(|_| {
@@ -266,6 +270,12 @@ fn validate(raw: RawConfig) -> Result<ClusterConfig, ConfigError> {
                 ),
             )
         })?;
+        if let Some(problem) = unusable_ip(*peer.ip()) {
+            return Err(ConfigError::invalid(
+                field("address"),
+                format!("{peer}: {problem}"),
+            ));
+        }
         if peer.port() == 0 {
             return Err(ConfigError::invalid(
                 field("address"),
@@ -290,6 +300,26 @@ fn validate(raw: RawConfig) -> Result<ClusterConfig, ConfigError> {
                 })
             })
             .transpose()?;
+        if let Some(mac) = mac {
+            if let Some(problem) = unusable_mac(mac) {
+                return Err(ConfigError::invalid(
+                    field("mac"),
+                    format!("{}: {problem}", format_mac(mac)),
+                ));
+            }
+            if let Some(other) = raw.replica[..index]
+                .iter()
+                .position(|o| o.mac.as_deref().and_then(parse_mac) == Some(mac))
+            {
+                return Err(ConfigError::invalid(
+                    field("mac"),
+                    format!(
+                        "{} is already replica[{other}].mac: frames for one would reach the other",
+                        format_mac(mac)
+                    ),
+                ));
+            }
+        }
         by_id.insert(
             r.id,
             ReplicaAddr {
@@ -327,40 +357,101 @@ fn check_ports_distinct(raw: &[RawReplica], replicas: &[ReplicaAddr]) -> Result<
     Ok(())
 }
 
+/// Longest tick: a second. Elections take tens of ticks, so longer ticks
+/// mean a group that stays without a leader for minutes.
+pub const MAX_TICK_MS: u64 = 1_000;
+
+/// Most ticks any timeout may last: with 1 ms ticks, a little over 16
+/// minutes. It keeps every sum and product of tick counts far from
+/// wrapping.
+pub const MAX_TICKS: u64 = 1_000_000;
+
 fn validate_timing(t: Timing) -> Result<Timing, ConfigError> {
     let [lo, hi] = t.election_ticks;
+    let ticks = |n: u64| (1..=MAX_TICKS).contains(&n);
+    let in_range = format!("must be 1 to {MAX_TICKS} ticks");
     let problems = [
-        (t.tick_ms == 0, "timing.tick_ms", "must be at least 1"),
         (
-            t.heartbeat_ticks == 0,
+            !(1..=MAX_TICK_MS).contains(&t.tick_ms),
+            "timing.tick_ms",
+            format!("must be 1 to {MAX_TICK_MS} (ms)"),
+        ),
+        (
+            !ticks(t.heartbeat_ticks),
             "timing.heartbeat_ticks",
-            "must be at least 1",
+            in_range.clone(),
+        ),
+        (
+            !ticks(lo) || !ticks(hi),
+            "timing.election_ticks",
+            format!("both bounds {in_range}"),
         ),
         (
             lo > hi,
             "timing.election_ticks",
-            "must be [lo, hi] with lo <= hi",
+            "must be [lo, hi] with lo <= hi".to_string(),
         ),
         (
-            lo <= 2 * t.heartbeat_ticks,
+            // Every condition is evaluated, out-of-range values included:
+            // saturating, so `2 * heartbeat_ticks` cannot wrap into a pass.
+            lo <= t.heartbeat_ticks.saturating_mul(2),
             "timing.election_ticks",
-            "the lower bound must exceed two heartbeat intervals, or followers \
-             start elections while the leader is healthy",
+            "the lower bound must exceed two heartbeat intervals (timing.heartbeat_ticks), \
+             or followers start elections while the leader is healthy"
+                .to_string(),
         ),
         (
-            t.retransmit_ticks == 0,
+            !ticks(t.retransmit_ticks),
             "timing.retransmit_ticks",
-            "must be at least 1",
+            in_range.clone(),
         ),
         (
             t.window == 0 || t.window > 0xFFFF,
             "timing.window",
-            "must be 1 to 65535 (the NIC's window register has 16 bits)",
+            "must be 1 to 65535 (the NIC's window register has 16 bits)".to_string(),
         ),
     ];
-    match problems.iter().find(|(bad, ..)| *bad) {
-        Some((_, field, problem)) => Err(ConfigError::invalid(*field, *problem)),
+    match problems.into_iter().find(|(bad, ..)| *bad) {
+        Some((_, field, problem)) => Err(ConfigError::invalid(field, problem)),
         None => Ok(t),
+    }
+}
+
+/// "0, 1, 2": the ids of a group of `n`, as people read them (`0..3` reads
+/// as if it included 3).
+pub fn id_list(n: usize) -> String {
+    (0..n)
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why others cannot send to `ip`, if they cannot. A replica's address is
+/// where its peers and clients send, not only where it listens: the
+/// wildcard `0.0.0.0` names no host (and would share its port with every
+/// address of the machine), and a multicast or broadcast address is not
+/// one replica.
+fn unusable_ip(ip: Ipv4Addr) -> Option<&'static str> {
+    if ip.is_unspecified() {
+        Some("0.0.0.0 is not an address others can send to; give the address of the replica's host")
+    } else if ip.is_multicast() {
+        Some("a multicast address is not one replica's address")
+    } else if ip.is_broadcast() {
+        Some("the broadcast address is not one replica's address")
+    } else {
+        None
+    }
+}
+
+/// Why `mac` cannot be a board's own address, if it cannot: frames are
+/// addressed to it one replica at a time.
+fn unusable_mac(mac: [u8; 6]) -> Option<&'static str> {
+    if mac == [0; 6] {
+        Some("the all-zero MAC is no NIC's address")
+    } else if mac[0] & 1 == 1 {
+        Some("a multicast MAC (lowest bit of the first byte set) is no NIC's address")
+    } else {
+        None
     }
 }
 
@@ -533,6 +624,63 @@ client_port = 7201
     }
 
     #[test]
+    fn an_address_others_cannot_send_to_is_named() {
+        for (bad, says) in [
+            (
+                "0.0.0.0:7101",
+                "0.0.0.0 is not an address others can send to",
+            ),
+            ("239.1.2.3:7101", "multicast"),
+            ("255.255.255.255:7101", "broadcast"),
+        ] {
+            let message = rejected(&GOOD.replacen("127.0.0.1:7101", bad, 1));
+            assert!(
+                message.starts_with("replica[2].address:") && message.contains(says),
+                "{bad}: {message}"
+            );
+        }
+        // The wildcard beside a host address on the same port: the second
+        // replica could never bind.
+        let message = rejected(&GOOD.replacen("127.0.0.1:7101", "0.0.0.0:7100", 1));
+        assert!(message.starts_with("replica[2].address:"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_multicast_and_zero_macs_are_named() {
+        let with_mac = GOOD.replacen(
+            "client_port = 7200\n",
+            "client_port = 7200\nmac = \"02:52:54:00:00:02\"\n",
+            1,
+        );
+        let message = rejected(&with_mac);
+        assert!(
+            message.starts_with("replica[1].mac: 02:52:54:00:00:02 is already replica[0].mac"),
+            "{message}"
+        );
+        for (mac, says) in [
+            ("01:00:5e:00:00:01", "multicast"),
+            ("ff:ff:ff:ff:ff:ff", "multicast"),
+            ("00:00:00:00:00:00", "all-zero"),
+        ] {
+            let message = rejected(&GOOD.replacen("02:52:54:00:00:02", mac, 1));
+            assert!(
+                message.starts_with("replica[1].mac:") && message.contains(says),
+                "{mac}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_out_of_range_are_listed_one_by_one() {
+        let message = rejected(&GOOD.replacen("id = 2", "id = 3", 1));
+        assert!(
+            message.ends_with("3 replicas have ids 0, 1, 2"),
+            "{message}"
+        );
+        assert_eq!(id_list(1), "0");
+    }
+
+    #[test]
     fn a_bad_mac_is_named() {
         let text = GOOD.replacen("02:52:54:00:00:02", "02:52:54:00:00", 1);
         assert!(rejected(&text).starts_with("replica[1].mac:"));
@@ -556,6 +704,28 @@ client_port = 7201
             (
                 "retransmit_ticks = 8",
                 "retransmit_ticks = 0",
+                "timing.retransmit_ticks",
+            ),
+            // A tick so long the replica never ticks.
+            (
+                "tick_ms = 5",
+                "tick_ms = 18446744073709551615",
+                "timing.tick_ms",
+            ),
+            // 2 * heartbeat_ticks would wrap to 2 and pass `lo > 2 * hb`.
+            (
+                "heartbeat_ticks = 4",
+                "heartbeat_ticks = 9223372036854775809",
+                "timing.heartbeat_ticks",
+            ),
+            (
+                "election_ticks = [20, 40]",
+                "election_ticks = [20, 18446744073709551615]",
+                "timing.election_ticks",
+            ),
+            (
+                "retransmit_ticks = 8",
+                "retransmit_ticks = 18446744073709551615",
                 "timing.retransmit_ticks",
             ),
         ];

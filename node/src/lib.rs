@@ -11,12 +11,14 @@
 //! - [`node`]: the control plane wired to its NIC, without I/O;
 //! - [`serve`]: the loop that moves datagrams and ticks through a node;
 //! - [`status`]: the status dump, asked for by datagram;
+//! - [`cookie`]: proof of a source address before a reply larger than its request;
 //! - [`client`]: the blocking KV client.
 //!
 //! `docs/runtime.md` describes the process, its threading and its ports.
 
 pub mod client;
 pub mod config;
+pub mod cookie;
 pub mod lives;
 pub mod nic;
 pub mod node;

@@ -23,7 +23,7 @@ use thiserror::Error;
 use tracing::info;
 
 use super::config::ClusterConfig;
-use super::status::{Answer, probe};
+use super::status::{history, probe};
 
 /// How long a start that has no record to go by (a `--bootstrap`, or no
 /// start record) listens to its peers before it decides how to start. Peers
@@ -33,11 +33,11 @@ const PEER_PROBE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Error)]
 pub enum LivesError {
-    #[error("cannot create the state directory {path}: {source}")]
+    #[error("cannot create the state directory {path}")]
     CreateDir { path: PathBuf, source: io::Error },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write { path: PathBuf, source: io::Error },
     #[error(
         "{path} is not a start count ({content:?}); if this replica ran before, start it with \
@@ -218,7 +218,7 @@ pub fn settle_with_peers(
     let answers = probe(&peers, PEER_PROBE).map_err(LivesError::Probe)?;
     let history = answers
         .iter()
-        .find_map(|(&addr, answer)| Answer::history(answer).map(|why| (addr, why)));
+        .find_map(|(&addr, report)| history(report).map(|why| (addr, why)));
     match (mode, history) {
         (StartMode::Bootstrap, Some((addr, why))) => Err(LivesError::GroupHasRun { addr, why }),
         (StartMode::FromRecord, Some((addr, why))) => {
@@ -254,7 +254,10 @@ fn read_count(path: &Path) -> Result<u64, LivesError> {
     };
     let text = String::from_utf8_lossy(&bytes);
     match text.trim().parse::<u64>() {
-        Ok(count) if count > 0 && count < u64::MAX => Ok(count),
+        // A count is an incarnation (32 bits, `Life::incarnation`) plus one
+        // at most: anything larger was not written by a replica, and would
+        // fail a later start instead of this one.
+        Ok(count) if count > 0 && count <= u64::from(u32::MAX) => Ok(count),
         _ => Err(LivesError::Corrupt {
             path: path.to_path_buf(),
             content: text.chars().take(40).collect(),

@@ -21,13 +21,29 @@ use riptide_wire::{Envelope, Message};
 use tracing::{debug, info, warn};
 
 use super::config::ClusterConfig;
+use super::cookie::Cookies;
 use super::nic::{ReplicaNic, is_validation_drop};
 use super::ring::TransportStats;
-use super::status::{HostCounters, STATUS_REQUEST, StatusReport, role_name};
+use super::status::{HostCounters, StatusReport, cookie_reply, parse_status_request, role_name};
 
 /// Clients whose reply address a replica remembers at most; past it the book
 /// starts over (a forgotten client's retry is answered at its new address).
 const MAX_CLIENTS: usize = 1 << 16;
+
+/// How often the cookie key is replaced, in milliseconds: a cookie lasts
+/// one to two of these.
+const COOKIE_ROTATION_MS: u64 = 120_000;
+
+/// Where a client's replies go, and how much may be sent there unproven.
+#[derive(Debug, Clone, Copy)]
+struct ClientAddr {
+    addr: SocketAddr,
+    /// The length of the client's latest request: a reply to an unproven
+    /// address is at most this long.
+    request_len: usize,
+    /// Whether that request carried a valid cookie for `addr`.
+    proven: bool,
+}
 
 /// A datagram the node wants sent.
 #[derive(Debug)]
@@ -52,7 +68,10 @@ pub struct Node<F: ReplicaNic> {
     ports: Vec<u16>,
     /// This replica's NIC address: received datagrams are framed to it.
     own: Endpoint,
-    clients: BTreeMap<u64, SocketAddr>,
+    clients: BTreeMap<u64, ClientAddr>,
+    cookies: Cookies,
+    /// Ticks between two cookie key rotations.
+    cookie_rotation: u64,
     counters: HostCounters,
     transport: TransportStats,
     ticks: u64,
@@ -73,6 +92,8 @@ impl<F: ReplicaNic> Node<F> {
             replica,
             nic,
             clients: BTreeMap::new(),
+            cookies: Cookies::new(),
+            cookie_rotation: (COOKIE_ROTATION_MS / config.timing.tick_ms.max(1)).max(1),
             counters: HostCounters::default(),
             transport: TransportStats::default(),
             ticks: 0,
@@ -111,6 +132,9 @@ impl<F: ReplicaNic> Node<F> {
     /// One tick of the logical clock.
     pub fn tick(&mut self) {
         self.ticks += 1;
+        if self.ticks.is_multiple_of(self.cookie_rotation) {
+            self.cookies.rotate();
+        }
         self.step(Input::Tick);
     }
 
@@ -142,10 +166,17 @@ impl<F: ReplicaNic> Node<F> {
     /// status request, or garbage (counted and dropped).
     pub fn client_datagram(&mut self, from: SocketAddr, datagram: &[u8]) {
         self.counters.client_datagrams += 1;
-        if datagram == STATUS_REQUEST {
+        if let Some(cookie) = parse_status_request(datagram) {
             self.counters.status_requests += 1;
-            let report = self.status();
-            let datagram = serde_json::to_vec(&report).expect("a status report serializes");
+            // The report is some 800 bytes against a 23-byte request: only
+            // for an address that proved it receives there.
+            let datagram = if self.cookies.verify(from, cookie) {
+                let report = self.status();
+                serde_json::to_vec(&report).expect("a status report serializes")
+            } else {
+                self.counters.cookies_sent += 1;
+                cookie_reply(self.cookies.issue(from))
+            };
             self.outbox.push(Outgoing::Client { to: from, datagram });
             return;
         }
@@ -155,19 +186,27 @@ impl<F: ReplicaNic> Node<F> {
                 Message::ClientRequest {
                     client,
                     request,
+                    cookie,
                     command,
                 } => Command::decode(&command)
-                    .map(|command| (client, request, command))
+                    .map(|command| (client, request, cookie, command))
                     .map_err(|e| e.to_string()),
                 other => Err(format!("a {:?} on the client port", other.msg_type())),
             });
         match request {
-            Ok((client, request, command)) => {
+            Ok((client, request, cookie, command)) => {
                 self.counters.client_requests += 1;
                 if self.clients.len() >= MAX_CLIENTS && !self.clients.contains_key(&client) {
                     self.clients.clear();
                 }
-                self.clients.insert(client, from);
+                self.clients.insert(
+                    client,
+                    ClientAddr {
+                        addr: from,
+                        request_len: datagram.len(),
+                        proven: self.cookies.verify(from, cookie),
+                    },
+                );
                 self.step(Input::Client {
                     client,
                     request,
@@ -328,7 +367,12 @@ impl<F: ReplicaNic> Node<F> {
     }
 
     fn reply(&mut self, client: u64, request: u64, reply: Reply) {
-        let Some(&to) = self.clients.get(&client) else {
+        let Some(&ClientAddr {
+            addr: to,
+            request_len,
+            proven,
+        }) = self.clients.get(&client)
+        else {
             return;
         };
         let (leader, result) = match reply {
@@ -346,13 +390,35 @@ impl<F: ReplicaNic> Node<F> {
                 result,
             },
         };
-        match envelope.try_encode() {
-            Ok(datagram) => {
-                self.counters.client_replies += 1;
-                self.outbox.push(Outgoing::Client { to, datagram });
+        let mut datagram = match envelope.try_encode() {
+            Ok(datagram) => datagram,
+            Err(_) => {
+                self.counters.oversize += 1;
+                return;
             }
-            Err(_) => self.counters.oversize += 1,
+        };
+        if !proven && datagram.len() > request_len {
+            // A get's value (or any answer) longer than the request, to an
+            // address that may be forged: a cookie instead, which the
+            // client sends back with the same request. A cookie reply is
+            // 61 bytes; the shortest request is 63.
+            self.counters.cookies_sent += 1;
+            let cookie = Reply::Cookie {
+                cookie: self.cookies.issue(to),
+            };
+            datagram = Envelope {
+                message: Message::ClientReply {
+                    client,
+                    request,
+                    leader: None,
+                    result: Some(cookie.encode()),
+                },
+                ..envelope
+            }
+            .encode();
         }
+        self.counters.client_replies += 1;
+        self.outbox.push(Outgoing::Client { to, datagram });
     }
 
     fn log_changes(&mut self) {
@@ -482,7 +548,7 @@ mod tests {
                         Progress::Ignored => {}
                     }
                 }
-                datagram = session.retry_datagram().unwrap().to_vec();
+                datagram = session.retry_datagram().unwrap();
             }
             panic!("the request did not complete");
         }
@@ -569,19 +635,76 @@ mod tests {
         assert_eq!(group.request(&mut session, &put), Reply::Done);
     }
 
-    #[test]
-    fn a_status_request_is_answered_with_json() {
-        let mut group = Group::new();
-        group.nodes[0].client_datagram(client_addr(), STATUS_REQUEST);
+    /// The one datagram node 0 sends `client_addr()` for `request`.
+    fn answer(group: &mut Group, from: SocketAddr, request: &[u8]) -> Vec<u8> {
+        group.nodes[0].client_datagram(from, request);
         let outbox = group.nodes[0].take_outbox();
-        let Some(Outgoing::Client { datagram, .. }) = outbox.last() else {
-            panic!("no status reply: {outbox:?}");
-        };
-        let report: StatusReport = serde_json::from_slice(datagram).unwrap();
+        match &outbox[..] {
+            [.., Outgoing::Client { to, datagram }] if *to == from => datagram.clone(),
+            _ => panic!("no reply: {outbox:?}"),
+        }
+    }
+
+    #[test]
+    fn a_status_request_is_answered_with_json_once_the_address_is_proven() {
+        use crate::status::{STATUS_REQUEST, parse_cookie_reply, status_request};
+        let mut group = Group::new();
+        // Unproven: a cookie, as long as the request.
+        let reply = answer(&mut group, client_addr(), STATUS_REQUEST);
+        assert_eq!(reply.len(), STATUS_REQUEST.len());
+        let cookie = parse_cookie_reply(&reply).expect("a cookie");
+        // Another address cannot use it.
+        let other: SocketAddr = "127.0.0.1:6666".parse().unwrap();
+        let reply = answer(&mut group, other, &status_request(cookie));
+        assert_eq!(reply.len(), STATUS_REQUEST.len());
+        // Proven: the report.
+        let reply = answer(&mut group, client_addr(), &status_request(cookie));
+        let report: StatusReport = serde_json::from_slice(&reply).unwrap();
         assert_eq!(
             (report.id, report.group, report.role.as_str()),
             (0, GROUP, "follower")
         );
-        assert_eq!(report.host.status_requests, 1);
+        assert_eq!(report.host.status_requests, 3);
+        assert_eq!(report.host.cookies_sent, 2);
+    }
+
+    #[test]
+    fn no_reply_to_an_unproven_address_is_larger_than_its_request() {
+        let mut group = Group::new();
+        let leader = group.elect();
+        let mut session = Session::new(leader as u64, GROUP, 3);
+        let value = "v".repeat(10_000);
+        let put = Command::Put {
+            key: "k".into(),
+            value: value.clone(),
+        };
+        assert_eq!(group.request(&mut session, &put), Reply::Done);
+        // A get of the long value, from a forged source: the node sees only
+        // the request, and sends no more bytes than it holds.
+        let mut forged = Session::new(99, GROUP, 3);
+        let get = forged.begin(&Command::Get { key: "k".into() });
+        group.nodes[leader].client_datagram(client_addr(), &get);
+        let mut sent = Vec::new();
+        for _ in 0..5 {
+            group.deliver();
+            sent.append(&mut group.to_client);
+        }
+        assert!(!sent.is_empty(), "the replica answers");
+        for datagram in &sent {
+            assert!(
+                datagram.len() <= get.len(),
+                "{} > {}",
+                datagram.len(),
+                get.len()
+            );
+        }
+        // The client that receives there proves it, and gets the value.
+        let mut honest = Session::new(leader as u64 + 3, GROUP, 3);
+        assert_eq!(
+            group.request(&mut honest, &Command::Get { key: "k".into() }),
+            Reply::Value(Some(value))
+        );
+        let report = group.nodes[leader].status();
+        assert!(report.host.cookies_sent >= 2, "{:?}", report.host);
     }
 }

@@ -42,15 +42,15 @@ pub(crate) const PEER_SOCKET: SocketId = 1;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
-    #[error("replica {id} is not in the config (ids 0..{size})")]
+    #[error("replica {id} is not in the config (its ids are {})", crate::config::id_list(usize::from(*size)))]
     UnknownReplica { id: u8, size: u8 },
-    #[error("cannot bind {what} {addr}: {source}")]
+    #[error("cannot bind {what} {addr}")]
     Bind {
         what: &'static str,
         addr: SocketAddr,
         source: io::Error,
     },
-    #[error("io_uring: {0}")]
+    #[error("io_uring")]
     Ring(#[source] io::Error),
     #[error(transparent)]
     Lives(#[from] LivesError),

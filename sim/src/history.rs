@@ -103,13 +103,15 @@ pub enum Output {
 
 impl Output {
     /// The output a client records for a replica's `reply`; `None` for a
-    /// redirect, which is no outcome of the operation.
+    /// redirect, which is no outcome of the operation, and for a refusal,
+    /// which makes the operation a `fail` (it was not executed), and for a
+    /// cookie, which asks for the request again.
     pub fn from_reply(reply: &Reply) -> Option<Output> {
         match reply {
             Reply::Value(value) => Some(Output::Read(value.clone())),
             Reply::Done => Some(Output::Nothing),
             Reply::Swapped(swapped) => Some(Output::Swapped(*swapped)),
-            Reply::NotLeader { .. } => None,
+            Reply::NotLeader { .. } | Reply::TooLarge { .. } | Reply::Cookie { .. } => None,
         }
     }
 
@@ -447,7 +449,7 @@ pub enum FieldProblem {
 /// Why a history file could not be read. Line numbers count from 1.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("line {line}: {source}")]
+    #[error("line {line}: cannot read it")]
     Io {
         line: usize,
         #[source]
@@ -455,12 +457,10 @@ pub enum HistoryError {
     },
     #[error("line {line}: not a JSON object: {message}")]
     Syntax { line: usize, message: String },
-    #[error("line {line}: {source}")]
-    Field {
-        line: usize,
-        #[source]
-        source: FieldError,
-    },
+    /// The field's problem is part of this message, not a source: a
+    /// chain printed whole (`{:#}`) would say it twice.
+    #[error("line {line}: {error}")]
+    Field { line: usize, error: FieldError },
 }
 
 impl HistoryError {
@@ -503,9 +503,9 @@ pub fn read_jsonl(reader: impl BufRead) -> Result<History, HistoryError> {
                 line: line_number,
                 message: error.to_string(),
             })?;
-        let op = Operation::from_json(&object).map_err(|source| HistoryError::Field {
+        let op = Operation::from_json(&object).map_err(|error| HistoryError::Field {
             line: line_number,
-            source,
+            error,
         })?;
         ops.push(op);
     }

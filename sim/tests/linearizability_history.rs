@@ -28,7 +28,7 @@ fn read(text: &str) -> Result<History, HistoryError> {
 fn field_error(bad: &str) -> (String, FieldProblem) {
     let text = format!("{PUT}\n{PUT}\n{bad}\n{PUT}\n");
     match read(&text) {
-        Err(HistoryError::Field { line: 3, source }) => (source.field, source.problem),
+        Err(HistoryError::Field { line: 3, error }) => (error.field, error.problem),
         other => panic!("expected a field error on line 3 for {bad}, got {other:?}"),
     }
 }

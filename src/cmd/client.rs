@@ -69,7 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("not swapped");
             return Ok(ExitCode::from(1));
         }
-        Reply::NotLeader { .. } => unreachable!("the client follows redirects"),
+        // The client follows redirects and turns refusals into errors.
+        other @ (Reply::NotLeader { .. } | Reply::TooLarge { .. } | Reply::Cookie { .. }) => {
+            anyhow::bail!("unexpected reply {other:?}")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,10 +54,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = ClusterConfig::load(&args.config)?;
     if config.replica(args.id).is_none() {
         anyhow::bail!(
-            "--id {}: {} has replicas 0..{}",
+            "--id {}: {} has replicas with ids {}",
             args.id,
             args.config.display(),
-            config.size()
+            riptide_node::config::id_list(config.size().into())
         );
     }
     if let Some(bad) = args

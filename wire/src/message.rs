@@ -124,10 +124,14 @@ pub enum Message {
         entries: Vec<Entry>,
     },
     /// A client command (opaque bytes, the state machine's encoding) with the
-    /// client's id and request number for at-most-once execution.
+    /// client's id and request number for at-most-once execution. `cookie`
+    /// is the receiving replica's proof of the client's address (0: none
+    /// yet): a replica answers an unproven address with no more bytes than
+    /// it received, and with a cookie when the answer is larger.
     ClientRequest {
         client: u64,
         request: u64,
+        cookie: u64,
         command: Vec<u8>,
     },
     /// The outcome of a client request. `result` is `None` when the receiver
@@ -398,7 +402,7 @@ impl MsgType {
             MsgType::CatchupResponse => "entries",
             MsgType::RecoveryRequest => "nonce: u64, lives",
             MsgType::RecoveryResponse => "nonce: u64, lives, entries",
-            MsgType::ClientRequest => "client: u64, request: u64, command: bytes",
+            MsgType::ClientRequest => "client: u64, request: u64, cookie: u64, command: bytes",
             MsgType::ClientReply => {
                 "client: u64, request: u64, leader: option<u8>, result: option<bytes>"
             }
@@ -498,10 +502,12 @@ impl Message {
             Message::ClientRequest {
                 client,
                 request,
+                cookie,
                 command,
             } => {
                 body::put_u64(out, *client);
                 body::put_u64(out, *request);
+                body::put_u64(out, *cookie);
                 body::put_bytes(out, command);
             }
             Message::ClientReply {
@@ -575,6 +581,7 @@ impl Message {
             MsgType::ClientRequest => Message::ClientRequest {
                 client: body.u64()?,
                 request: body.u64()?,
+                cookie: body.u64()?,
                 command: body.bytes()?,
             },
             MsgType::ClientReply => Message::ClientReply {

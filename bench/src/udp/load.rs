@@ -197,11 +197,7 @@ pub fn run(
             if resend {
                 op.resend_at = None;
                 op.attempt_end = now + options.attempt_timeout;
-                let datagram = client
-                    .session
-                    .retry_datagram()
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_default();
+                let datagram = client.session.retry_datagram().unwrap_or_default();
                 ring.send(Outbound::whole(
                     0,
                     replicas[client.session.target()],

@@ -9,10 +9,17 @@ use crate::kv::{Command, LogValue, Reply, Write};
 
 /// Largest encoded write accepted from a client: a log value must fit one
 /// entry of a catch-up or promise datagram with room to spare.
-pub const MAX_VALUE_LEN: usize = 16 * 1024;
+pub const MAX_VALUE_LEN: usize = crate::kv::MAX_LOG_VALUE_LEN;
 
 impl Replica {
     pub(super) fn client_request(&mut self, client: u64, request: u64, command: Command) {
+        // Refused the same way by every replica and every time, before
+        // anything else: dropping it would leave the client retrying until
+        // its deadline, with nothing to tell it why.
+        if let Err(too_large) = command.check_size() {
+            let max = u32::try_from(too_large.max).unwrap_or(u32::MAX);
+            return self.reply(client, request, Reply::TooLarge { max });
+        }
         if self.role() != Role::Leader {
             let leader = self.leader_hint();
             return self.reply(client, request, Reply::NotLeader { leader });
@@ -71,10 +78,10 @@ impl Replica {
                     request,
                     command,
                 };
-                let alone = 1 + write.encoded_len();
-                if alone > MAX_VALUE_LEN {
-                    return;
-                }
+                debug_assert!(
+                    write.command.log_len() <= MAX_VALUE_LEN,
+                    "checked on arrival"
+                );
                 leadership.writes_in_flight.insert(client, request);
                 leadership.queue_write(write);
             }

@@ -124,7 +124,7 @@ pub enum BoardError {
     BadReplicaCount(u8),
     #[error("replica {0} is past the peer table ({max} entries)", max = regs::MAX_REPLICAS)]
     NoSuchPeer(usize),
-    #[error("h2c record: {0}")]
+    #[error("h2c record")]
     Record(#[from] RecordError),
 }
 

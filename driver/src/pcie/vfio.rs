@@ -198,7 +198,7 @@ pub enum VfioError {
         path.display()
     )]
     GroupBusy { group: u32, path: PathBuf },
-    #[error("opening {address} with VFIO failed while {step}: {source}")]
+    #[error("opening {address} with VFIO failed while {step}")]
     Open {
         address: PciAddress,
         step: &'static str,

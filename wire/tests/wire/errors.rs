@@ -254,7 +254,7 @@ fn cases() -> Vec<(&'static str, Result<(), DecodeError>, DecodeError)> {
             "value length beyond the body",
             datagram_err(&with_payload(
                 &datagram(MsgType::ClientRequest),
-                &[&[0u8; 16][..], &[0, 9, 1, 2]].concat(),
+                &[&[0u8; 24][..], &[0, 9, 1, 2]].concat(),
             )),
             DecodeError::BodyTruncated {
                 need: 9,
@@ -409,6 +409,7 @@ fn encode_panics_on_oversize_instead_of_truncating() {
         message: Message::ClientRequest {
             client: 1,
             request: 1,
+            cookie: 0,
             command: vec![0; MAX_PAYLOAD],
         },
     }

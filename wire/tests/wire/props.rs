@@ -92,10 +92,11 @@ fn message() -> impl Strategy<Value = Message> {
                 entries,
             }
         ),
-        (number(), number(), value()).prop_map(|(client, request, command)| {
+        (number(), number(), number(), value()).prop_map(|(client, request, cookie, command)| {
             Message::ClientRequest {
                 client,
                 request,
+                cookie,
                 command,
             }
         }),

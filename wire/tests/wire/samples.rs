@@ -60,6 +60,7 @@ pub fn envelopes() -> Vec<Envelope> {
         Message::ClientRequest {
             client: 42,
             request: 3,
+            cookie: 0x1234_5678_9abc_def1,
             command: b"get k".to_vec(),
         },
         Message::ClientReply {
