@@ -58,6 +58,9 @@ pub struct RxParser {
     pub rx_tkeep: Signal<In, Keep>,
     pub rx_tvalid: Signal<In, Bit>,
     pub rx_tlast: Signal<In, Bit>,
+    /// With `tlast`: the MAC found a bad FCS (the CMAC's `tuser`). Read on
+    /// the last beat only.
+    pub rx_tuser: Signal<In, Bit>,
     /// This replica's group id and UDP port (configuration).
     pub group: Signal<In, Bits<16>>,
     pub port: Signal<In, Bits<16>>,
@@ -114,6 +117,7 @@ pub struct RxParser {
     r_wrong_group: Constant<Reason>,
     r_payload_len: Constant<Reason>,
     r_unused: Constant<Reason>,
+    r_bad_fcs: Constant<Reason>,
 
     tap: HeaderTap,
     total_len_swap: Swap64,
@@ -207,6 +211,7 @@ impl Default for RxParser {
             rx_tkeep: Default::default(),
             rx_tvalid: Default::default(),
             rx_tlast: Default::default(),
+            rx_tuser: Default::default(),
             group: Default::default(),
             port: Default::default(),
             lives: Default::default(),
@@ -252,6 +257,7 @@ impl Default for RxParser {
             r_wrong_group: r(Counter::DropWrongGroup),
             r_payload_len: r(Counter::DropPayloadLenMismatch),
             r_unused: r(Counter::DropUnusedNonZero),
+            r_bad_fcs: r(Counter::DropBadFcs),
             tap: Default::default(),
             total_len_swap: Default::default(),
             udp_len_swap: Default::default(),
@@ -519,6 +525,10 @@ impl Logic for RxParser {
         if self.keep_bad.q.val() || !self.keep_contiguous.val() {
             self.verdict.next = self.r_keep.val();
         }
+        // A bad FCS overrides every check: the bytes themselves are suspect.
+        if self.rx_tuser.val() {
+            self.verdict.next = self.r_bad_fcs.val();
+        }
 
         // Lives: older when the table is 1 to 127 lives ahead (serial-number
         // order). Beat 0's sender and life are registered by the last beat
@@ -656,14 +666,22 @@ mod tests {
     }
 
     fn feed(bench: &mut Bench<RxParser>, frame: &[u8]) -> Parsed {
+        feed_fcs(bench, frame, false)
+    }
+
+    /// `frame`, with `tuser` raised on its last beat when `bad_fcs`, and
+    /// garbage on `tuser` on every other beat (the parser must ignore it).
+    fn feed_fcs(bench: &mut Bench<RxParser>, frame: &[u8], bad_fcs: bool) -> Parsed {
         for beat in beats(frame) {
             bench.uut.rx_tdata.next = beat.tdata();
             bench.uut.rx_tkeep.next = beat.keep.into();
             bench.uut.rx_tlast.next = beat.last;
+            bench.uut.rx_tuser.next = if beat.last { bad_fcs } else { true };
             bench.uut.rx_tvalid.next = true;
             bench.step();
         }
         bench.uut.rx_tvalid.next = false;
+        bench.uut.rx_tuser.next = false;
         bench.settle();
         assert!(bench.uut.done.val());
         let u = &bench.uut;
@@ -721,6 +739,32 @@ mod tests {
                 assert_eq!(feed(&mut bench, frame).reason, want.index() as u64);
             }
         }
+    }
+
+    #[test]
+    fn bad_fcs_overrides_every_check_and_only_its_frame() {
+        let mut bench = bench();
+        let good = frame_of(Message::Accept {
+            ballot: Ballot::new(3, 1),
+            slot: 7,
+            commit: 6,
+            value: vec![1; 90],
+        });
+        let mut malformed = good.clone();
+        malformed[layout::eth::ETHERTYPE.offset] ^= 0xFF;
+        let fcs = Counter::DropBadFcs.index() as u64;
+        assert_eq!(feed_fcs(&mut bench, &good, true).reason, fcs);
+        assert_eq!(feed_fcs(&mut bench, &malformed, true).reason, fcs);
+        assert_eq!(feed_fcs(&mut bench, &good[..20], true).reason, fcs);
+        // tuser on the other beats of a frame means nothing.
+        assert_eq!(
+            feed_fcs(&mut bench, &good, false).reason,
+            Counter::RxFrames.index() as u64
+        );
+        assert_eq!(
+            feed_fcs(&mut bench, &malformed, false).reason,
+            Counter::DropNotIpv4.index() as u64
+        );
     }
 
     fn seed_frames() -> Vec<Vec<u8>> {

@@ -54,6 +54,7 @@ fn top_module_has_flat_axi_port_names() {
         "net_rx_tvalid",
         "net_rx_tready",
         "net_rx_tlast",
+        "net_rx_tuser",
         "net_tx_tdata",
         "net_tx_tready",
         "h2c_tdata",
