@@ -887,3 +887,20 @@ proptest! {
         prop_assert_eq!(fates(&nic), nic.counters().get(Counter::RxFrames));
     }
 }
+
+/// A frame with a bad FCS (the MAC's `tuser`) is counted and dropped even
+/// when its bytes are a perfect in-order ACCEPT: no record, no ack, no state.
+#[test]
+fn bad_fcs_frame_is_dropped_before_any_rule() {
+    let mut nic = follower(1, ModelBugs::default());
+    let frame = frame_from(0, 1, accept(B1, 1, 0, b"v"));
+    nic.receive_bad_fcs(&frame);
+    assert!(nic.poll_host().is_none());
+    assert!(nic.poll_transmit().is_none());
+    assert_eq!(nic.counters().get(Counter::RxFrames), 1);
+    assert_eq!(nic.counters().get(Counter::DropBadFcs), 1);
+    assert_eq!(nic.config().next_slot, 1);
+    nic.receive(&frame);
+    assert_eq!(nic.counters().get(Counter::Accepted), 1);
+    assert_eq!(nic.config().next_slot, 2);
+}

@@ -7,15 +7,14 @@
 //! every output always ready. Latency: from the cycle a frame's first beat
 //! is on net_rx to the cycle the answer's first beat is on net_tx / c2h.
 
+use crate::paths::{self, Analysis};
 use crate::quorum::WINDOW_SLOTS;
 use crate::sim::RtlNic;
-use crate::verilog::{TOP, write_verilog};
 use riptide_driver::model::ModelNic;
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{NicCommand, NicConfig, NicRole};
 use riptide_wire::regs::{Counter, MAX_REPLICAS};
 use riptide_wire::{Ballot, Message};
-use std::process::Command;
 use std::time::Instant;
 
 /// The 100G CMAC's clock, at which cycles are turned into nanoseconds.
@@ -50,7 +49,12 @@ pub struct Row {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub rows: Vec<Row>,
+    /// The register-to-register path report, when yosys ran.
+    pub paths: Option<Analysis>,
 }
+
+/// Worst paths the report lists.
+pub const WORST_PATHS: usize = 12;
 
 impl Report {
     /// The table, in markdown.
@@ -58,6 +62,10 @@ impl Report {
         let mut out = format!("| figure (clock {CLOCK_MHZ} MHz) | value |\n|---|---|\n");
         for row in &self.rows {
             out.push_str(&format!("| {} | {} |\n", row.what, row.value));
+        }
+        if let Some(paths) = &self.paths {
+            out.push('\n');
+            out.push_str(&paths.markdown(WORST_PATHS));
         }
         out
     }
@@ -233,44 +241,42 @@ fn leader(report: &mut Report, frames: u64) -> SimTime {
     time
 }
 
-/// yosys resource counts and longest path, flattened.
+/// yosys resource counts and the path report, from one flattened synthesis.
 fn resources(report: &mut Report) {
     let dir = std::env::temp_dir().join(format!("riptide-hw-bench-{}", std::process::id()));
-    let Ok(path) = write_verilog(&dir) else {
-        report.push("yosys", "could not write Verilog".into());
-        return;
-    };
-    // `ltp -noff` knows yosys' own flip-flop cells, not the Xilinx ones
-    // synth_xilinx leaves (FDRE, ...): it would follow paths through them.
-    // Deleting every sequential cell first leaves the combinational logic
-    // between registers, RAM ports and I/O.
-    let script = format!(
-        "synth_xilinx -family xcup -flatten -top {TOP}; stat; \
-         delete t:FD* t:RAM* t:SRL* t:BUFG*; ltp -noff"
-    );
-    let output = Command::new("yosys")
-        .args(["-p", &script])
-        .arg(&path)
-        .output();
-    // Best effort: a leftover temporary directory is harmless.
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = match output {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).to_string(),
-        _ => {
+    let synthesis = match paths::synthesize(&dir) {
+        Ok(synthesis) => synthesis,
+        Err(why) => {
+            let first = why.lines().next().unwrap_or("").to_string();
             report.push(
                 "yosys synth_xilinx -family xcup",
-                "not run (yosys missing or failed)".into(),
+                format!("not run ({first})"),
             );
             return;
         }
     };
-    for (what, value) in resource_rows(&out) {
+    for (what, value) in resource_rows(&synthesis.log) {
         report.push(what, value);
     }
+    let p = &synthesis.paths;
+    if let Some(worst) = p.worst.first() {
+        report.push(
+            "yosys: worst register-to-register path: LUT levels / MUXF / carry cells (estimate)",
+            format!(
+                "{} / {} / {} ({:.2} ns; ends over 6 LUT levels: {})",
+                worst.luts,
+                worst.muxf,
+                worst.carry,
+                worst.estimate_ns(),
+                p.ends_over(6)
+            ),
+        );
+    }
+    report.paths = Some(synthesis.paths);
 }
 
 /// The resource rows of the table from yosys' log: the cells of one `stat`
-/// (the last) and the length `ltp` reports.
+/// (the last).
 fn resource_rows(log: &str) -> Vec<(&'static str, String)> {
     let cells = last_stat_cells(log);
     let count = |prefix: &str| -> u64 {
@@ -292,12 +298,6 @@ fn resource_rows(log: &str) -> Vec<(&'static str, String)> {
         + count("RAM256X1D");
     let dsp = count("DSP48");
     let carry = count("CARRY");
-    let ltp = log
-        .lines()
-        .rev()
-        .find_map(|l| l.split("(length=").nth(1))
-        .and_then(|rest| rest.split(')').next())
-        .map_or("not reported".to_string(), |n| format!("{n} cells"));
     let or_missing = |figures: String| {
         if cells.is_empty() {
             "not reported (no `stat` in the log)".to_string()
@@ -313,10 +313,6 @@ fn resource_rows(log: &str) -> Vec<(&'static str, String)> {
         (
             "yosys: BRAM (RAMB36 + RAMB18) / LUTRAM / DSP",
             or_missing(format!("{bram36} + {bram18} / {lutram} / {dsp}")),
-        ),
-        (
-            "yosys: longest combinational path (cells between registers; a CARRY4 is one cell per 4 bits)",
-            ltp,
         ),
     ]
 }
@@ -360,7 +356,6 @@ mod tests {
         let ffs = 8391 + 197;
         assert_eq!(rows[0].1, format!("{luts} / {ffs} / 594"), "{rows:?}");
         assert_eq!(rows[1].1, "0 + 45 / 2 / 0");
-        assert_eq!(rows[2].1, "53 cells");
         // A log whose last section differs shows that the last one counts.
         let edited = TWO_STATS.replacen("     LUT6                         3668", "     LUT6 1", 2);
         let edited = edited.replacen("     LUT6 1", "     LUT6                         3668", 1);

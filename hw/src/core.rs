@@ -36,6 +36,8 @@ pub struct RiptideCore {
     pub net_rx_tvalid: Signal<In, Bit>,
     pub net_rx_tready: Signal<Out, Bit>,
     pub net_rx_tlast: Signal<In, Bit>,
+    /// Bad FCS, with `tlast` (the CMAC's `rx_axis_tuser`).
+    pub net_rx_tuser: Signal<In, Bit>,
     pub net_tx_tdata: Signal<Out, Data>,
     pub net_tx_tkeep: Signal<Out, Keep>,
     pub net_tx_tvalid: Signal<Out, Bit>,
@@ -118,6 +120,7 @@ impl Default for RiptideCore {
             net_rx_tvalid: Default::default(),
             net_rx_tready: Default::default(),
             net_rx_tlast: Default::default(),
+            net_rx_tuser: Default::default(),
             net_tx_tdata: Default::default(),
             net_tx_tkeep: Default::default(),
             net_tx_tvalid: Default::default(),
@@ -252,6 +255,7 @@ impl Logic for RiptideCore {
         self.parser.rx_tkeep.next = self.net_rx_tkeep.val();
         self.parser.rx_tvalid.next = self.net_rx_tvalid.val();
         self.parser.rx_tlast.next = self.net_rx_tlast.val();
+        self.parser.rx_tuser.next = self.net_rx_tuser.val();
         self.parser.group.next = self.regs.group.val();
         self.parser.port.next = self.regs.own_port.val();
         self.parser.lives.next = self.regs.lives_next.val();

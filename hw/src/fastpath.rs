@@ -152,6 +152,9 @@ pub struct FastPath {
     c2h_busy: Signal<Local, Bit>,
     /// The first slot not yet committed.
     first_open: Signal<Local, Bits<64>>,
+    /// Commit after this cycle's advance (the Committed record's value when
+    /// the record leaves in the advance's own cycle).
+    commit_next: Signal<Local, Bits<64>>,
 }
 
 fn code(c: Counter) -> Constant<Reason> {
@@ -274,6 +277,7 @@ impl Default for FastPath {
             advance: Default::default(),
             c2h_busy: Default::default(),
             first_open: Default::default(),
+            commit_next: Default::default(),
         }
     }
 }
@@ -285,6 +289,7 @@ impl FastPath {
         self.commit_pending.q.val()
             || self.fence_pending.q.val()
             || self.advance.val()
+            || (self.is_leader.val() && self.quorum.advancing())
             || self.quorum.in_flight()
     }
 }
@@ -494,17 +499,26 @@ impl Logic for FastPath {
             self.next_slot_reg.d.next = self.next_slot_reg.q.val() + 1;
         }
 
+        // The advance arrives registered (a cycle after its run was
+        // counted); its record leaves in the same cycle when the queue is
+        // free, with the moved commit, so that it keeps its place ahead of
+        // the next frame's record.
+        self.commit_next.next = self.commit_reg.q.val();
         if self.advance.val() {
-            self.commit_reg.d.next =
+            self.commit_next.next =
                 self.commit_reg.q.val() + bit_cast::<64, 7>(self.quorum.advance.val());
+            self.commit_reg.d.next = self.commit_next.val();
             self.commit_pending.d.next = true;
         }
-        if self.commit_pending.q.val() && !self.c2h_busy.val() && self.c2h_room.val() {
+        if (self.commit_pending.q.val() || self.advance.val())
+            && !self.c2h_busy.val()
+            && self.c2h_room.val()
+        {
             self.c2h_push.next = true;
             self.c2h_kind.next = self.k_committed.val();
             self.c2h_ballot.next = self.ours.val();
-            self.c2h_commit.next = self.commit_reg.q.val();
-            self.commit_pending.d.next = self.advance.val();
+            self.c2h_commit.next = self.commit_next.val();
+            self.commit_pending.d.next = false;
         }
 
         // Fence: effective at once; its record after every earlier one.
@@ -519,6 +533,7 @@ impl Logic for FastPath {
             && !self.c2h_busy.val()
             && !self.grant.val()
             && !self.commit_pending.q.val()
+            && !self.advance.val()
             && self.c2h_room.val()
         {
             self.c2h_push.next = true;

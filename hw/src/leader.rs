@@ -27,6 +27,10 @@ use rust_hdl::prelude::*;
 
 const _: () = assert!(records::KIND.width == 1 && records::TO.width == 1);
 const _: () = assert!(records::LEN.width == 4);
+const _: () = assert!(
+    records::SUBMIT_VALUE_OFFSET > 64 && records::TRANSMIT_DATAGRAM_OFFSET > 64,
+    "a valid record has two beats or more"
+);
 
 #[derive(LogicBlock)]
 pub struct LeaderUnit {
@@ -98,6 +102,12 @@ pub struct LeaderUnit {
 
     state: DFF<Bits<3>>,
     beat_no: DFF<Bits<9>>,
+    /// The record's length in bytes and whether its kind and length are
+    /// acceptable, from its header beat: the last beat's checks read them
+    /// registered (a valid record has at least two beats, see `update`).
+    total_q: DFF<Bits<18>>,
+    known_q: DFF<Bit>,
+    fits_q: DFF<Bit>,
     bad: DFF<Bit>,
     kind: DFF<Bits<8>>,
     to: DFF<Bits<8>>,
@@ -190,6 +200,9 @@ impl Default for LeaderUnit {
             last_addr: Constant::new(((1u64 << STORE_ADDR_BITS) - 1).into()),
             state: Default::default(),
             beat_no: Default::default(),
+            total_q: Default::default(),
+            known_q: Default::default(),
+            fits_q: Default::default(),
             bad: Default::default(),
             kind: Default::default(),
             to: Default::default(),
@@ -239,6 +252,9 @@ impl Logic for LeaderUnit {
             clock,
             state,
             beat_no,
+            total_q,
+            known_q,
+            fits_q,
             bad,
             kind,
             to,
@@ -280,8 +296,11 @@ impl Logic for LeaderUnit {
             self.total.next =
                 self.transmit_offset.val() + bit_cast::<18, 32>(self.len_now.val() & 0xFFFF_u64);
         }
-        self.tail.next = bit_cast::<7, 18>(self.total.val() & 63_u64);
-        self.beats.next = (self.total.val() + 63_u64) >> 6;
+        // Every body starts past the 64-byte header beat, so a valid record
+        // has two beats or more: its last beat's checks use the header's
+        // figures registered, not recomputed from the bus in the same cycle.
+        self.tail.next = bit_cast::<7, 18>(self.total_q.q.val() & 63_u64);
+        self.beats.next = (self.total_q.q.val() + 63_u64) >> 6;
         self.last_keep.next = self.all_keep.val();
         self.data_mask.next = self.all_data.val();
         if self.tail.val() != 0_u64 {
@@ -311,6 +330,9 @@ impl Logic for LeaderUnit {
                 self.ram_c2h.write_enable.next = self.beat_no.q.val() <= self.last_addr.val();
                 self.ram_tx.write_enable.next = self.beat_no.q.val() <= self.last_addr.val();
                 if self.first.val() {
+                    self.total_q.d.next = self.total.val();
+                    self.known_q.d.next = self.known.val();
+                    self.fits_q.d.next = self.fits.val();
                     self.kind.d.next = self.kind_now.val();
                     self.to.d.next = self.h2c_tdata.val().get_bits::<8>(self.at_to.val().index());
                     self.len.d.next = self.len_now.val();
@@ -321,15 +343,16 @@ impl Logic for LeaderUnit {
                 if self.h2c_tlast.val() {
                     self.beat_no.d.next = 0.into();
                     self.bad.d.next = false;
-                    if !self.bad.q.val()
-                        && self.known.val()
-                        && self.fits.val()
+                    if !self.first.val()
+                        && !self.bad.q.val()
+                        && self.known_q.q.val()
+                        && self.fits_q.q.val()
                         && (bit_cast::<18, 9>(self.beat_no.q.val() + 1) == self.beats.val())
                         && (self.h2c_tkeep.val() == self.last_keep.val())
                         && (self.beat_no.q.val() <= self.last_addr.val())
                     {
                         self.state.d.next = self.s_raw.val();
-                        if self.kind_now.val() == self.k_submit.val() {
+                        if self.kind.q.val() == self.k_submit.val() {
                             self.state.d.next = self.s_submit.val();
                         }
                     }

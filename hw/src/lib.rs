@@ -13,6 +13,7 @@ pub mod fastpath;
 pub mod fifo;
 pub mod leader;
 pub mod parser;
+pub mod paths;
 pub mod quorum;
 pub mod regfile;
 pub mod sim;

@@ -7,10 +7,15 @@
 //! the first failure names the same drop counter. Bodies are not parsed. The riptide
 //! header ends at byte 74: beat 0 holds everything up to the slot's first six
 //! bytes, beat 1 the rest of the slot and the commit index. Lengths are only
-//! known at `tlast`, so the verdict comes one cycle after the last beat,
-//! together with that beat's write into the frame store (the parser delays
-//! the data by one register so a rejected frame can be rolled back before the
-//! next frame's first beat is written).
+//! known at `tlast`, so the verdict comes after the last beat, together with
+//! that beat's write into the frame store (the parser delays the data so a
+//! rejected frame can be rolled back before the next frame's first beat is
+//! written).
+//!
+//! Two stages, for timing at 322 MHz: stage 1 registers the incoming beat
+//! with what is cheap to compute from the raw bus (the IPv4 checksum's adder
+//! tree, the one-hot encoding of `tkeep`); stage 2 makes every check on the
+//! registered beat. The verdict leaves two cycles after `tlast`.
 //!
 //! The sender's `LIFE` is compared with its entry of the lives table here, on
 //! the last beat, so the fast path's decision reads a registered bit (the
@@ -58,6 +63,9 @@ pub struct RxParser {
     pub rx_tkeep: Signal<In, Keep>,
     pub rx_tvalid: Signal<In, Bit>,
     pub rx_tlast: Signal<In, Bit>,
+    /// With `tlast`: the MAC found a bad FCS (the CMAC's `tuser`). Read on
+    /// the last beat only.
+    pub rx_tuser: Signal<In, Bit>,
     /// This replica's group id and UDP port (configuration).
     pub group: Signal<In, Bits<16>>,
     pub port: Signal<In, Bits<16>>,
@@ -67,7 +75,7 @@ pub struct RxParser {
     /// The incoming beat, one cycle later, for the frame store.
     pub wr_valid: Signal<Out, Bit>,
     pub wr_data: Signal<Out, Data>,
-    /// One cycle after `tlast`, with the last `wr_valid`: the frame's verdict.
+    /// Two cycles after `tlast`, with the last `wr_valid`: the frame's verdict.
     pub done: Signal<Out, Bit>,
     pub reason: Signal<Out, Reason>,
     pub msg_type: Signal<Out, Bits<8>>,
@@ -114,7 +122,11 @@ pub struct RxParser {
     r_wrong_group: Constant<Reason>,
     r_payload_len: Constant<Reason>,
     r_unused: Constant<Reason>,
+    r_bad_fcs: Constant<Reason>,
 
+    /// Slices of the incoming beat (stage 1: the checksum words only).
+    in_tap: HeaderTap,
+    /// Slices of the registered beat (stage 2: every check).
     tap: HeaderTap,
     total_len_swap: Swap64,
     udp_len_swap: Swap64,
@@ -124,24 +136,39 @@ pub struct RxParser {
     slot_swap: Swap64,
     commit_swap: Swap64,
 
-    // Per-beat combinational results.
-    first: Signal<Local, Bit>,
+    // Stage 1, on the incoming beat: the checksum's adder tree and the
+    // tkeep encoder, registered with the beat.
+    sum01: Signal<Local, Bits<20>>,
+    sum23: Signal<Local, Bits<20>>,
+    sum45: Signal<Local, Bits<20>>,
+    sum67: Signal<Local, Bits<20>>,
+    sum89: Signal<Local, Bits<20>>,
+    sum0123: Signal<Local, Bits<20>>,
+    sum4567: Signal<Local, Bits<20>>,
+    sum0_7: Signal<Local, Bits<20>>,
     checksum_sum: Signal<Local, Bits<20>>,
-    checksum_fold: Signal<Local, Bits<20>>,
+    keep_top: Signal<Local, Bits<64>>,
+    keep_index: Signal<Local, Bits<7>>,
+    keep_masks: [Constant<Bits<64>>; 6],
+    in_valid: DFF<Bit>,
+    in_last: DFF<Bit>,
+    in_user: DFF<Bit>,
+    in_data: DFF<Data>,
+    in_sum: DFF<Bits<20>>,
+    in_last_bytes: DFF<Bits<7>>,
+    in_keep_contiguous: DFF<Bit>,
+    in_keep_full: DFF<Bit>,
+
+    // Stage 2, per registered beat.
+    first: Signal<Local, Bit>,
     checksum_ok: Signal<Local, Bit>,
+    /// The sums of ten 16-bit words that fold to 0xFFFF: 0xFFFF · k.
+    checksum_good: [Constant<Bits<20>>; 10],
     ip_reason_now: Signal<Local, Reason>,
     udp_reason_now: Signal<Local, Reason>,
     uses_now: Signal<Local, Bits<3>>,
     known_now: Signal<Local, Bit>,
     total_len_now: Signal<Local, Bits<16>>,
-    p32: Signal<Local, Bits<7>>,
-    p16: Signal<Local, Bits<7>>,
-    p8: Signal<Local, Bits<7>>,
-    p4: Signal<Local, Bits<7>>,
-    p2: Signal<Local, Bits<7>>,
-    p1: Signal<Local, Bits<7>>,
-    last_bytes: Signal<Local, Bits<7>>,
-    keep_contiguous: Signal<Local, Bit>,
     len_now: Signal<Local, Bits<17>>,
     ip_reason_eff: Signal<Local, Reason>,
     udp_reason_eff: Signal<Local, Reason>,
@@ -183,6 +210,17 @@ pub struct RxParser {
     out_frame_len: DFF<Bits<17>>,
 }
 
+/// Bit `j` of a byte index `i` is set in mask `j` at bit `i`: OR-ing the
+/// masked one-hot top bit of tkeep gives its index with no priority chain.
+const KEEP_INDEX_MASKS: [u64; 6] = [
+    0xAAAA_AAAA_AAAA_AAAA,
+    0xCCCC_CCCC_CCCC_CCCC,
+    0xF0F0_F0F0_F0F0_F0F0,
+    0xFF00_FF00_FF00_FF00,
+    0xFFFF_0000_FFFF_0000,
+    0xFFFF_FFFF_0000_0000,
+];
+
 fn wire16(value: u16) -> Constant<Bits<16>> {
     Constant::new(u64::from(value.swap_bytes()).into())
 }
@@ -207,6 +245,7 @@ impl Default for RxParser {
             rx_tkeep: Default::default(),
             rx_tvalid: Default::default(),
             rx_tlast: Default::default(),
+            rx_tuser: Default::default(),
             group: Default::default(),
             port: Default::default(),
             lives: Default::default(),
@@ -252,6 +291,8 @@ impl Default for RxParser {
             r_wrong_group: r(Counter::DropWrongGroup),
             r_payload_len: r(Counter::DropPayloadLenMismatch),
             r_unused: r(Counter::DropUnusedNonZero),
+            r_bad_fcs: r(Counter::DropBadFcs),
+            in_tap: Default::default(),
             tap: Default::default(),
             total_len_swap: Default::default(),
             udp_len_swap: Default::default(),
@@ -260,23 +301,34 @@ impl Default for RxParser {
             ballot_swap: Default::default(),
             slot_swap: Default::default(),
             commit_swap: Default::default(),
-            first: Default::default(),
+            sum01: Default::default(),
+            sum23: Default::default(),
+            sum45: Default::default(),
+            sum67: Default::default(),
+            sum89: Default::default(),
+            sum0123: Default::default(),
+            sum4567: Default::default(),
+            sum0_7: Default::default(),
             checksum_sum: Default::default(),
-            checksum_fold: Default::default(),
+            keep_top: Default::default(),
+            keep_index: Default::default(),
+            keep_masks: KEEP_INDEX_MASKS.map(|m| Constant::new(m.into())),
+            in_valid: Default::default(),
+            in_last: Default::default(),
+            in_user: Default::default(),
+            in_data: Default::default(),
+            in_sum: Default::default(),
+            in_last_bytes: Default::default(),
+            in_keep_contiguous: Default::default(),
+            in_keep_full: Default::default(),
+            first: Default::default(),
             checksum_ok: Default::default(),
+            checksum_good: std::array::from_fn(|k| Constant::new((0xFFFF * (k as u64 + 1)).into())),
             ip_reason_now: Default::default(),
             udp_reason_now: Default::default(),
             uses_now: Default::default(),
             known_now: Default::default(),
             total_len_now: Default::default(),
-            p32: Default::default(),
-            p16: Default::default(),
-            p8: Default::default(),
-            p4: Default::default(),
-            p2: Default::default(),
-            p1: Default::default(),
-            last_bytes: Default::default(),
-            keep_contiguous: Default::default(),
             len_now: Default::default(),
             ip_reason_eff: Default::default(),
             udp_reason_eff: Default::default(),
@@ -320,7 +372,7 @@ impl Default for RxParser {
 impl RxParser {
     /// Simulation view: a beat or a verdict still to leave the parser.
     pub fn in_flight(&self) -> bool {
-        self.out_valid.q.val() || self.out_done.q.val()
+        self.in_valid.q.val() || self.out_valid.q.val() || self.out_done.q.val()
     }
 }
 
@@ -330,6 +382,14 @@ impl Logic for RxParser {
         dff_setup!(
             self,
             clock,
+            in_valid,
+            in_last,
+            in_user,
+            in_data,
+            in_sum,
+            in_last_bytes,
+            in_keep_contiguous,
+            in_keep_full,
             beat_no,
             keep_bad,
             ip_reason,
@@ -357,8 +417,47 @@ impl Logic for RxParser {
             out_payload_len,
             out_frame_len
         );
+        // Stage 1: the incoming beat, its checksum sum (a tree of two-input
+        // adds: a chain of nine would be nine carry chains deep) and the
+        // size of its tkeep, all registered for stage 2.
+        self.in_tap.beat.next = self.rx_tdata.val();
+        self.sum01.next =
+            bit_cast::<20, 16>(self.in_tap.ip0.val()) + bit_cast::<20, 16>(self.in_tap.ip1.val());
+        self.sum23.next =
+            bit_cast::<20, 16>(self.in_tap.ip2.val()) + bit_cast::<20, 16>(self.in_tap.ip3.val());
+        self.sum45.next =
+            bit_cast::<20, 16>(self.in_tap.ip4.val()) + bit_cast::<20, 16>(self.in_tap.ip5.val());
+        self.sum67.next =
+            bit_cast::<20, 16>(self.in_tap.ip6.val()) + bit_cast::<20, 16>(self.in_tap.ip7.val());
+        self.sum89.next =
+            bit_cast::<20, 16>(self.in_tap.ip8.val()) + bit_cast::<20, 16>(self.in_tap.ip9.val());
+        self.sum0123.next = self.sum01.val() + self.sum23.val();
+        self.sum4567.next = self.sum45.val() + self.sum67.val();
+        self.sum0_7.next = self.sum0123.val() + self.sum4567.val();
+        self.checksum_sum.next = self.sum0_7.val() + self.sum89.val();
+        // Bytes in this beat: tkeep is contiguous from bit 0 in a
+        // well-formed stream, so its top bit, one-hot, encodes the count.
+        self.keep_top.next = self.rx_tkeep.val() & !(self.rx_tkeep.val() >> 1);
+        self.keep_index.next = 0.into();
+        for j in 0..6 {
+            if (self.keep_top.val() & self.keep_masks[j].val()) != 0_u64 {
+                self.keep_index.next = self.keep_index.val() | (1_u64 << j);
+            }
+        }
+        self.in_valid.d.next = self.rx_tvalid.val();
+        self.in_last.d.next = self.rx_tlast.val();
+        self.in_user.d.next = self.rx_tuser.val();
+        self.in_data.d.next = self.rx_tdata.val();
+        self.in_sum.d.next = self.checksum_sum.val();
+        self.in_last_bytes.d.next = self.keep_index.val() + 1;
+        // Contiguous from bit 0: bit 0 set and no set bit above a clear one.
+        self.in_keep_contiguous.d.next = self.rx_tkeep.val().get_bit(0)
+            && ((self.rx_tkeep.val() >> 1) & !self.rx_tkeep.val()) == 0_u64;
+        self.in_keep_full.d.next = self.rx_tkeep.val() == 0xFFFF_FFFF_FFFF_FFFF_u64;
+
+        // Stage 2: the checks, on the registered beat.
         self.first.next = self.beat_no.q.val() == 0;
-        self.tap.beat.next = self.rx_tdata.val();
+        self.tap.beat.next = self.in_data.q.val();
 
         // Beat-0 checks, computed on every beat and kept from the first one.
         self.total_len_swap.word.next = bit_cast::<64, 16>(self.tap.total_len.val());
@@ -367,23 +466,16 @@ impl Logic for RxParser {
         self.payload_len_swap.word.next = bit_cast::<64, 16>(self.tap.payload_len.val());
         self.group_swap.word.next = bit_cast::<64, 16>(self.tap.group.val());
 
-        // Ones'-complement sum of the IPv4 header; any byte order gives 0xFFFF
-        // for a correct checksum.
-        self.checksum_sum.next = bit_cast::<20, 16>(self.tap.ip0.val())
-            + bit_cast::<20, 16>(self.tap.ip1.val())
-            + bit_cast::<20, 16>(self.tap.ip2.val())
-            + bit_cast::<20, 16>(self.tap.ip3.val())
-            + bit_cast::<20, 16>(self.tap.ip4.val())
-            + bit_cast::<20, 16>(self.tap.ip5.val())
-            + bit_cast::<20, 16>(self.tap.ip6.val())
-            + bit_cast::<20, 16>(self.tap.ip7.val())
-            + bit_cast::<20, 16>(self.tap.ip8.val())
-            + bit_cast::<20, 16>(self.tap.ip9.val());
-        self.checksum_fold.next =
-            (self.checksum_sum.val() & 0xFFFF_u64) + (self.checksum_sum.val() >> 16);
-        self.checksum_ok.next = ((self.checksum_fold.val() & 0xFFFF_u64)
-            + (self.checksum_fold.val() >> 16))
-            == 0xFFFF_u64;
+        // Ones'-complement sum of the IPv4 header; any byte order folds to
+        // 0xFFFF for a correct checksum, that is, the plain sum of the ten
+        // words is a non-zero multiple of 0xFFFF: ten constant compares
+        // instead of two end-around-carry adds.
+        self.checksum_ok.next = false;
+        for k in 0..10 {
+            if self.in_sum.q.val() == self.checksum_good[k].val() {
+                self.checksum_ok.next = true;
+            }
+        }
 
         // IPv4 checks before the length check (which needs the frame's end).
         self.ip_reason_now.next = self.ok.val();
@@ -439,40 +531,8 @@ impl Logic for RxParser {
             self.udp_reason_now.next = self.r_udp_length.val();
         }
 
-        // Bytes in this beat: tkeep is contiguous from bit 0 in a well-formed
-        // stream, so a binary search for its first zero counts them.
-        self.p32.next = 0.into();
-        if self.rx_tkeep.val().get_bit(31) {
-            self.p32.next = 32.into();
-        }
-        self.p16.next = self.p32.val();
-        if self.rx_tkeep.val().get_bit(self.p32.val().index() + 15) {
-            self.p16.next = self.p32.val() + 16;
-        }
-        self.p8.next = self.p16.val();
-        if self.rx_tkeep.val().get_bit(self.p16.val().index() + 7) {
-            self.p8.next = self.p16.val() + 8;
-        }
-        self.p4.next = self.p8.val();
-        if self.rx_tkeep.val().get_bit(self.p8.val().index() + 3) {
-            self.p4.next = self.p8.val() + 4;
-        }
-        self.p2.next = self.p4.val();
-        if self.rx_tkeep.val().get_bit(self.p4.val().index() + 1) {
-            self.p2.next = self.p4.val() + 2;
-        }
-        self.p1.next = self.p2.val();
-        if self.rx_tkeep.val().get_bit(self.p2.val().index()) {
-            self.p1.next = self.p2.val() + 1;
-        }
-        self.last_bytes.next = self.p1.val();
-        if self.rx_tkeep.val().get_bit(63) {
-            self.last_bytes.next = self.p1.val() + 1;
-        }
-        self.keep_contiguous.next = ((self.rx_tkeep.val() & (self.rx_tkeep.val() + 1)) == 0_u64)
-            && self.rx_tkeep.val().get_bit(0);
         self.len_now.next = (bit_cast::<17, 9>(self.beat_no.q.val()) << 6)
-            + bit_cast::<17, 7>(self.last_bytes.val());
+            + bit_cast::<17, 7>(self.in_last_bytes.q.val());
 
         // A one-beat frame is checked on the fly; longer ones from registers.
         self.ip_reason_eff.next = self.ip_reason.q.val();
@@ -516,8 +576,12 @@ impl Logic for RxParser {
         if self.len_now.val() < self.min_frame.val() {
             self.verdict.next = self.r_short.val();
         }
-        if self.keep_bad.q.val() || !self.keep_contiguous.val() {
+        if self.keep_bad.q.val() || !self.in_keep_contiguous.q.val() {
             self.verdict.next = self.r_keep.val();
+        }
+        // A bad FCS overrides every check: the bytes themselves are suspect.
+        if self.in_user.q.val() {
+            self.verdict.next = self.r_bad_fcs.val();
         }
 
         // Lives: older when the table is 1 to 127 lives ahead (serial-number
@@ -529,11 +593,11 @@ impl Logic for RxParser {
         self.life_ahead.next = self.table_life.val() - self.life_reg.q.val();
 
         // State.
-        self.out_valid.d.next = self.rx_tvalid.val();
-        self.out_done.d.next = self.rx_tvalid.val() && self.rx_tlast.val();
-        if self.rx_tvalid.val() {
-            self.out_data.d.next = self.rx_tdata.val();
-            if self.rx_tlast.val() {
+        self.out_valid.d.next = self.in_valid.q.val();
+        self.out_done.d.next = self.in_valid.q.val() && self.in_last.q.val();
+        if self.in_valid.q.val() {
+            self.out_data.d.next = self.in_data.q.val();
+            if self.in_last.q.val() {
                 self.beat_no.d.next = 0.into();
                 self.keep_bad.d.next = false;
                 self.out_reason.d.next = self.verdict.val();
@@ -550,7 +614,7 @@ impl Logic for RxParser {
                 if self.beat_no.q.val() != 0x1FF_u64 {
                     self.beat_no.d.next = self.beat_no.q.val() + 1;
                 }
-                if self.rx_tkeep.val() != 0xFFFF_FFFF_FFFF_FFFF_u64 {
+                if !self.in_keep_full.q.val() {
                     self.keep_bad.d.next = true;
                 }
             }
@@ -574,6 +638,7 @@ impl Logic for RxParser {
             }
         }
         if self.rst.val() {
+            self.in_valid.d.next = false;
             self.beat_no.d.next = 0.into();
             self.keep_bad.d.next = false;
             self.out_valid.d.next = false;
@@ -655,14 +720,24 @@ mod tests {
     }
 
     fn feed(bench: &mut Bench<RxParser>, frame: &[u8]) -> Parsed {
+        feed_fcs(bench, frame, false)
+    }
+
+    /// `frame`, with `tuser` raised on its last beat when `bad_fcs`, and
+    /// garbage on `tuser` on every other beat (the parser must ignore it).
+    fn feed_fcs(bench: &mut Bench<RxParser>, frame: &[u8], bad_fcs: bool) -> Parsed {
         for beat in beats(frame) {
             bench.uut.rx_tdata.next = beat.tdata();
             bench.uut.rx_tkeep.next = beat.keep.into();
             bench.uut.rx_tlast.next = beat.last;
+            bench.uut.rx_tuser.next = if beat.last { bad_fcs } else { true };
             bench.uut.rx_tvalid.next = true;
             bench.step();
         }
         bench.uut.rx_tvalid.next = false;
+        bench.uut.rx_tuser.next = false;
+        // The verdict leaves two cycles after the last beat came in.
+        bench.step();
         bench.settle();
         assert!(bench.uut.done.val());
         let u = &bench.uut;
@@ -720,6 +795,32 @@ mod tests {
                 assert_eq!(feed(&mut bench, frame).reason, want.index() as u64);
             }
         }
+    }
+
+    #[test]
+    fn bad_fcs_overrides_every_check_and_only_its_frame() {
+        let mut bench = bench();
+        let good = frame_of(Message::Accept {
+            ballot: Ballot::new(3, 1),
+            slot: 7,
+            commit: 6,
+            value: vec![1; 90],
+        });
+        let mut malformed = good.clone();
+        malformed[layout::eth::ETHERTYPE.offset] ^= 0xFF;
+        let fcs = Counter::DropBadFcs.index() as u64;
+        assert_eq!(feed_fcs(&mut bench, &good, true).reason, fcs);
+        assert_eq!(feed_fcs(&mut bench, &malformed, true).reason, fcs);
+        assert_eq!(feed_fcs(&mut bench, &good[..20], true).reason, fcs);
+        // tuser on the other beats of a frame means nothing.
+        assert_eq!(
+            feed_fcs(&mut bench, &good, false).reason,
+            Counter::RxFrames.index() as u64
+        );
+        assert_eq!(
+            feed_fcs(&mut bench, &malformed, false).reason,
+            Counter::DropNotIpv4.index() as u64
+        );
     }
 
     fn seed_frames() -> Vec<Vec<u8>> {

@@ -52,12 +52,23 @@ pub struct Quorum {
     pub first: Signal<In, SlotIndex>,
     /// Slots in flight past commit (at most [`WINDOW_SLOTS`] count).
     pub limit: Signal<In, RunLength>,
-    /// How many slots from `first` on are chosen (the commit advance).
+    /// How many slots from `first` on are chosen (the commit advance),
+    /// registered: the commit it was computed from must move by exactly this
+    /// in the cycle it is shown, which is the caller's part.
     pub advance: Signal<Out, RunLength>,
     /// An ack is between its read and its write.
     pub busy: Signal<Out, Bit>,
     bitmaps: RAM<Bitmap, INDEX_BITS>,
     chosen: DFF<SlotSet>,
+    /// The commit advance, one cycle after the run it counts, and the
+    /// inputs of that run, registered: the run starts from register outputs.
+    adv: DFF<RunLength>,
+    first_q: DFF<SlotIndex>,
+    limit_q: DFF<RunLength>,
+    /// `first_q` and `limit_q` may be stale (an advance or a clear changed
+    /// commit a cycle ago): no advance is computed from them this cycle.
+    hold: DFF<Bit>,
+    run_adv: Signal<Local, RunLength>,
     fresh: DFF<SlotSet>,
     owned: DFF<SlotSet>,
     // The ack in its write cycle.
@@ -101,6 +112,11 @@ impl Default for Quorum {
             busy: Default::default(),
             bitmaps: Default::default(),
             chosen: Default::default(),
+            adv: Default::default(),
+            first_q: Default::default(),
+            limit_q: Default::default(),
+            hold: Default::default(),
+            run_adv: Default::default(),
             fresh: Default::default(),
             owned: Default::default(),
             m_valid: Default::default(),
@@ -130,13 +146,20 @@ impl Quorum {
     pub fn in_flight(&self) -> bool {
         self.m_valid.q.val()
     }
+
+    /// Simulation view: a commit advance on its way (counted, or to be
+    /// counted once the inputs are fresh).
+    pub fn advancing(&self) -> bool {
+        self.hold.q.val() || self.adv.q.val() != 0_u64 || self.run_adv.val() != 0_u64
+    }
 }
 
 impl Logic for Quorum {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, chosen, fresh, owned, m_valid, m_at, m_bit, w_valid, w_at, w_data
+            self, clock, chosen, adv, first_q, limit_q, hold, fresh, owned, m_valid, m_at, m_bit,
+            w_valid, w_at, w_data
         );
         self.bitmaps.read_clock.next = self.clock.val();
         self.bitmaps.write_clock.next = self.clock.val();
@@ -200,14 +223,27 @@ impl Logic for Quorum {
         }
 
         // Slot `first` moved to bit 0; the advance is its run of ones, within
-        // the slots in flight.
-        self.first_wide.next = bit_cast::<7, 6>(self.first.val());
-        self.run.bits.next = (self.chosen.q.val() >> self.first.val())
+        // the slots in flight. For timing, `first` and `limit` are taken
+        // registered and the advance leaves registered: the commit it moves
+        // changes one cycle after the run was counted, so the cycle showing
+        // an advance and the one after it (whose registered `first` and
+        // `limit` predate the move) count nothing. An advance thus comes at
+        // most every third cycle and covers every slot chosen meanwhile.
+        self.first_q.d.next = self.first.val();
+        self.limit_q.d.next = self.limit.val();
+        self.first_wide.next = bit_cast::<7, 6>(self.first_q.q.val());
+        self.run.bits.next = (self.chosen.q.val() >> self.first_q.q.val())
             | (self.chosen.q.val() << (64_u64 - self.first_wide.val()));
-        self.advance.next = self.run.count.val();
-        if self.limit.val() < self.run.count.val() {
-            self.advance.next = self.limit.val();
+        self.run_adv.next = self.run.count.val();
+        if self.limit_q.q.val() < self.run.count.val() {
+            self.run_adv.next = self.limit_q.q.val();
         }
+        self.adv.d.next = self.run_adv.val();
+        self.hold.d.next = (self.adv.q.val() != 0_u64) || self.clear.val() || self.rst.val();
+        if (self.adv.q.val() != 0_u64) || self.hold.q.val() || self.clear.val() || self.rst.val() {
+            self.adv.d.next = 0.into();
+        }
+        self.advance.next = self.adv.q.val();
     }
 }
 
@@ -315,8 +351,43 @@ mod tests {
     fn window(bench: &mut Bench<Quorum>, commit: u64, next: u64) -> u64 {
         bench.uut.first.next = ((commit + 1) % W).into();
         bench.uut.limit.next = (next - 1 - commit).min(W).into();
+        // One cycle to take `first` and `limit` into their registers; the
+        // run counted from them is what `advance` shows a cycle later.
+        bench.step();
         bench.settle();
-        bench.uut.advance.val().to_u64()
+        bench.uut.run_adv.val().to_u64()
+    }
+
+    #[test]
+    fn the_advance_is_registered_then_held_while_commit_moves() {
+        let mut bench = bench(2);
+        for slot in 1..=3 {
+            start(&mut bench, slot);
+            mark(&mut bench, slot, 2);
+        }
+        bench.uut.first.next = 1.into();
+        bench.uut.limit.next = 3.into();
+        let mut shown = vec![];
+        for _ in 0..8 {
+            bench.step();
+            bench.settle();
+            shown.push(bench.uut.advance.val().to_u64());
+        }
+        // The caller did not move commit, so the same run shows again
+        // after the two quiet cycles an advance is followed by.
+        let first = shown.iter().position(|&a| a != 0).expect("an advance");
+        assert_eq!(shown[first], 3, "{shown:?}");
+        assert_eq!(&shown[first + 1..first + 3], &[0, 0], "{shown:?}");
+        assert_eq!(shown[first + 3], 3, "{shown:?}");
+        // A clear stops an advance already counted.
+        bench.uut.clear.next = true;
+        bench.step();
+        bench.uut.clear.next = false;
+        for _ in 0..4 {
+            bench.step();
+            bench.settle();
+            assert_eq!(bench.uut.advance.val().to_u64(), 0);
+        }
     }
 
     fn retire(bench: &mut Bench<Quorum>) {

@@ -51,7 +51,8 @@ impl ReadyPattern {
 pub struct RtlNic {
     bench: Bench<RiptideCore>,
     peers: Vec<Endpoint>,
-    rx: VecDeque<Option<Beat>>,
+    /// Receive beats, each with its `tuser` (bad FCS, on a last beat).
+    rx: VecDeque<Option<(Beat, bool)>>,
     h2c: VecDeque<Beat>,
     tx_partial: Vec<u8>,
     c2h_partial: Vec<u8>,
@@ -157,13 +158,17 @@ impl RtlNic {
     fn step(&mut self) {
         let u = &mut self.bench.uut;
         match self.rx.front() {
-            Some(Some(beat)) => {
+            Some(Some((beat, user))) => {
                 u.net_rx_tdata.next = beat.tdata();
                 u.net_rx_tkeep.next = beat.keep.into();
                 u.net_rx_tlast.next = beat.last;
+                u.net_rx_tuser.next = *user;
                 u.net_rx_tvalid.next = true;
             }
-            _ => u.net_rx_tvalid.next = false,
+            _ => {
+                u.net_rx_tvalid.next = false;
+                u.net_rx_tuser.next = false;
+            }
         }
         if let Some(beat) = self.h2c.front() {
             u.h2c_tdata.next = beat.tdata();
@@ -183,7 +188,7 @@ impl RtlNic {
         let u = &self.bench.uut;
         // Handshakes happen at the rising edge: sample before it.
         let cycle = self.bench.cycle;
-        if let Some(Some(beat)) = self.rx.pop_front() {
+        if let Some(Some((beat, _))) = self.rx.pop_front() {
             track(
                 &mut self.timing.rx_first,
                 &mut self.timing.rx,
@@ -383,7 +388,17 @@ impl RtlNic {
 
     /// A frame from the network, queued behind the frames before it.
     pub fn receive(&mut self, frame: &[u8]) {
-        self.rx.extend(beats(frame).into_iter().map(Some));
+        self.receive_beats(beats(frame));
+    }
+
+    /// A frame the MAC delivers with a bad FCS: `tuser` raised with `tlast`,
+    /// as the Xilinx CMAC does (`ModelNic::receive_bad_fcs`).
+    pub fn receive_bad_fcs(&mut self, frame: &[u8]) {
+        self.rx.extend(
+            beats(frame)
+                .into_iter()
+                .map(|beat| Some((beat.clone(), beat.last))),
+        );
         self.rx.extend(std::iter::repeat_n(None, RX_GAP));
     }
 
@@ -393,12 +408,14 @@ impl RtlNic {
 
     /// A frame right behind the one before it, with no idle cycle between.
     pub fn receive_back_to_back(&mut self, frame: &[u8]) {
-        self.rx.extend(beats(frame).into_iter().map(Some));
+        self.rx
+            .extend(beats(frame).into_iter().map(|beat| Some((beat, false))));
     }
 
     /// Beats as given (any `tkeep`, any framing), then the usual gap.
     pub fn receive_beats(&mut self, beats: Vec<Beat>) {
-        self.rx.extend(beats.into_iter().map(Some));
+        self.rx
+            .extend(beats.into_iter().map(|beat| Some((beat, false))));
         self.rx.extend(std::iter::repeat_n(None, RX_GAP));
     }
 

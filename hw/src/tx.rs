@@ -120,10 +120,14 @@ pub struct TxBuilder {
     version: Constant<Bits<8>>,
     checksum_base: Constant<Bits<20>>,
     ip_udp_len: Constant<Bits<17>>,
-    udp_len: Constant<Bits<17>>,
-    riptide_len: Constant<Bits<17>>,
-    eth_len: Constant<Bits<17>>,
     min_frame: Constant<Bits<17>>,
+    /// Header bytes around the body: per length, for a riptide message
+    /// (`_msg`) and for a host datagram (`_raw`), so each length is one add.
+    udp_msg: Constant<Bits<17>>,
+    udp_raw: Constant<Bits<17>>,
+    ip_msg: Constant<Bits<17>>,
+    frame_msg: Constant<Bits<17>>,
+    frame_raw: Constant<Bits<17>>,
     after_spill: Constant<Data>,
     after_headers: Constant<Data>,
     all_keep: Constant<Keep>,
@@ -157,10 +161,12 @@ pub struct TxBuilder {
     advance: Signal<Local, Bit>,
     head_ready: Signal<Local, Bit>,
     head_raw: Signal<Local, Bit>,
-    datagram_len: Signal<Local, Bits<17>>,
     frame_len: Signal<Local, Bits<17>>,
     ip_total: Signal<Local, Bits<17>>,
     payload_len: Signal<Local, Bits<17>>,
+    body_len: Signal<Local, Bits<17>>,
+    udp_total: Signal<Local, Bits<17>>,
+    ips_sum: Signal<Local, Bits<20>>,
     sum: Signal<Local, Bits<20>>,
     fold: Signal<Local, Bits<20>>,
     checksum: Signal<Local, Bits<16>>,
@@ -255,10 +261,14 @@ impl Default for TxBuilder {
             version: Constant::new(u64::from(layout::VERSION).into()),
             checksum_base: Constant::new(checksum_base.into()),
             ip_udp_len: Constant::new(((layout::IPV4_LEN + layout::UDP_LEN) as u64).into()),
-            udp_len: Constant::new((layout::UDP_LEN as u64).into()),
-            riptide_len: Constant::new((layout::RIPTIDE_HEADER_LEN as u64).into()),
-            eth_len: Constant::new((layout::ETH_LEN as u64).into()),
             min_frame: Constant::new((layout::ETH_MIN_FRAME as u64).into()),
+            udp_msg: Constant::new(((layout::UDP_LEN + layout::RIPTIDE_HEADER_LEN) as u64).into()),
+            udp_raw: Constant::new((layout::UDP_LEN as u64).into()),
+            ip_msg: Constant::new(
+                ((layout::IPV4_LEN + layout::UDP_LEN + layout::RIPTIDE_HEADER_LEN) as u64).into(),
+            ),
+            frame_msg: Constant::new((layout::FRAME_HEADER_LEN as u64).into()),
+            frame_raw: Constant::new((layout::RIPTIDE_OFFSET as u64).into()),
             after_spill: mask_from(SPILL),
             after_headers: mask_from(layout::RIPTIDE_OFFSET),
             all_keep: Constant::new(u64::MAX.into()),
@@ -289,10 +299,12 @@ impl Default for TxBuilder {
             advance: Default::default(),
             head_ready: Default::default(),
             head_raw: Default::default(),
-            datagram_len: Default::default(),
             frame_len: Default::default(),
             ip_total: Default::default(),
             payload_len: Default::default(),
+            body_len: Default::default(),
+            udp_total: Default::default(),
+            ips_sum: Default::default(),
             sum: Default::default(),
             fold: Default::default(),
             checksum: Default::default(),
@@ -383,12 +395,20 @@ impl Logic for TxBuilder {
         if self.q_kind.data_out.val() == self.t_accept.val() {
             self.payload_len.next = self.q_len.data_out.val();
         }
-        self.datagram_len.next = self.riptide_len.val() + self.payload_len.val();
+        // Every length is the body's plus a constant: one add each, side by
+        // side (nested, they were three carry chains deep).
+        self.body_len.next = self.payload_len.val();
         if self.head_raw.val() {
-            self.datagram_len.next = self.q_len.data_out.val();
+            self.body_len.next = self.q_len.data_out.val();
         }
-        self.ip_total.next = self.ip_udp_len.val() + self.datagram_len.val();
-        self.frame_len.next = self.eth_len.val() + self.ip_total.val();
+        self.udp_total.next = self.body_len.val() + self.udp_msg.val();
+        self.ip_total.next = self.body_len.val() + self.ip_msg.val();
+        self.frame_len.next = self.body_len.val() + self.frame_msg.val();
+        if self.head_raw.val() {
+            self.udp_total.next = self.body_len.val() + self.udp_raw.val();
+            self.ip_total.next = self.body_len.val() + self.ip_udp_len.val();
+            self.frame_len.next = self.body_len.val() + self.frame_raw.val();
+        }
         if self.frame_len.val() < self.min_frame.val() {
             self.frame_len.next = self.min_frame.val();
         }
@@ -397,12 +417,14 @@ impl Logic for TxBuilder {
         if self.tail.val() != 0_u64 {
             self.keep_last.next = self.all_keep.val() >> (64_u64 - self.tail.val());
         }
-        self.sum.next = self.checksum_base.val()
-            + bit_cast::<20, 17>(self.ip_total.val())
-            + bit_cast::<20, 16>(self.own_ip.val().get_bits::<16>(16))
-            + bit_cast::<20, 16>(bit_cast::<16, 32>(self.own_ip.val()))
-            + bit_cast::<20, 16>(self.peer_ip.val().get_bits::<16>(16))
-            + bit_cast::<20, 16>(bit_cast::<16, 32>(self.peer_ip.val()));
+        // The addresses' words are summed apart from the length (a tree,
+        // not a chain behind the length's add).
+        self.ips_sum.next = (bit_cast::<20, 16>(self.own_ip.val().get_bits::<16>(16))
+            + bit_cast::<20, 16>(bit_cast::<16, 32>(self.own_ip.val())))
+            + (bit_cast::<20, 16>(self.peer_ip.val().get_bits::<16>(16))
+                + bit_cast::<20, 16>(bit_cast::<16, 32>(self.peer_ip.val())));
+        self.sum.next = (self.checksum_base.val() + bit_cast::<20, 17>(self.ip_total.val()))
+            + self.ips_sum.val();
         self.fold.next = (self.sum.val() & 0xFFFF_u64) + (self.sum.val() >> 16);
         self.checksum.next =
             !bit_cast::<16, 20>((self.fold.val() & 0xFFFF_u64) + (self.fold.val() >> 16));
@@ -430,8 +452,7 @@ impl Logic for TxBuilder {
                 | (bit_cast::<512, 32>(self.peer_ip.val()) << self.at_dst_ip.val())
                 | (bit_cast::<512, 16>(self.own_port.val()) << self.at_src_port.val())
                 | (bit_cast::<512, 16>(self.peer_port.val()) << self.at_dst_port.val())
-                | (bit_cast::<512, 17>(self.udp_len.val() + self.datagram_len.val())
-                    << self.at_udp_len.val());
+                | (bit_cast::<512, 17>(self.udp_total.val()) << self.at_udp_len.val());
             if !self.head_raw.val() {
                 // A riptide message: the riptide header on top of the
                 // Ethernet/IPv4/UDP part built above (a raw datagram carries
@@ -514,8 +535,7 @@ impl Logic for TxBuilder {
                 self.a_payload.d.next = self.q_kind.data_out.val() == self.t_accept.val();
                 self.a_second.d.next = !self.head_raw.val();
                 self.a_addr.d.next = 1.into();
-                self.a_left.d.next =
-                    bit_cast::<11, 17>(((self.frame_len.val() + 63_u64) >> 6) - 1_u64);
+                self.a_left.d.next = bit_cast::<11, 17>((self.frame_len.val() - 1_u64) >> 6);
                 self.a_keep_last.d.next = self.keep_last.val();
                 if self.head_raw.val() {
                     // The datagram's first bytes share beat 0 with the headers.

@@ -1,6 +1,7 @@
 //! Differential test: random streams of frames (valid, stale, gapped,
 //! duplicated, higher-ballot, rare, malformed, from older, equal and newer
-//! lives of their sender than the programmed lives table) and host commands through the
+//! lives of their sender than the programmed lives table, any of them with a
+//! bad FCS flagged by the MAC) and host commands through the
 //! RTL core and the behavioural model must give identical host records,
 //! identical frames on the network, and identical counters, with and without
 //! random back-pressure on the output streams.
@@ -161,6 +162,8 @@ struct Tally {
     cycles: u64,
     /// Frames both sides dropped as from an older life.
     old_life: u64,
+    /// Frames both sides dropped for a bad FCS.
+    bad_fcs: u64,
 }
 
 /// Stream `stream` through `pair` (restarted first); panics at the first
@@ -195,8 +198,15 @@ fn run_stream(pair: &mut Pair, stream: u64, verbose: bool) -> Tally {
             }
         } else {
             let bytes = random_frame(&mut rng, pair, id, replicas);
-            log.push(format!("frame {bytes:02x?}"));
-            pair.receive(&bytes);
+            // One frame in ten arrives with a bad FCS: dropped whatever its
+            // bytes say, and the frames around it are unaffected.
+            if rng.chance(1, 10) {
+                log.push(format!("bad-FCS frame {bytes:02x?}"));
+                pair.receive_bad_fcs(&bytes);
+            } else {
+                log.push(format!("frame {bytes:02x?}"));
+                pair.receive(&bytes);
+            }
             if throttled {
                 pair.rtl.idle(6);
             }
@@ -216,6 +226,7 @@ fn run_stream(pair: &mut Pair, stream: u64, verbose: bool) -> Tally {
         frames: out.frames.len(),
         cycles: pair.rtl.cycles() - cycles_before,
         old_life: pair.model.counters().get(regs::Counter::DropOldLife),
+        bad_fcs: pair.model.counters().get(regs::Counter::DropBadFcs),
     }
 }
 
@@ -275,6 +286,7 @@ fn rtl_and_model_agree_on_random_streams() {
                         tally.frames += t.frames;
                         tally.cycles += t.cycles;
                         tally.old_life += t.old_life;
+                        tally.bad_fcs += t.bad_fcs;
                     }
                     tally
                 })
@@ -288,17 +300,19 @@ fn rtl_and_model_agree_on_random_streams() {
                 frames: a.frames + t.frames,
                 cycles: a.cycles + t.cycles,
                 old_life: a.old_life + t.old_life,
+                bad_fcs: a.bad_fcs + t.bad_fcs,
             })
     });
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{} streams on {workers} threads, {} records, {} frames, {} old-life drops agreed; {} cycles in {secs:.1} s ({:.0} cycles/s)",
+        "{} streams on {workers} threads, {} records, {} frames, {} old-life and {} bad-FCS drops agreed; {} cycles in {secs:.1} s ({:.0} cycles/s)",
         streams(),
         total.records,
         total.frames,
         total.old_life,
+        total.bad_fcs,
         total.cycles,
         total.cycles as f64 / secs
     );
-    assert!(total.records > 0 && total.frames > 0 && total.old_life > 0);
+    assert!(total.records > 0 && total.frames > 0 && total.old_life > 0 && total.bad_fcs > 0);
 }

@@ -387,3 +387,27 @@ fn frames_the_nic_builds_carry_its_own_life() {
     assert_eq!(rtl.frames.len(), 1);
     assert_eq!(rtl.frames[0].1[life_at], 0xA5);
 }
+
+/// A frame the MAC flags with a bad FCS is dropped and counted, never acked
+/// or written to the host, even when its bytes are a perfect in-order
+/// ACCEPT; the same frame with a good FCS right after it is taken.
+#[test]
+fn bad_fcs_accept_is_dropped_not_acked() {
+    let mut pair = follower("follower_bad_fcs");
+    let frame = accept(1, 0, b"corrupted value, intact header");
+    pair.receive_bad_fcs(&frame);
+    let out = pair.agree("bad FCS");
+    assert!(out.records.is_empty(), "{:?}", out.records);
+    assert!(out.frames.is_empty(), "{:?}", out.frames);
+    assert_eq!(pair.counter(Counter::DropBadFcs), 1);
+    assert_eq!(pair.counter(Counter::RxFrames), 1);
+    assert_eq!(pair.counter(Counter::Accepted), 0);
+    assert_eq!(pair.counter(Counter::TxAccepted), 0);
+    pair.receive(&frame);
+    let out = pair.agree("good FCS");
+    assert_eq!(out.records.len(), 1);
+    assert_eq!(out.frames.len(), 1);
+    assert_eq!(pair.counter(Counter::Accepted), 1);
+    assert_eq!(pair.counter(Counter::DropBadFcs), 1);
+    pair.counters_agree("after both");
+}

@@ -62,6 +62,8 @@ fn tool_available(tool: &str) -> bool {
 struct Scenario {
     ops: Vec<[u32; 3]>,
     rx: Vec<Beat>,
+    /// `tuser` (bad FCS) of each `rx` beat.
+    rx_user: Vec<bool>,
     h2c: Vec<Beat>,
     model: ModelNic,
     peers: Vec<Endpoint>,
@@ -75,6 +77,7 @@ impl Scenario {
         let mut s = Scenario {
             ops: vec![],
             rx: vec![],
+            rx_user: vec![],
             h2c: vec![],
             model: ModelNic::with_peers(ID, GROUP, peers.clone(), ModelBugs::default()),
             peers,
@@ -141,7 +144,20 @@ impl Scenario {
             self.rx.extend(beats(frame));
             self.model.receive(frame);
         }
+        self.rx_user.resize(self.rx.len(), false);
         self.ops.push([OP_RX, first, self.rx.len() as u32]);
+    }
+
+    /// One frame with a bad FCS (`tuser` with `tlast`), then two idle cycles.
+    fn receive_bad_fcs(&mut self, frame: &[u8]) {
+        let first = self.rx.len() as u32;
+        for beat in beats(frame) {
+            self.rx_user.push(beat.last);
+            self.rx.push(beat);
+        }
+        self.model.receive_bad_fcs(frame);
+        self.ops.push([OP_RX, first, self.rx.len() as u32]);
+        self.ops.push([OP_IDLE, 2, 0]);
     }
 
     /// One frame, then two idle cycles (as `RtlNic::receive`).
@@ -208,6 +224,9 @@ fn scenario() -> Scenario {
     s.quiet();
     s.receive(&accept(Ballot::new(2, 0), BACK_TO_BACK_ACCEPTS + 1));
     s.quiet();
+    // The next in-order ACCEPT with a bad FCS: dropped, not acked.
+    s.receive_bad_fcs(&accept(ballot, BACK_TO_BACK_ACCEPTS + 1));
+    s.quiet();
 
     let ours = Ballot::new(4, ID);
     let next = BACK_TO_BACK_ACCEPTS + 1;
@@ -246,8 +265,11 @@ fn scenario() -> Scenario {
     s
 }
 
-fn beat_line(beat: &Beat) -> String {
-    let mut line = format!("{:x}{:016x}", u8::from(beat.last), beat.keep);
+/// A beat as the testbench reads it: [577] tuser, [576] tlast, [575:512]
+/// tkeep, [511:0] tdata.
+fn beat_line(beat: &Beat, user: bool) -> String {
+    let top = u8::from(beat.last) | (u8::from(user) << 1);
+    let mut line = format!("{top:x}{:016x}", beat.keep);
     for byte in beat.data.iter().rev() {
         write!(line, "{byte:02x}").expect("to a String");
     }
@@ -381,8 +403,16 @@ fn core_runs_follower_and_leader_traffic_like_the_model() {
             .iter()
             .map(|[op, a, b]| format!("{op:08x}{a:08x}{b:08x}{:08x}", 0)),
     );
-    write_hex(&dir.join("rx.hex"), s.rx.iter().map(beat_line));
-    write_hex(&dir.join("h2c.hex"), s.h2c.iter().map(beat_line));
+    write_hex(
+        &dir.join("rx.hex"),
+        s.rx.iter()
+            .zip(&s.rx_user)
+            .map(|(beat, &user)| beat_line(beat, user)),
+    );
+    write_hex(
+        &dir.join("h2c.hex"),
+        s.h2c.iter().map(|beat| beat_line(beat, false)),
+    );
     let depth = |name: &str, n: usize| format!("-Ptb.{name}={}", n.max(1));
     let compile = Command::new("iverilog")
         .args(["-g2012", "-o", "tb.vvp", "-s", "tb"])
@@ -491,7 +521,7 @@ fn message_type(frame: &[u8]) -> MsgType {
 fn beats_print_and_parse_as_the_testbench_does() {
     let packet: Vec<u8> = (0..100u8).collect();
     let cut = beats(&packet);
-    let line = beat_line(&cut[1]);
+    let line = beat_line(&cut[1], false);
     // The testbench prints tlast, tkeep and tdata as separate fields, from
     // the same 580-bit word it reads: split that word the same way.
     let (last, rest) = line.split_at(1);

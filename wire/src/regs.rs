@@ -61,8 +61,10 @@ pub const ID_VALUE: u32 = 0x5250_5444;
 /// Register map revision, reported in the low half of [`VERSION`]. Revision 2:
 /// the lives table is live (phase-2 frames of an older life are dropped, own
 /// LIFE stamped) and [`HOST_WATCHDOG`] exists; a driver that relies on either
-/// must not run a revision-1 bitstream, which ignores both.
-pub const REGMAP_REVISION: u32 = 2;
+/// must not run a revision-1 bitstream, which ignores both. Revision 3: the
+/// `drop_bad_fcs` counter (frames the MAC marked with a bad FCS on `tuser`,
+/// dropped before any check of their bytes).
+pub const REGMAP_REVISION: u32 = 3;
 
 /// [`CFG_ROLE`] values.
 pub const ROLE_IDLE: u32 = 0;
@@ -327,6 +329,7 @@ pub enum Counter {
     HostRecords,
     FenceDone,
     DropOldLife,
+    DropBadFcs,
 }
 
 impl Counter {
@@ -367,6 +370,7 @@ impl Counter {
         Counter::HostRecords,
         Counter::FenceDone,
         Counter::DropOldLife,
+        Counter::DropBadFcs,
     ];
     pub const COUNT: usize = Counter::ALL.len();
 
@@ -417,6 +421,7 @@ impl Counter {
             Counter::HostRecords => "host_records",
             Counter::FenceDone => "fence_done",
             Counter::DropOldLife => "drop_old_life",
+            Counter::DropBadFcs => "drop_bad_fcs",
         }
     }
 
@@ -473,6 +478,9 @@ impl Counter {
             Counter::FenceDone => "FenceDone records written",
             Counter::DropOldLife => {
                 "dropped: phase-2 frame from an older life of its sender than the lives table holds"
+            }
+            Counter::DropBadFcs => {
+                "dropped: the MAC flagged a bad FCS (`tuser` with `tlast`); no other check is made"
             }
         }
     }

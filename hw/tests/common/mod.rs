@@ -76,6 +76,12 @@ impl Pair {
         self.rtl.receive(frame);
     }
 
+    /// `frame` with a bad FCS (`tuser` on its last beat).
+    pub fn receive_bad_fcs(&mut self, frame: &[u8]) {
+        self.model.receive_bad_fcs(frame);
+        self.rtl.receive_bad_fcs(frame);
+    }
+
     /// Everything each side produced since the last call.
     pub fn outputs(&mut self) -> (Outputs, Outputs) {
         let mut model = Outputs::default();

@@ -5,7 +5,8 @@
 //   prog.hex  one operation per line, 128 bits: [127:96] opcode, [95:64] a,
 //             [63:32] b, [31:0] c
 //   rx.hex    network beats, h2c.hex host-to-card beats, one per line, 580 bits:
-//             [576] tlast, [575:512] tkeep, [511:0] tdata
+//             [577] tuser (net_rx only: bad FCS), [576] tlast,
+//             [575:512] tkeep, [511:0] tdata
 // and prints what leaves the core, one line per beat or register read:
 //   T <tlast> <tkeep> <tdata>     a beat accepted on net_tx
 //   C <tlast> <tkeep> <tdata>     a beat accepted on c2h
@@ -50,6 +51,7 @@ module tb;
     reg [63:0] net_rx_tkeep = 0;
     reg net_rx_tvalid = 1'b0;
     reg net_rx_tlast = 1'b0;
+    reg net_rx_tuser = 1'b0;
     wire net_rx_tready;
     wire [511:0] net_tx_tdata;
     wire [63:0] net_tx_tkeep;
@@ -88,7 +90,7 @@ module tb;
         .clk(clk), .rst(rst),
         .net_rx_tdata(net_rx_tdata), .net_rx_tkeep(net_rx_tkeep),
         .net_rx_tvalid(net_rx_tvalid), .net_rx_tready(net_rx_tready),
-        .net_rx_tlast(net_rx_tlast),
+        .net_rx_tlast(net_rx_tlast), .net_rx_tuser(net_rx_tuser),
         .net_tx_tdata(net_tx_tdata), .net_tx_tkeep(net_tx_tkeep),
         .net_tx_tvalid(net_tx_tvalid), .net_tx_tready(net_tx_tready),
         .net_tx_tlast(net_tx_tlast),
@@ -210,10 +212,12 @@ module tb;
                         net_rx_tdata = rx_mem[i][511:0];
                         net_rx_tkeep = rx_mem[i][575:512];
                         net_rx_tlast = rx_mem[i][576];
+                        net_rx_tuser = rx_mem[i][577];
                         net_rx_tvalid = 1'b1;
                     end
                     @(negedge clk);
                     net_rx_tvalid = 1'b0;
+                    net_rx_tuser = 1'b0;
                 end
                 OP_H2C: begin
                     i = a;
