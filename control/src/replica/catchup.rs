@@ -26,6 +26,11 @@ pub(super) struct Catchup {
 }
 
 impl Catchup {
+    /// Moves every timestamp through `shift` (see `canonical.rs`).
+    pub(super) fn rebase_time(&mut self, shift: &dyn Fn(u64) -> u64) {
+        self.last_sent = self.last_sent.map(shift);
+    }
+
     pub(super) fn prefer(&mut self, id: u8) {
         if self.preferred != Some(id) {
             self.preferred = Some(id);

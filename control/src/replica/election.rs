@@ -44,6 +44,11 @@ pub(super) struct Candidacy {
 }
 
 impl Candidacy {
+    /// Moves every timestamp through `shift` (see `canonical.rs`).
+    pub(super) fn rebase_time(&mut self, shift: &dyn Fn(u64) -> u64) {
+        self.next_prepare = shift(self.next_prepare);
+    }
+
     /// A newer life of `id` exists: its older life's promise no longer counts.
     pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
         self.promises

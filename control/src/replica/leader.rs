@@ -55,6 +55,13 @@ impl Leadership {
         (!self.queue.is_empty()).then(|| self.next_slot + self.queue.len() as u64 - 1)
     }
 
+    /// Moves every timestamp through `shift` (see `canonical.rs`).
+    pub(super) fn rebase_time(&mut self, shift: &dyn Fn(u64) -> u64) {
+        self.next_heartbeat = shift(self.next_heartbeat);
+        self.last_progress = shift(self.last_progress);
+        self.last_retransmit = shift(self.last_retransmit);
+    }
+
     fn outstanding(&self) -> bool {
         self.next_slot - 1 > self.nic_commit || !self.queue.is_empty()
     }

@@ -52,6 +52,11 @@ impl Recovery {
         }
     }
 
+    /// Moves every timestamp through `shift` (see `canonical.rs`).
+    pub(super) fn rebase_time(&mut self, shift: &dyn Fn(u64) -> u64) {
+        self.next_request = shift(self.next_request);
+    }
+
     /// A newer life of `id` exists: its older life's answer no longer counts.
     pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
         self.responses
