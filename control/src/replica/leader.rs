@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, VecDeque};
 use riptide_wire::host::NicCommand;
 use riptide_wire::{Ballot, Message};
 
-use super::{Replica, State};
+use super::canonical::TimeView;
+use super::{Replica, ReplicaConfig, State};
 
 /// A get waiting for its read-index barrier slot to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +56,12 @@ impl Leadership {
         (!self.queue.is_empty()).then(|| self.next_slot + self.queue.len() as u64 - 1)
     }
 
-    /// Moves every timestamp through `shift` (see `canonical.rs`).
-    pub(super) fn rebase_time(&mut self, shift: &dyn Fn(u64) -> u64) {
-        self.next_heartbeat = shift(self.next_heartbeat);
-        self.last_progress = shift(self.last_progress);
-        self.last_retransmit = shift(self.last_retransmit);
+    /// Timestamps as `canonical.rs` writes them, capped at the thresholds
+    /// `leader_tick` compares them with.
+    pub(super) fn rebase_time(&mut self, time: &TimeView, cfg: &ReplicaConfig) {
+        self.next_heartbeat = time.deadline(self.next_heartbeat, cfg.heartbeat_ticks);
+        self.last_progress = time.age(self.last_progress, 4 * cfg.retransmit_ticks);
+        self.last_retransmit = time.age(self.last_retransmit, cfg.retransmit_ticks);
     }
 
     fn outstanding(&self) -> bool {
