@@ -9,6 +9,7 @@ pub mod check;
 pub mod client;
 pub mod hw;
 pub mod ldfi;
+pub mod model_check;
 pub mod replica;
 pub mod sim;
 pub mod status;

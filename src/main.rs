@@ -26,6 +26,8 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Search fault schedules with lineage-driven fault injection.
     Ldfi(cmd::ldfi::Args),
+    /// Exhaustively check the real control plane and NIC model for small bounds.
+    ModelCheck(cmd::model_check::Args),
     /// Check a client history (JSON lines) for linearizability.
     Check(cmd::check::Args),
     /// Build artefacts of the FPGA fast path (Verilog).
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Ldfi(args) => cmd::ldfi::run(args),
+        Command::ModelCheck(args) => cmd::model_check::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Hw(args) => cmd::hw::run(args),
         Command::Replica(args) => {

@@ -11,6 +11,7 @@
 //! - [`lives`]: which incarnation of each replica a message comes from;
 //! - [`clients`]: sessions, read-index reads, applying and replying.
 
+mod canonical;
 mod catchup;
 mod clients;
 mod election;
@@ -177,7 +178,7 @@ pub struct Status {
 }
 
 /// What a replica is doing, with the state only that role has.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum State {
     Recovering(Recovery),
     Follower,
@@ -195,6 +196,9 @@ struct NicView {
 }
 
 /// One replica's control plane. See the module docs and `docs/protocol.md`.
+/// `Clone` and `Debug` let the model checker (`mc/`) branch on a replica's
+/// state and fingerprint it ([`Replica::write_canonical`]).
+#[derive(Debug, Clone)]
 pub struct Replica {
     cfg: ReplicaConfig,
     rng: Rng,

@@ -5,6 +5,7 @@
 //! hardware produces them. The rules are the fast-path table of
 //! `docs/protocol.md`; each arm below names its row.
 
+mod canonical;
 mod counters;
 mod validate;
 

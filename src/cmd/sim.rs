@@ -66,6 +66,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.schedule {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if super::model_check::is_trace(&text) {
+            // A model checker's counterexample is an interleaving, not a
+            // timed fault schedule: it replays through the checker's own
+            // step (docs/model-check.md says why).
+            return super::model_check::replay(path);
+        }
+    }
     let config = config(&args)?;
     let bar = progress::bar(config.ops, "simulating");
     let mut report = riptide_sim::run(&config, &mut |done, _total| bar.set_position(done));

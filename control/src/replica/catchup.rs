@@ -13,6 +13,7 @@
 use riptide_wire::message::body::ENTRY_FIXED_LEN;
 use riptide_wire::{Entry, Message};
 
+use super::canonical::TimeView;
 use super::{ENTRIES_BUDGET, Replica, Role, entries_len};
 
 /// Most entries one catch-up response carries.
@@ -33,6 +34,11 @@ pub(super) struct Catchup {
 }
 
 impl Catchup {
+    /// Timestamps as `canonical.rs` writes them.
+    pub(super) fn rebase_time(&mut self, time: &TimeView, retransmit_ticks: u64) {
+        self.last_sent = self.last_sent.map(|t| time.age(t, retransmit_ticks));
+    }
+
     pub(super) fn prefer(&mut self, id: u8) {
         if self.preferred != Some(id) {
             self.preferred = Some(id);

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
+use super::canonical::TimeView;
 use super::leader::Leadership;
 use super::{Replica, Role, State, Variant, entries_fit};
 use crate::kv::{LogValue, Reply};
@@ -44,6 +45,11 @@ pub(super) struct Candidacy {
 }
 
 impl Candidacy {
+    /// Timestamps as `canonical.rs` writes them.
+    pub(super) fn rebase_time(&mut self, time: &TimeView, retransmit_ticks: u64) {
+        self.next_prepare = time.deadline(self.next_prepare, retransmit_ticks);
+    }
+
     /// A newer life of `id` exists: its older life's promise no longer counts.
     pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
         self.promises

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, VecDeque};
 use riptide_wire::host::NicCommand;
 use riptide_wire::{Ballot, Message};
 
+use super::canonical::TimeView;
 use super::clients::MAX_VALUE_LEN;
-use super::{Replica, State};
+use super::{Replica, ReplicaConfig, State};
 use crate::kv::{LogValue, Write};
 
 /// A value waiting for a slot. The queue holds one per slot to come, so the
@@ -112,6 +113,14 @@ impl Leadership {
             writes: vec![write],
             len: add,
         });
+    }
+
+    /// Timestamps as `canonical.rs` writes them, capped at the thresholds
+    /// `leader_tick` compares them with.
+    pub(super) fn rebase_time(&mut self, time: &TimeView, cfg: &ReplicaConfig) {
+        self.next_heartbeat = time.deadline(self.next_heartbeat, cfg.heartbeat_ticks);
+        self.last_progress = time.age(self.last_progress, 4 * cfg.retransmit_ticks);
+        self.last_retransmit = time.age(self.last_retransmit, cfg.retransmit_ticks);
     }
 
     fn outstanding(&self) -> bool {

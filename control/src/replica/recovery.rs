@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
+use super::canonical::TimeView;
 use super::{Replica, ReplicaConfig, Role, State, entries_fit};
 
 /// What one responder reported.
@@ -50,6 +51,11 @@ impl Recovery {
             next_request: 0,
             nic_idled: false,
         }
+    }
+
+    /// Timestamps as `canonical.rs` writes them.
+    pub(super) fn rebase_time(&mut self, time: &TimeView, retransmit_ticks: u64) {
+        self.next_request = time.deadline(self.next_request, retransmit_ticks);
     }
 
     /// A newer life of `id` exists: its older life's answer no longer counts.

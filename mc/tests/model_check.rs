@@ -1,0 +1,98 @@
+//! The model checker on the real control plane and NIC model: the correct
+//! protocol keeps every property in the bounds CI can afford, planted bugs
+//! are found, and every counterexample replays to its violation.
+
+use riptide_mc::explore::{Options, Report, Search, explore};
+use riptide_mc::liveness::{ROUNDS, fair_extension};
+use riptide_mc::trace::Trace;
+use riptide_mc::{Bounds, Property, World};
+use riptide_sim::SimVariant;
+
+fn quiet(_: &riptide_mc::Stats) {}
+
+fn bfs(threads: usize, max_depth: Option<usize>) -> Options {
+    Options {
+        search: Search::Bfs,
+        threads,
+        max_depth,
+        ..Options::default()
+    }
+}
+
+/// The counterexample's trace, written and read back, replays to the same
+/// violation.
+fn replays(bounds: &Bounds, report: &Report) -> Property {
+    let counterexample = report.counterexample.as_ref().expect("a counterexample");
+    let trace = Trace::of(bounds, counterexample, ROUNDS);
+    let text = serde_json::to_string(&trace).unwrap();
+    let read: Trace = serde_json::from_str(&text).unwrap();
+    let violation = read.replay().expect("the trace replays");
+    assert_eq!(violation, counterexample.violation);
+    violation.property
+}
+
+#[test]
+fn three_replicas_two_ballots_two_slots_one_crash_keep_every_property_to_depth_ten() {
+    let bounds = Bounds::new(3, 2, 2, 1);
+    let options = Options {
+        liveness_every: 16,
+        ..bfs(2, Some(10))
+    };
+    let report = explore(&bounds, &options, &quiet);
+    assert!(
+        report.counterexample.is_none(),
+        "{:?}",
+        report.counterexample
+    );
+    assert_eq!(report.stats.depth, 10);
+    assert!(report.stats.unique > 10_000, "{:?}", report.stats);
+    assert!(report.stats.liveness_checked > 100, "{:?}", report.stats);
+    assert!(!report.complete, "a depth bound is not exhaustion");
+}
+
+#[test]
+fn a_single_replica_group_is_explored_to_exhaustion() {
+    let bounds = Bounds::new(1, 2, 2, 1).with_clients(2);
+    let options = Options {
+        liveness_every: 1,
+        ..bfs(1, None)
+    };
+    let report = explore(&bounds, &options, &quiet);
+    assert!(
+        report.counterexample.is_none(),
+        "{:?}",
+        report.counterexample
+    );
+    assert!(report.complete, "{:?}", report.stats);
+    assert!(report.stats.out_of_bounds > 0, "the bounds cut the space");
+}
+
+#[test]
+fn with_faults_stopped_the_initial_group_commits_a_fresh_write() {
+    for replicas in [3, 5] {
+        let bounds = Bounds::new(replicas, 2, 2, 1);
+        let rounds = fair_extension(&World::initial(&bounds), &bounds, ROUNDS).unwrap();
+        assert!(rounds > 1, "an election comes first");
+    }
+}
+
+#[test]
+fn a_fair_extension_too_short_for_an_election_is_a_liveness_violation() {
+    let bounds = Bounds::new(3, 2, 2, 1);
+    let violation = fair_extension(&World::initial(&bounds), &bounds, 1).unwrap_err();
+    assert_eq!(violation.property, Property::Liveness);
+}
+
+#[test]
+fn promise_before_fence_breaks_the_fence_and_replays() {
+    let bounds = Bounds::new(3, 2, 2, 1).with_variant(SimVariant::PromiseBeforeFence);
+    let report = explore(&bounds, &bfs(2, None), &quiet);
+    assert_eq!(replays(&bounds, &report), Property::Fence);
+}
+
+#[test]
+fn commit_on_minority_loses_a_chosen_value_and_replays() {
+    let bounds = Bounds::new(3, 2, 2, 1).with_variant(SimVariant::CommitOnMinority);
+    let report = explore(&bounds, &bfs(2, None), &quiet);
+    assert_eq!(replays(&bounds, &report), Property::NoAcknowledgedWriteLost);
+}
