@@ -306,11 +306,9 @@ impl Logic for LeaderUnit {
         self.keep_tail.tail.next = bit_cast::<6, 7>(self.tail.val());
         self.last_keep.next = self.keep_tail.keep.val();
         self.data_mask.next = self.all_data.val();
-        if self.tail.val() != 0_u64 {
-            if self.h2c_tvalid.val() && self.h2c_tlast.val() {
-                self.data_mask.next =
-                    self.all_data.val() >> (512_u64 - (bit_cast::<10, 7>(self.tail.val()) << 3));
-            }
+        if (self.tail.val() != 0_u64) && self.h2c_tvalid.val() && self.h2c_tlast.val() {
+            self.data_mask.next =
+                self.all_data.val() >> (512_u64 - (bit_cast::<10, 7>(self.tail.val()) << 3));
         }
 
         // Receive: beats go to the store, bytes past the record zeroed.
