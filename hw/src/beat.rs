@@ -30,6 +30,41 @@ pub fn keep_for(bytes: usize) -> u64 {
     }
 }
 
+/// `tkeep` of a packet's last beat from the packet's length modulo 64
+/// (`tail`, 0 meaning a full beat). A leaf block: in Verilog one compare of
+/// the six bits per keep bit (a LUT each; the shift `~0 >> (64 - tail)` it
+/// replaces was a subtract and a six-stage barrel shifter on the transmit
+/// builder's and the leader unit's longest paths); in simulation
+/// [`keep_for`].
+#[derive(LogicBlock, Default)]
+pub struct KeepFor {
+    pub tail: Signal<In, Bits<6>>,
+    pub keep: Signal<Out, Keep>,
+}
+
+impl Logic for KeepFor {
+    fn update(&mut self) {
+        let tail = self.tail.val().to_u64() as usize;
+        self.keep.next = keep_for(if tail == 0 { BEAT_BYTES } else { tail }).into();
+    }
+
+    fn connect(&mut self) {
+        self.keep.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        // The top byte is kept only by a full beat (`tail > 63` would be a
+        // constant compare, which lint rejects).
+        let bits: String = (0..BEAT_BYTES)
+            .map(|i| match i {
+                63 => format!("   keep[{i}] = (tail == 6'd0);\n"),
+                _ => format!("   keep[{i}] = (tail == 6'd0) | (tail > 6'd{i});\n"),
+            })
+            .collect();
+        Verilog::Custom(format!("always @(*) begin\n{bits}end\n"))
+    }
+}
+
 /// One beat as test benches and the Verilog wrapper see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Beat {
@@ -93,6 +128,23 @@ pub fn beats(packet: &[u8]) -> Vec<Beat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_for_leaf_matches_its_verilog_and_every_tail() {
+        let mut leaf = KeepFor::default();
+        leaf.connect_all();
+        for tail in 0..64u64 {
+            leaf.tail.next = tail.into();
+            assert!(simulate(&mut leaf, 10));
+            let want = if tail == 0 { u64::MAX } else { (1 << tail) - 1 };
+            assert_eq!(leaf.keep.val().to_u64(), want, "tail {tail}");
+        }
+        let verilog = generate_verilog(&leaf);
+        assert!(
+            verilog.contains("keep[5] = (tail == 6'd0) | (tail > 6'd5);"),
+            "{verilog}"
+        );
+    }
 
     #[test]
     fn beats_round_trip_through_tdata() {

@@ -1,6 +1,7 @@
 //! RTL figures from the RustHDL simulation of `riptide_core` (and yosys for
-//! resources), for `cargo bench -p riptide-hw` and `riptide bench --backend
-//! rtl`: throughput, latency, resources, simulator speed, as a table.
+//! resources and register-to-register paths, `crate::paths`), for `cargo
+//! bench -p riptide-hw` and `riptide bench --backend rtl`: throughput,
+//! latency, resources, simulator speed, as a table, then the path report.
 //!
 //! Throughput: back-to-back minimum-size frames (74 bytes = 2 beats of 64
 //! bytes, no FCS, preamble or gap on the AXI4-Stream) on the receive stream,
@@ -26,7 +27,7 @@ pub struct Options {
     /// Back-to-back frames per throughput run (the leader's are rounded
     /// down to whole windows, at least one).
     pub frames: u64,
-    /// Synthesize with yosys for resources and the longest path (minutes).
+    /// Synthesize with yosys for resources and the path report (minutes).
     pub yosys: bool,
 }
 

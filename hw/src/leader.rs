@@ -18,7 +18,7 @@
 //! packet, longer than the store) and commands the role does not allow are
 //! dropped, as the behavioural model refuses them.
 
-use crate::beat::{Data, Keep};
+use crate::beat::{Data, Keep, KeepFor};
 use crate::fastpath::{TX_RAW, TxKind};
 use crate::store::{Addr, STORE_ADDR_BITS};
 use riptide_wire::message::MsgType;
@@ -127,6 +127,7 @@ pub struct LeaderUnit {
     total: Signal<Local, Bits<18>>,
     tail: Signal<Local, Bits<7>>,
     last_keep: Signal<Local, Keep>,
+    keep_tail: KeepFor,
     data_mask: Signal<Local, Data>,
     beats: Signal<Local, Bits<18>>,
     known: Signal<Local, Bit>,
@@ -220,6 +221,7 @@ impl Default for LeaderUnit {
             total: Default::default(),
             tail: Default::default(),
             last_keep: Default::default(),
+            keep_tail: Default::default(),
             data_mask: Default::default(),
             beats: Default::default(),
             known: Default::default(),
@@ -301,14 +303,12 @@ impl Logic for LeaderUnit {
         // figures registered, not recomputed from the bus in the same cycle.
         self.tail.next = bit_cast::<7, 18>(self.total_q.q.val() & 63_u64);
         self.beats.next = (self.total_q.q.val() + 63_u64) >> 6;
-        self.last_keep.next = self.all_keep.val();
+        self.keep_tail.tail.next = bit_cast::<6, 7>(self.tail.val());
+        self.last_keep.next = self.keep_tail.keep.val();
         self.data_mask.next = self.all_data.val();
-        if self.tail.val() != 0_u64 {
-            self.last_keep.next = self.all_keep.val() >> (64_u64 - self.tail.val());
-            if self.h2c_tvalid.val() && self.h2c_tlast.val() {
-                self.data_mask.next =
-                    self.all_data.val() >> (512_u64 - (bit_cast::<10, 7>(self.tail.val()) << 3));
-            }
+        if (self.tail.val() != 0_u64) && self.h2c_tvalid.val() && self.h2c_tlast.val() {
+            self.data_mask.next =
+                self.all_data.val() >> (512_u64 - (bit_cast::<10, 7>(self.tail.val()) << 3));
         }
 
         // Receive: beats go to the store, bytes past the record zeroed.

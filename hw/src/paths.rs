@@ -297,7 +297,7 @@ pub fn analyze(json: &str, top: &str) -> Result<Analysis, String> {
             .outputs
             .iter()
             .find_map(|(_, b)| b.iter().flatten().next().copied())
-            .map_or_else(|| c.name.clone(), |b| name_of(b));
+            .map_or_else(|| c.name.clone(), &name_of);
         for (pin, inp) in &c.inputs {
             let is_end = match c.kind {
                 Kind::Sequential => !is_clock_pin(pin),
@@ -346,7 +346,7 @@ pub fn analyze(json: &str, top: &str) -> Result<Analysis, String> {
         c.inputs
             .iter()
             .filter(|(pin, _)| {
-                !is_clock_pin(pin) && !(c.kind == Kind::LutRam && is_lutram_write_pin(pin))
+                !(is_clock_pin(pin) || (c.kind == Kind::LutRam && is_lutram_write_pin(pin)))
             })
             .flat_map(|(_, b)| b.iter().flatten().copied())
             .collect()

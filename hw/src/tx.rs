@@ -11,7 +11,7 @@
 //! Same three-stage stall pipeline as the card-to-host writer: A (sequencer,
 //! issues the store read), B (store data), C (output register).
 
-use crate::beat::{BEAT_BYTES, Data, Keep};
+use crate::beat::{BEAT_BYTES, Data, Keep, KeepFor};
 use crate::fastpath::{TX_RAW, TxKind};
 use crate::fifo::RegFifo;
 use crate::store::Addr;
@@ -175,6 +175,7 @@ pub struct TxBuilder {
     hdr1: Signal<Local, Data>,
     tail: Signal<Local, Bits<7>>,
     keep_last: Signal<Local, Keep>,
+    keep_tail: KeepFor,
     emit: Signal<Local, Bit>,
     emit_hdr: Signal<Local, Data>,
     emit_store: Signal<Local, Bit>,
@@ -313,6 +314,7 @@ impl Default for TxBuilder {
             hdr1: Default::default(),
             tail: Default::default(),
             keep_last: Default::default(),
+            keep_tail: Default::default(),
             emit: Default::default(),
             emit_hdr: Default::default(),
             emit_store: Default::default(),
@@ -413,10 +415,8 @@ impl Logic for TxBuilder {
             self.frame_len.next = self.min_frame.val();
         }
         self.tail.next = bit_cast::<7, 17>(self.frame_len.val() & 63_u64);
-        self.keep_last.next = self.all_keep.val();
-        if self.tail.val() != 0_u64 {
-            self.keep_last.next = self.all_keep.val() >> (64_u64 - self.tail.val());
-        }
+        self.keep_tail.tail.next = bit_cast::<6, 7>(self.tail.val());
+        self.keep_last.next = self.keep_tail.keep.val();
         // The addresses' words are summed apart from the length (a tree,
         // not a chain behind the length's add).
         self.ips_sum.next = (bit_cast::<20, 16>(self.own_ip.val().get_bits::<16>(16))
