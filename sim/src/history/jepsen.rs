@@ -1,6 +1,6 @@
 //! Jepsen's single-register logs, as Porcupine's `test_data/jepsen` holds
 //! them: one event a line, `<process> <type> <f> <value>` somewhere in it
-//! (`INFO  jepsen.util - 3	:invoke	:cas	[1 4]`), with `type` one of
+//! (`INFO  jepsen.util - 3\t:invoke\t:cas\t[1 4]`), with `type` one of
 //! `:invoke`, `:ok`, `:fail`, `:info` and `f` one of `:read`, `:write`,
 //! `:cas`. Lines without such an event (the nemesis, Jepsen's other logs)
 //! are skipped.
