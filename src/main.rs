@@ -39,6 +39,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipes();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Bench(args) => cmd::bench::run(args),
@@ -59,6 +60,17 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `riptide ldfi --json | head` closes stdout early. Rust ignores SIGPIPE, so
+/// the next `println!` would panic with a backtrace; like other Unix tools
+/// (and ripgrep), end silently instead, by restoring the default action.
+fn die_quietly_on_closed_pipes() {
+    // SAFETY: called first thing in main, before any other thread exists;
+    // setting a signal's disposition to the default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

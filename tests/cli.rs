@@ -395,3 +395,23 @@ fn check_reads_jepsen_logs_of_one_register() {
     assert_eq!(out.status.code(), Some(1), "a stale read: {}", stdout(&out));
     assert!(stdout(&out).contains("\"register\""), "{}", stdout(&out));
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_riptide_quietly_not_with_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .args(["sim", "--seed", "1", "--ops", "300", "--timeline"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `| head -1` does.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+}

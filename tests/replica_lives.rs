@@ -1,6 +1,8 @@
 //! Start records and `--bootstrap` with replica processes: a start that
 //! fails leaves no record, each start's incarnation counts the earlier ones,
-//! and a bootstrap into a live group is refused.
+//! a bootstrap into a live group is refused, a replica that lost its state
+//! recovers and loses nothing, and more than f restarted replicas are told
+//! the way out that keeps what the survivors hold.
 
 use std::fs;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -11,6 +13,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use riptide_bench::udp::group::{GroupOptions, ProcessGroup, free_ports};
+use riptide_control::Role;
+use riptide_control::kv::Reply;
+use riptide_node::client::{Client, ClientOptions, fresh_client_id};
+use riptide_node::status::role_name;
 use riptide_node::{ClusterConfig, Timing};
 
 mod common;
@@ -145,6 +151,9 @@ fn bootstrap_is_refused_while_the_group_is_live() {
     group
         .wait_for_leader(None, Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("{e}\n{}", group.logs()));
+    // A group that committed something has run: its replicas hold votes
+    // and values a fresh replica would ignore.
+    put_keys(&group, 1);
     group.kill(0).unwrap();
 
     let state = scratch("bootstrap");
@@ -157,7 +166,7 @@ fn bootstrap_is_refused_while_the_group_is_live() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("the group is live") && stderr.contains("without --bootstrap"),
+        stderr.contains("so the group has run") && stderr.contains("without --bootstrap"),
         "{stderr}"
     );
     // Refused before it bound anything or wrote a record.
@@ -209,7 +218,9 @@ fn a_replica_recovering_alone_says_what_to_do_and_status_shows_recovering() {
         |text| format!("no warning about the recovery: {text}"),
     );
     assert!(
-        warning.contains("--bootstrap") && warning.contains("start the missing replicas"),
+        warning.contains("no other replica answers")
+            && warning.contains("--bootstrap")
+            && warning.contains("missing replicas"),
         "{warning}"
     );
     let status = Command::new(env!("CARGO_BIN_EXE_riptide"))
@@ -227,4 +238,166 @@ fn a_replica_recovering_alone_says_what_to_do_and_status_shows_recovering() {
     assert_eq!(text.matches("still recovering").count(), 1, "{text}");
     assert!(text.contains("incarnation=3"), "{text}");
     fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Fast failure detection, so that elections after a kill take tenths of a
+/// second.
+fn fast_group() -> ProcessGroup {
+    let mut options = GroupOptions::loopback(3);
+    options.timing = Timing {
+        tick_ms: 2,
+        heartbeat_ticks: 5,
+        election_ticks: [40, 80],
+        retransmit_ticks: 10,
+        window: 64,
+    };
+    let group =
+        ProcessGroup::start(env!("CARGO_BIN_EXE_riptide").as_ref(), options).expect("group starts");
+    group
+        .wait_for_leader(None, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", group.logs()));
+    group
+}
+
+/// A client with an id of its own: a session's request numbers go on from
+/// where the last client of that id left them.
+fn client(group: &ProcessGroup) -> Client {
+    let options = ClientOptions {
+        attempt_timeout: Duration::from_millis(100),
+        deadline: Duration::from_secs(10),
+    };
+    Client::new(group.config(), fresh_client_id(), options).unwrap()
+}
+
+/// Puts `k0..kN` = `v0..vN`, each acknowledged.
+fn put_keys(group: &ProcessGroup, n: usize) {
+    let mut client = client(group);
+    for i in 0..n {
+        let reply = client
+            .put(&format!("k{i}"), &format!("v{i}"))
+            .unwrap_or_else(|e| panic!("put k{i}: {e}\n{}", group.logs()));
+        assert_eq!(reply, Reply::Done);
+    }
+}
+
+/// Reads `k0..kN` back and asserts each holds what [`put_keys`] wrote.
+fn assert_keys(group: &ProcessGroup, n: usize) {
+    let mut client = client(group);
+    for i in 0..n {
+        let reply = client
+            .get(&format!("k{i}"))
+            .unwrap_or_else(|e| panic!("get k{i}: {e}\n{}", group.logs()));
+        assert_eq!(
+            reply,
+            Reply::Value(Some(format!("v{i}"))),
+            "k{i}\n{}",
+            group.logs()
+        );
+    }
+}
+
+/// Waits until replica `id` serves as a follower and has applied everything
+/// the leader had committed when the wait began.
+fn wait_caught_up(group: &ProcessGroup, id: u8, within: Duration) {
+    let target = group.leader().map_or(0, |leader| leader.commit);
+    common::wait_until(
+        Instant::now() + within,
+        Duration::from_millis(20),
+        || match group.status(id) {
+            Some(s) if s.role != role_name(Role::Recovering) && s.applied >= target => Break(()),
+            other => Continue(format!("{other:?}")),
+        },
+        |seen| {
+            format!(
+                "replica {id} did not catch up to {target}: {seen}\n{}",
+                group.logs()
+            )
+        },
+    );
+}
+
+fn ids_other_than(excluded: &[u8]) -> Vec<u8> {
+    (0..3).filter(|id| !excluded.contains(id)).collect()
+}
+
+#[test]
+fn a_replica_restarted_with_its_state_deleted_recovers_and_loses_no_acknowledged_write() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut group = fast_group();
+    const KEYS: usize = 20;
+    put_keys(&group, KEYS);
+    let leader = group.leader().expect("a leader").id;
+    let lost = ids_other_than(&[leader])[0];
+
+    // The replicas of this test share one state directory; the lost
+    // replica's part of it is its record.
+    group.kill(lost).unwrap();
+    let record = group
+        .state_dir()
+        .join(format!("group-1-replica-{lost}.lives"));
+    fs::remove_file(&record).unwrap();
+    group.restart(lost).unwrap();
+    wait_caught_up(&group, lost, Duration::from_secs(20));
+    let logs = group.logs();
+    assert!(
+        logs.contains("no start record, and a peer shows the group has run"),
+        "{logs}"
+    );
+    assert!(record.exists(), "the recovered replica has a record again");
+
+    // Now the old leader goes: the new majority is the replica that lost
+    // its state and one other, and every acknowledged write must be there.
+    group.kill(leader).unwrap();
+    group
+        .wait_for_leader(Some(leader), Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", group.logs()));
+    assert_keys(&group, KEYS);
+    group.stop();
+}
+
+#[test]
+fn more_than_f_restarted_replicas_are_told_the_way_out_and_it_keeps_the_survivors_writes() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut group = fast_group();
+    const KEYS: usize = 20;
+    put_keys(&group, KEYS);
+    let survivor = group.leader().expect("a leader").id;
+    let [first, second] = ids_other_than(&[survivor])[..] else {
+        unreachable!()
+    };
+
+    // Two of three lose their memory at once: f+1 = 2 others must answer a
+    // recovery, and only the survivor can.
+    group.kill(first).unwrap();
+    group.kill(second).unwrap();
+    group.restart(first).unwrap();
+    group.restart(second).unwrap();
+    let warning = common::wait_until(
+        Instant::now() + Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let logs = group.logs();
+            match logs.lines().find(|l| l.contains("still recovering: only")) {
+                Some(line) => Break(line.to_string()),
+                None => Continue(logs),
+            }
+        },
+        |logs| format!("no warning about the stalled recovery: {logs}"),
+    );
+    let way_out = format!("--recover-from {survivor}");
+    assert!(warning.contains(&way_out), "{warning}");
+
+    // The way out, as the warning says: one of them recovers from the
+    // survivor alone, then the other recovers normally.
+    group
+        .restart_with(first, &["--recover-from", &survivor.to_string()])
+        .unwrap();
+    for id in [first, second] {
+        wait_caught_up(&group, id, Duration::from_secs(20));
+    }
+    group
+        .wait_for_leader(None, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", group.logs()));
+    assert_keys(&group, KEYS);
+    group.stop();
 }

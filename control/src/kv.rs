@@ -83,6 +83,17 @@ pub enum LogValue {
         request: u64,
         command: Command,
     },
+    /// Client writes that share one slot, applied in order: what a leader
+    /// whose window is full proposes once a slot opens.
+    Batch(Vec<Write>),
+}
+
+/// One client write of a [`LogValue::Batch`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Write {
+    pub client: u64,
+    pub request: u64,
+    pub command: Command,
 }
 
 /// Why bytes are not a valid [`Command`], [`Reply`] or [`LogValue`].
@@ -113,6 +124,7 @@ mod tag {
 
     pub const NOOP: u8 = 0;
     pub const REQUEST: u8 = 1;
+    pub const BATCH: u8 = 2;
 
     pub const NONE: u8 = 0;
     pub const SOME: u8 = 1;
@@ -287,7 +299,24 @@ impl Reply {
     }
 }
 
+impl Write {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend(self.client.to_be_bytes());
+        out.extend(self.request.to_be_bytes());
+        self.command.encode_into(out);
+    }
+
+    /// Bytes this write adds to a batch: its session coordinates and its
+    /// command ([`Command::log_len`] without the log value's tag).
+    pub fn encoded_len(&self) -> usize {
+        self.command.log_len() - 1
+    }
+}
+
 impl LogValue {
+    /// Bytes of an empty [`LogValue::Batch`]: its tag and count.
+    pub const BATCH_HEADER_LEN: usize = 5;
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
@@ -302,8 +331,32 @@ impl LogValue {
                 out.extend(request.to_be_bytes());
                 command.encode_into(&mut out);
             }
+            LogValue::Batch(writes) => {
+                out.push(tag::BATCH);
+                let count = u32::try_from(writes.len()).expect("a batch fits one log value");
+                out.extend(count.to_be_bytes());
+                for write in writes {
+                    write.encode_into(&mut out);
+                }
+            }
         }
         out
+    }
+
+    /// The client writes this value carries, in the order they apply.
+    pub fn writes(&self) -> Vec<(u64, u64, &Command)> {
+        match self {
+            LogValue::Noop => Vec::new(),
+            LogValue::Request {
+                client,
+                request,
+                command,
+            } => vec![(*client, *request, command)],
+            LogValue::Batch(writes) => writes
+                .iter()
+                .map(|w| (w.client, w.request, &w.command))
+                .collect(),
+        }
     }
 
     pub fn decode(bytes: &[u8]) -> Result<LogValue, KvDecodeError> {
@@ -315,6 +368,20 @@ impl LogValue {
                 request: r.u64()?,
                 command: Command::read(&mut r)?,
             },
+            tag::BATCH => {
+                // The count is untrusted: no allocation by it, and every
+                // write it promises must be there.
+                let count = r.u32()?;
+                let mut writes = Vec::new();
+                for _ in 0..count {
+                    writes.push(Write {
+                        client: r.u64()?,
+                        request: r.u64()?,
+                        command: Command::read(&mut r)?,
+                    });
+                }
+                LogValue::Batch(writes)
+            }
             other => {
                 return Err(KvDecodeError::UnknownTag {
                     what: "log value",
@@ -434,36 +501,42 @@ impl KvStore {
         KvStore::default()
     }
 
-    /// Apply one chosen log value. Returns the reply owed to the client, if any:
-    /// a new request is executed and its reply remembered; a repeat of the
-    /// client's last executed request is answered from the session table without
-    /// executing it again; an older request (a stale duplicate) is ignored.
-    pub fn apply(&mut self, value: &LogValue) -> Option<(u64, u64, Reply)> {
-        let LogValue::Request {
-            client,
-            request,
-            command,
-        } = value
-        else {
-            return None;
-        };
-        if let Some(session) = self.sessions.get(client) {
-            if *request < session.request {
+    /// Apply one chosen log value. Returns the replies owed to clients, in
+    /// order: a new request is executed and its reply remembered; a repeat of
+    /// the client's last executed request is answered from the session table
+    /// without executing it again; an older request (a stale duplicate) is
+    /// ignored.
+    pub fn apply(&mut self, value: &LogValue) -> Vec<(u64, u64, Reply)> {
+        value
+            .writes()
+            .into_iter()
+            .filter_map(|(client, request, command)| self.apply_write(client, request, command))
+            .collect()
+    }
+
+    fn apply_write(
+        &mut self,
+        client: u64,
+        request: u64,
+        command: &Command,
+    ) -> Option<(u64, u64, Reply)> {
+        if let Some(session) = self.sessions.get(&client) {
+            if request < session.request {
                 return None;
             }
-            if *request == session.request {
-                return Some((*client, *request, session.reply.clone()));
+            if request == session.request {
+                return Some((client, request, session.reply.clone()));
             }
         }
         let reply = self.execute(command);
         self.sessions.insert(
-            *client,
+            client,
             Session {
-                request: *request,
+                request,
                 reply: reply.clone(),
             },
         );
-        Some((*client, *request, reply))
+        Some((client, request, reply))
     }
 
     /// The current value of `key` (for read-index gets, which bypass the log).
@@ -546,6 +619,17 @@ mod tests {
                     command,
                 }
             }),
+            prop::collection::vec(
+                (any::<u64>(), any::<u64>(), arb_command()).prop_map(
+                    |(client, request, command)| Write {
+                        client,
+                        request,
+                        command,
+                    }
+                ),
+                0..5
+            )
+            .prop_map(LogValue::Batch),
         ]
     }
 
@@ -643,10 +727,57 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_round_trips_applies_in_order_and_keeps_at_most_once() {
+        let write = |client, request, value: &str| Write {
+            client,
+            request,
+            command: Command::Put {
+                key: "k".into(),
+                value: value.into(),
+            },
+        };
+        let batch = LogValue::Batch(vec![write(1, 1, "a"), write(2, 1, "b"), write(1, 1, "a")]);
+        let bytes = batch.encode();
+        assert_eq!(LogValue::decode(&bytes), Ok(batch.clone()));
+        let LogValue::Batch(writes) = &batch else {
+            unreachable!()
+        };
+        let lens: usize = writes.iter().map(Write::encoded_len).sum();
+        assert_eq!(bytes.len(), LogValue::BATCH_HEADER_LEN + lens);
+        let mut kv = KvStore::new();
+        assert_eq!(
+            kv.apply(&batch),
+            vec![
+                (1, 1, Reply::Done),
+                (2, 1, Reply::Done),
+                (1, 1, Reply::Done)
+            ]
+        );
+        // Client 1's repeat was answered from its session, not executed
+        // again over client 2's write.
+        assert_eq!(kv.read("k"), Some("b"));
+        // A count that promises more writes than there are bytes for is
+        // an error, not an allocation.
+        let mut lying = vec![tag::BATCH];
+        lying.extend(u32::MAX.to_be_bytes());
+        assert!(matches!(
+            LogValue::decode(&lying),
+            Err(KvDecodeError::Truncated { .. })
+        ));
+        let mut cut = bytes.clone();
+        cut.pop();
+        assert!(LogValue::decode(&cut).is_err());
+        assert_eq!(
+            LogValue::decode(&LogValue::Batch(vec![]).encode()).map(|v| v.writes().len()),
+            Ok(0)
+        );
+    }
+
+    #[test]
     fn commands_execute() {
         let mut kv = KvStore::new();
-        assert_eq!(kv.apply(&LogValue::Noop), None);
-        assert_eq!(kv.apply(&put(1, 1, "k", "a")), Some((1, 1, Reply::Done)));
+        assert_eq!(kv.apply(&LogValue::Noop), vec![]);
+        assert_eq!(kv.apply(&put(1, 1, "k", "a")), vec![(1, 1, Reply::Done)]);
         assert_eq!(kv.read("k"), Some("a"));
         let cas = |request, expected: Option<&str>, new: &str| LogValue::Request {
             client: 1,
@@ -658,31 +789,25 @@ mod tests {
             },
         };
         assert_eq!(
-            kv.apply(&cas(2, Some("x"), "b")).unwrap().2,
+            kv.apply(&cas(2, Some("x"), "b"))[0].2,
             Reply::Swapped(false)
         );
-        assert_eq!(
-            kv.apply(&cas(3, Some("a"), "b")).unwrap().2,
-            Reply::Swapped(true)
-        );
+        assert_eq!(kv.apply(&cas(3, Some("a"), "b"))[0].2, Reply::Swapped(true));
         assert_eq!(kv.read("k"), Some("b"));
         let get = LogValue::Request {
             client: 1,
             request: 4,
             command: Command::Get { key: "k".into() },
         };
-        assert_eq!(kv.apply(&get).unwrap().2, Reply::Value(Some("b".into())));
+        assert_eq!(kv.apply(&get)[0].2, Reply::Value(Some("b".into())));
         let delete = LogValue::Request {
             client: 1,
             request: 5,
             command: Command::Delete { key: "k".into() },
         };
-        assert_eq!(kv.apply(&delete).unwrap().2, Reply::Done);
+        assert_eq!(kv.apply(&delete)[0].2, Reply::Done);
         assert_eq!(kv.read("k"), None);
-        assert_eq!(
-            kv.apply(&cas(6, None, "c")).unwrap().2,
-            Reply::Swapped(true)
-        );
+        assert_eq!(kv.apply(&cas(6, None, "c"))[0].2, Reply::Swapped(true));
         assert_eq!(kv.read("k"), Some("c"));
     }
 
@@ -694,7 +819,7 @@ mod tests {
         // The retry of client 7's request 1 must not overwrite client 8's write.
         assert_eq!(
             kv.apply(&put(7, 1, "k", "first")),
-            Some((7, 1, Reply::Done))
+            vec![(7, 1, Reply::Done)]
         );
         assert_eq!(kv.read("k"), Some("other client"));
         assert_eq!(kv.last_executed(7), Some((1, &Reply::Done)));
@@ -712,16 +837,16 @@ mod tests {
                 new: "v".into(),
             },
         };
-        assert_eq!(kv.apply(&cas).unwrap().2, Reply::Swapped(true));
+        assert_eq!(kv.apply(&cas)[0].2, Reply::Swapped(true));
         // Re-executing would fail the comparison; the table keeps the truth.
-        assert_eq!(kv.apply(&cas).unwrap().2, Reply::Swapped(true));
+        assert_eq!(kv.apply(&cas)[0].2, Reply::Swapped(true));
     }
 
     #[test]
     fn older_requests_are_ignored() {
         let mut kv = KvStore::new();
         kv.apply(&put(1, 5, "k", "new"));
-        assert_eq!(kv.apply(&put(1, 4, "k", "old")), None);
+        assert_eq!(kv.apply(&put(1, 4, "k", "old")), vec![]);
         assert_eq!(kv.read("k"), Some("new"));
         assert_eq!(kv.last_executed(1), Some((5, &Reply::Done)));
     }

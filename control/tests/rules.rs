@@ -1,7 +1,7 @@
 //! The control plane's rules one at a time, driving a single replica with
 //! hand-made inputs (no NIC, no network) and checking exactly what it emits.
 
-use riptide_control::kv::{Command, LogValue, Reply};
+use riptide_control::kv::{Command, LogValue, Reply, Write};
 use riptide_control::{Input, Output, Replica, ReplicaConfig, Role, Variant};
 use riptide_wire::host::{NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
@@ -1119,6 +1119,100 @@ fn a_recovery_short_of_f_plus_1_completes_only_on_the_survivors_the_operator_nam
     assert_eq!(named.recovery_answers(), [] as [u8; 0]);
     let held: Vec<Vec<u8>> = named.entries().map(|(_, e)| e.value.clone()).collect();
     assert_eq!(held, [b"kept".to_vec()], "the survivors' log is kept");
+}
+
+#[test]
+fn a_catchup_request_is_answered_with_a_burst_of_responses_in_slot_order() {
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
+    // 200 chosen entries: more than one datagram's 64.
+    for slot in 1..=200 {
+        accepted(&mut replica, ballot, slot, vec![slot as u8]);
+    }
+    nic(
+        &mut replica,
+        NicEvent::Committed {
+            ballot,
+            commit: 200,
+        },
+    );
+    let outputs = receive(
+        &mut replica,
+        2,
+        Message::CatchupRequest {
+            ballot: Ballot::ZERO,
+            from: 10,
+        },
+    );
+    let mut slots = Vec::new();
+    let mut responses = 0;
+    for (to, message) in sends(&outputs) {
+        let Message::CatchupResponse {
+            commit, entries, ..
+        } = message
+        else {
+            panic!("{message:?}")
+        };
+        assert_eq!((to, commit), (2, 200));
+        assert!(!entries.is_empty() && entries.len() <= 64);
+        slots.extend(entries.iter().map(|e| e.slot));
+        responses += 1;
+    }
+    assert_eq!(slots, (10..=200).collect::<Vec<u64>>());
+    assert_eq!(responses, 3, "191 entries at 64 a datagram");
+}
+
+#[test]
+fn with_the_window_full_every_write_that_arrives_before_a_slot_opens_shares_that_slot() {
+    let mut config = config(0);
+    config.window = 1;
+    let (mut replica, ballot, _) = leader_with(config);
+    let set = |v: &str| Command::Put {
+        key: "k".into(),
+        value: v.into(),
+    };
+    let submits = |outputs: &[Output]| -> Vec<Vec<u8>> {
+        commands(outputs)
+            .into_iter()
+            .filter_map(|c| match c {
+                NicCommand::Submit { value } => Some(value),
+                _ => None,
+            })
+            .collect()
+    };
+    // The first write takes the one slot of the window at once, alone.
+    let first = step(&mut replica, request(1, 1, set("a")));
+    assert_eq!(submits(&first), [value(1, 1, set("a"))]);
+    // Three more arrive while it is in flight: they wait, in one batch.
+    for client in 2..=4 {
+        let outputs = step(&mut replica, request(client, 1, set("b")));
+        assert!(submits(&outputs).is_empty());
+    }
+    accepted(&mut replica, ballot, 1, value(1, 1, set("a")));
+    let opened = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    let batch = LogValue::Batch(
+        (2..=4)
+            .map(|client| Write {
+                client,
+                request: 1,
+                command: set("b"),
+            })
+            .collect(),
+    )
+    .encode();
+    assert_eq!(submits(&opened), std::slice::from_ref(&batch));
+    assert_eq!(replies(&opened), [(1, 1, Reply::Done)]);
+    // Chosen, the batch is applied in order and every write is answered.
+    accepted(&mut replica, ballot, 2, batch);
+    let applied = nic(&mut replica, NicEvent::Committed { ballot, commit: 2 });
+    assert_eq!(
+        replies(&applied),
+        [
+            (2, 1, Reply::Done),
+            (3, 1, Reply::Done),
+            (4, 1, Reply::Done)
+        ]
+    );
+    assert_eq!((replica.commit(), replica.applied()), (2, 2));
 }
 
 #[test]

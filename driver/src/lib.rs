@@ -12,23 +12,59 @@ pub mod model;
 pub mod pcie;
 
 use riptide_wire::host::{CardToHost, NicCommand};
+use riptide_wire::records::RecordError;
+use thiserror::Error;
 
-/// A NIC as host software sees it. Sans-IO like the control plane: the caller
-/// moves frames between the NIC and the network, and records between the NIC
-/// and the host, so the simulator decides every delay.
-pub trait Nic {
+use pcie::BoardError;
+
+/// A NIC as the host sees it: commands in, records out. Sans-IO like the
+/// control plane; every backend has this side (model, RTL card, fake and real
+/// boards), and a failure surfaces at the call where it happened.
+pub trait NicHost {
     /// Carry out a host-to-card command.
-    fn command(&mut self, command: NicCommand);
-    /// A frame arrived from the network (untrusted bytes).
+    fn command(&mut self, command: NicCommand) -> Result<(), NicError>;
+    /// The next record on the card-to-host stream, if one is ready.
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, NicError>;
+}
+
+/// A simulated NIC's network side: frames in and out, moved by the caller
+/// (the simulator decides every delay). A real board's network side is its
+/// Ethernet port, so it has none of this.
+pub trait NicWire {
+    /// A frame arrived from the network (untrusted bytes): validated,
+    /// counted, and acted on or dropped; never an error of the caller's.
     fn receive(&mut self, frame: &[u8]);
     /// The next frame to put on the network, with the replica it is for.
     fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)>;
-    /// The next record on the card-to-host stream.
-    fn poll_host(&mut self) -> Option<CardToHost>;
-    /// Failures counted because this interface cannot return them: driver
-    /// errors behind a simulated board, card-to-host packets that are not
-    /// records. Each is a bug in the driver, the fake board or the card.
-    fn faults(&self) -> u64 {
-        0
-    }
+}
+
+/// Both sides: what the cluster simulator and the tests drive.
+pub trait SimulatedNic: NicHost + NicWire {}
+
+impl<T: NicHost + NicWire + ?Sized> SimulatedNic for T {}
+
+/// Why a NIC could not carry out a host call. Contract violations of the
+/// host (a submit while not leader, …) are not errors: the hardware cannot
+/// refuse a command it already took from a ring, so every backend counts
+/// them instead (`docs/driver.md`).
+#[derive(Debug, Error)]
+pub enum NicError {
+    /// The driver of a board (real or fake) failed: registers, rings, VFIO.
+    #[error(transparent)]
+    Driver(#[from] BoardError),
+    /// The card emitted a card-to-host packet that is not a record: a bug
+    /// in the card, surfaced to the host rather than skipped.
+    #[error("the card emitted a card-to-host packet that is not a record")]
+    Card(#[source] RecordError),
+    /// The driver dropped card-to-host data it could not use. On a real
+    /// board that is counted (`HostStats`); behind a simulated board, where
+    /// the card is ours, it is a bug to report.
+    #[error(
+        "the driver dropped {malformed_records} malformed record(s) and {bad_descriptors} bad \
+         descriptor(s)"
+    )]
+    DroppedByDriver {
+        malformed_records: u64,
+        bad_descriptors: u64,
+    },
 }

@@ -1,6 +1,6 @@
 //! The behavioural model of the fast path: the golden model the RTL is diffed
-//! against. Transaction-level and exact: one call to [`Nic::receive`] or
-//! [`Nic::command`] is one frame or one command, carried out completely, with
+//! against. Transaction-level and exact: one call to [`ModelNic::receive`] or
+//! [`ModelNic::command`] is one frame or one command, carried out completely, with
 //! every effect (frames out, card-to-host records, counters) in the order the
 //! hardware produces them. The rules are the fast-path table of
 //! `docs/protocol.md`; each arm below names its row.
@@ -21,7 +21,7 @@ use riptide_wire::{Ballot, Envelope, Message, MsgType};
 pub use counters::Counters;
 use validate::{Valid, validate};
 
-use crate::Nic;
+use crate::{NicError, NicHost, NicWire};
 
 /// Planted fast-path bugs, all off by default. They exist so the simulator's
 /// checkers and fault search can show they catch each one.
@@ -426,8 +426,12 @@ impl ModelNic {
     }
 }
 
-impl Nic for ModelNic {
-    fn command(&mut self, command: NicCommand) {
+/// The model never fails a host call: its methods are infallible, and the
+/// traits wrap them.
+impl ModelNic {
+    /// Carries out a host-to-card command (a contract violation is counted:
+    /// [`ModelNic::refused_commands`]).
+    pub fn command(&mut self, command: NicCommand) {
         match command {
             NicCommand::Configure(config) => {
                 self.base = config.next_slot;
@@ -454,7 +458,8 @@ impl Nic for ModelNic {
         }
     }
 
-    fn receive(&mut self, frame: &[u8]) {
+    /// A frame from the network: validated, counted, acted on or dropped.
+    pub fn receive(&mut self, frame: &[u8]) {
         self.counters.bump(Counter::RxFrames);
         match validate(frame, self.own_port(), self.group) {
             Ok(valid) => self.receive_valid(frame, valid),
@@ -466,12 +471,35 @@ impl Nic for ModelNic {
         }
     }
 
-    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
+    /// The next frame to put on the network, with the replica it is for.
+    pub fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
         self.transmit.pop_front()
     }
 
-    fn poll_host(&mut self) -> Option<CardToHost> {
+    /// The next record on the card-to-host stream.
+    pub fn poll_host(&mut self) -> Option<CardToHost> {
         self.host.pop_front()
+    }
+}
+
+impl NicHost for ModelNic {
+    fn command(&mut self, command: NicCommand) -> Result<(), NicError> {
+        ModelNic::command(self, command);
+        Ok(())
+    }
+
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, NicError> {
+        Ok(ModelNic::poll_host(self))
+    }
+}
+
+impl NicWire for ModelNic {
+    fn receive(&mut self, frame: &[u8]) {
+        ModelNic::receive(self, frame);
+    }
+
+    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
+        ModelNic::poll_transmit(self)
     }
 }
 

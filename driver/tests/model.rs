@@ -3,7 +3,6 @@
 //! planted bugs, and a no-panic property over arbitrary and mutated frames.
 
 use proptest::prelude::*;
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_wire::frame::decode_frame;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};

@@ -4,7 +4,6 @@
 //! records, raw transmits, counters, interrupts, and faults surfacing as
 //! typed errors.
 
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_driver::pcie::board::{AlveoNic, AlveoOptions, BoardError, RIPTIDE_IDS};
 use riptide_driver::pcie::device::{PciIds, PcieDevice, Wake};

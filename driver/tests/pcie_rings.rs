@@ -3,7 +3,6 @@
 //! wrap-around, records spanning descriptors, backpressure, and every error
 //! bit the fake can raise turning into a typed error.
 
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_driver::pcie::board::DEFAULT_DMA_BAR;
 use riptide_driver::pcie::device::PcieDevice;

@@ -1,12 +1,12 @@
-//! `SimulatedBoard`: the driver over the fake board as one `Nic`, as the
-//! cluster simulator uses it (here with the behavioural model as the card):
-//! commands and records go through `AlveoNic` and the XDMA rings, frames
-//! straight to the card, and failures the `Nic` interface cannot return are
-//! counted in `Nic::faults`.
+//! `SimulatedBoard`: the driver over the fake board as one `SimulatedNic`, as
+//! the cluster simulator uses it (here with the behavioural model as the
+//! card): commands and records go through `AlveoNic` and the XDMA rings,
+//! frames straight to the card, and a failure is the `NicError` of the call
+//! where it happened.
 
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_driver::pcie::{BoardError, Fault, SimulatedBoard};
+use riptide_driver::{NicError, NicHost, NicWire};
 use riptide_wire::Ballot;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::regs::Counter;
@@ -41,52 +41,60 @@ fn submit(value: &[u8]) -> NicCommand {
 #[test]
 fn commands_go_through_the_driver_and_frames_through_the_card() {
     let mut board = board();
-    board.command(leader(16));
-    board.command(submit(b"v"));
+    board.command(leader(16)).unwrap();
+    board.command(submit(b"v")).unwrap();
     let sent: Vec<u8> = std::iter::from_fn(|| board.poll_transmit())
         .map(|(to, _)| to)
         .collect();
     assert_eq!(sent, [1, 2]);
     assert_eq!(
-        board.poll_host(),
+        board.poll_host().unwrap(),
         Some(CardToHost::Event(NicEvent::Accepted {
             ballot: B1,
             slot: 1,
             value: b"v".to_vec(),
         }))
     );
-    assert_eq!(board.poll_host(), None);
+    assert_eq!(board.poll_host().unwrap(), None);
     assert_eq!(board.driver().counter(Counter::Submitted).unwrap(), 1);
     assert_eq!(board.driver().h2c_in_flight(), 0);
-    assert_eq!(board.faults(), 0);
 }
 
 #[test]
-fn a_command_the_driver_refuses_is_a_counted_fault() {
+fn a_command_the_driver_refuses_is_the_commands_error() {
     let mut board = board();
-    board.command(leader(1 << 20));
-    assert_eq!(board.faults(), 1);
-    assert!(matches!(
-        board.errors(),
-        (1, Some(BoardError::WindowTooLarge { .. }))
-    ));
+    let error = board.command(leader(1 << 20)).unwrap_err();
+    assert!(
+        matches!(error, NicError::Driver(BoardError::WindowTooLarge { .. })),
+        "{error}"
+    );
 }
 
 #[test]
-fn a_record_the_driver_drops_is_a_counted_fault() {
+fn a_record_the_driver_drops_is_the_polls_error_and_the_next_record_still_comes() {
     let mut board = board();
-    board.command(leader(16));
+    board.command(leader(16)).unwrap();
     board.driver().device_mut().inject(Fault::CorruptRecord);
-    board.command(submit(b"lost"));
-    board.command(submit(b"kept"));
-    let records: Vec<CardToHost> = std::iter::from_fn(|| board.poll_host()).collect();
+    board.command(submit(b"lost")).unwrap();
+    board.command(submit(b"kept")).unwrap();
+    let error = board.poll_host().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            NicError::DroppedByDriver {
+                malformed_records: 1,
+                bad_descriptors: 0
+            }
+        ),
+        "{error}"
+    );
     assert_eq!(
-        records,
-        [CardToHost::Event(NicEvent::Accepted {
+        board.poll_host().unwrap(),
+        Some(CardToHost::Event(NicEvent::Accepted {
             ballot: B1,
             slot: 2,
             value: b"kept".to_vec(),
-        })]
+        }))
     );
-    assert_eq!(board.faults(), 1);
+    assert_eq!(board.poll_host().unwrap(), None);
 }

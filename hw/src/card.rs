@@ -9,16 +9,16 @@
 //! causes is out before the caller polls; polls do not clock the core further.
 
 use crate::sim::RtlNic;
-use riptide_driver::Nic;
+use riptide_driver::NicWire;
 use riptide_driver::pcie::{BoardError, CardLogic, SimulatedBoard};
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{CardToHost, NicCommand};
 use riptide_wire::records::RecordError;
 use riptide_wire::regs::{self, Counter};
 
-/// [`RtlNic`] as a card: a [`Nic`] that clocks the core once per input (not
-/// once more per empty poll), and counts (rather than passes on) card-to-host
-/// packets that are not records.
+/// [`RtlNic`] as a card: clocks the core once per input (not once more per
+/// empty poll), and hands card-to-host packets that are not records to the
+/// fake board as faults, which report them to the host.
 pub struct RtlCard {
     rtl: RtlNic,
     /// An input went in since the core last ran until quiet.
@@ -29,8 +29,6 @@ pub struct RtlCard {
     /// `RtlNic` would clock the core until quiet once more.
     frames_taken: usize,
     records_taken: usize,
-    malformed: u64,
-    last_malformed: Option<RecordError>,
 }
 
 impl RtlCard {
@@ -42,19 +40,11 @@ impl RtlCard {
             dirty: false,
             frames_taken: 0,
             records_taken: 0,
-            malformed: 0,
-            last_malformed: None,
         }
     }
 
     pub fn cycles(&self) -> u64 {
         self.rtl.cycles()
-    }
-
-    /// Card-to-host packets the core emitted that do not decode as records
-    /// (a hardware bug if ever non-zero), and the last one's reason.
-    pub fn malformed(&self) -> (u64, Option<&RecordError>) {
-        (self.malformed, self.last_malformed.as_ref())
     }
 
     /// Runs the core until quiet if an input went in since it last was.
@@ -65,12 +55,7 @@ impl RtlCard {
     }
 }
 
-impl Nic for RtlCard {
-    /// Carried out to completion (`RtlNic::command` runs the core until quiet).
-    fn command(&mut self, command: NicCommand) {
-        self.rtl.command(command);
-    }
-
+impl NicWire for RtlCard {
     fn receive(&mut self, frame: &[u8]) {
         self.rtl.receive(frame);
         self.dirty = true;
@@ -85,28 +70,23 @@ impl Nic for RtlCard {
         self.frames_taken += 1;
         Some(frame)
     }
-
-    fn poll_host(&mut self) -> Option<CardToHost> {
-        self.settle();
-        while self.records_taken < self.rtl.timing().c2h.len() {
-            self.records_taken += 1;
-            match self.rtl.poll_record()? {
-                Ok(record) => return Some(record),
-                Err(e) => {
-                    self.malformed += 1;
-                    self.last_malformed = Some(e);
-                }
-            }
-        }
-        None
-    }
-
-    fn faults(&self) -> u64 {
-        self.malformed
-    }
 }
 
 impl CardLogic for RtlCard {
+    /// Carried out to completion (`RtlNic::command` runs the core until quiet).
+    fn take_command(&mut self, command: NicCommand) {
+        self.rtl.command(command);
+    }
+
+    fn next_record(&mut self) -> Option<Result<CardToHost, RecordError>> {
+        self.settle();
+        if self.records_taken == self.rtl.timing().c2h.len() {
+            return None;
+        }
+        self.records_taken += 1;
+        self.rtl.poll_record()
+    }
+
     /// Read like the host reads them: low half first, which latches the high.
     fn live(&mut self) -> (u64, u64) {
         let mut pair = |lo: regs::Register, hi: regs::Register| {
@@ -138,6 +118,7 @@ pub fn rtl_board(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use riptide_driver::NicHost;
     use riptide_driver::model::ModelNic;
     use riptide_wire::frame::decode_frame;
     use riptide_wire::host::{NicConfig, NicEvent, NicRole};
@@ -179,10 +160,14 @@ mod tests {
     #[test]
     fn a_submission_through_the_driver_is_accepted_sent_and_committed_on_a_quorum() {
         let mut board = rtl_board("card_submit", 0, GROUP, peers()).unwrap();
-        board.command(NicCommand::Configure(leader_config()));
-        board.command(NicCommand::Submit {
-            value: b"put x 1".to_vec(),
-        });
+        board
+            .command(NicCommand::Configure(leader_config()))
+            .unwrap();
+        board
+            .command(NicCommand::Submit {
+                value: b"put x 1".to_vec(),
+            })
+            .unwrap();
         let accept = Message::Accept {
             ballot: B1,
             slot: 1,
@@ -191,21 +176,21 @@ mod tests {
         };
         assert_eq!(messages(&mut board), [(1, accept.clone()), (2, accept)]);
         assert_eq!(
-            board.poll_host(),
+            board.poll_host().unwrap(),
             Some(CardToHost::Event(NicEvent::Accepted {
                 ballot: B1,
                 slot: 1,
                 value: b"put x 1".to_vec(),
             }))
         );
-        assert_eq!(board.poll_host(), None);
+        assert_eq!(board.poll_host().unwrap(), None);
         let ack = Message::Accepted {
             ballot: B1,
             slot: 1,
         };
         board.receive(&frame(2, 0, ack));
         assert_eq!(
-            board.poll_host(),
+            board.poll_host().unwrap(),
             Some(CardToHost::Event(NicEvent::Committed {
                 ballot: B1,
                 commit: 1,
@@ -214,15 +199,15 @@ mod tests {
         assert_eq!(board.driver().commit().unwrap(), 1);
         assert_eq!(board.driver().next_slot().unwrap(), 2);
         assert_eq!(board.driver().counter(Counter::Submitted).unwrap(), 1);
-        assert_eq!(board.errors().0, 0);
-        assert_eq!(board.card().malformed().0, 0);
     }
 
     #[test]
     fn a_heartbeat_through_the_driver_strobes_the_cores_register() {
         let mut board = rtl_board("card_heartbeat", 0, GROUP, peers()).unwrap();
-        board.command(NicCommand::Configure(leader_config()));
-        board.command(NicCommand::Heartbeat);
+        board
+            .command(NicCommand::Configure(leader_config()))
+            .unwrap();
+        board.command(NicCommand::Heartbeat).unwrap();
         let commit = Message::Commit {
             ballot: B1,
             commit: 0,

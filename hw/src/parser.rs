@@ -605,7 +605,6 @@ mod tests {
     use crate::beat::beats;
     use crate::testbench::Bench;
     use riptide_control::rng::Rng;
-    use riptide_driver::Nic;
     use riptide_driver::model::{ModelBugs, ModelNic};
     use riptide_wire::frame::{Endpoint, encode_frame};
     use riptide_wire::{Ballot, Envelope, Message};

@@ -7,7 +7,6 @@
 //! machine and fails under CI (`CI=true`), which installs it
 //! (`scripts/install-hdl-tools.sh`).
 
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_hw::beat::{BEAT_BYTES, Beat, beats};
 use riptide_hw::verilog::write_verilog;

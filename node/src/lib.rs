@@ -6,7 +6,7 @@
 //! - [`config`]: `cluster.toml`, validated, errors naming the field;
 //! - [`lives`]: whether this replica ran before (then it recovers first);
 //! - [`ring`]: UDP sockets on one io_uring (batched, fixed buffer pools);
-//! - [`fastpath`]: the NIC a process drives: the software fast path (the
+//! - [`nic`]: the NIC a process drives: the software fast path (the
 //!   behavioural model) or an Alveo board;
 //! - [`node`]: the control plane wired to its NIC, without I/O;
 //! - [`serve`]: the loop that moves datagrams and ticks through a node;
@@ -19,14 +19,16 @@
 pub mod client;
 pub mod config;
 pub mod cookie;
-pub mod fastpath;
 pub mod lives;
+pub mod nic;
 pub mod node;
 pub mod ring;
 pub mod serve;
 pub mod status;
 
 pub use config::{ClusterConfig, ConfigError, Timing};
-pub use lives::{Life, LivesError, PendingLife, StartMode, begin_life, plan_life};
+pub use lives::{
+    Life, LivesError, PendingLife, StartMode, begin_life, plan_life, settle_with_peers,
+};
 pub use serve::{ServeError, Start, fresh_seed, serve, stop_on_signals};
 pub use status::StatusReport;

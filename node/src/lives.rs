@@ -5,17 +5,31 @@
 //! others before it votes (`docs/protocol.md`, "Crash with amnesia"). Leaving
 //! that to a command-line flag makes the unsafe choice the default, so the one
 //! thing a replica writes to disk is a record that it has lived: a count of its
-//! starts, in `<state dir>/group-<g>-replica-<id>.lives`. The first start writes
-//! it and starts fresh; every later start finds it and recovers.
+//! starts, in `<state dir>/group-<g>-replica-<id>.lives`. A start that finds
+//! it recovers. A start without one is a new replica or one that lost its
+//! state; the peers tell which ([`settle_with_peers`]): it starts fresh only
+//! while no peer shows the group has run.
 //!
 //! The record is untrusted bytes from disk: anything but a count is an error
 //! that says what to do, never a silent fresh start.
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use thiserror::Error;
+use tracing::info;
+
+use super::config::ClusterConfig;
+use super::status::{history, probe};
+
+/// How long a start that has no record to go by (a `--bootstrap`, or no
+/// start record) listens to its peers before it decides how to start. Peers
+/// answer status requests from their loop within a tick or two; this is long
+/// enough for a loaded host and short enough to wait at such a start.
+const PEER_PROBE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Error)]
 pub enum LivesError {
@@ -31,6 +45,14 @@ pub enum LivesError {
          new, with --bootstrap"
     )]
     Corrupt { path: PathBuf, content: String },
+    #[error("cannot ask the other replicas whether the group has run")]
+    Probe(#[source] io::Error),
+    #[error(
+        "--bootstrap: the replica at {addr} answers and {why}, so the group has run; a replica \
+         that starts fresh in such a group can break agreement. Start it without --bootstrap: \
+         it recovers from the others"
+    )]
+    GroupHasRun { addr: SocketAddr, why: String },
 }
 
 /// How a replica starts, and which start of it this is.
@@ -72,6 +94,7 @@ pub struct PendingLife {
     state_dir: PathBuf,
     path: PathBuf,
     life: Life,
+    found_record: bool,
 }
 
 impl PendingLife {
@@ -79,20 +102,55 @@ impl PendingLife {
         self.life
     }
 
+    /// Whether a record was there: without one, this is either a new
+    /// replica or one that lost its state, which only the peers can tell.
+    pub fn found_record(&self) -> bool {
+        self.found_record
+    }
+
     /// Writes the record durably, before the replica sends anything: a crash
     /// right after this call still counts as a life.
-    pub fn commit(self) -> Result<Life, LivesError> {
+    pub fn commit(self) -> Result<(Life, Record), LivesError> {
         fs::create_dir_all(&self.state_dir).map_err(|source| LivesError::CreateDir {
             path: self.state_dir.clone(),
             source,
         })?;
-        write_durably(&self.path, &format!("{}\n", self.life.number)).map_err(|source| {
-            LivesError::Write {
-                path: self.path.clone(),
-                source,
-            }
+        let mut record = Record {
+            path: self.path,
+            count: 0,
+        };
+        record.write(self.life.number)?;
+        Ok((self.life, record))
+    }
+}
+
+/// The record of a running replica, kept so that an incarnation the
+/// protocol raised (a peer knew a later life) is the floor of the next start.
+#[derive(Debug)]
+pub struct Record {
+    path: PathBuf,
+    count: u64,
+}
+
+impl Record {
+    /// Records that this life runs as `incarnation`, if that is above what
+    /// the record says; returns whether it wrote.
+    pub fn raise(&mut self, incarnation: u32) -> Result<bool, LivesError> {
+        let count = u64::from(incarnation) + 1;
+        if count <= self.count {
+            return Ok(false);
+        }
+        self.write(count)?;
+        Ok(true)
+    }
+
+    fn write(&mut self, count: u64) -> Result<(), LivesError> {
+        write_durably(&self.path, &format!("{count}\n")).map_err(|source| LivesError::Write {
+            path: self.path.clone(),
+            source,
         })?;
-        Ok(self.life)
+        self.count = count;
+        Ok(())
     }
 }
 
@@ -105,7 +163,7 @@ pub fn plan_life(
     mode: StartMode,
 ) -> Result<PendingLife, LivesError> {
     let path = state_dir.join(format!("group-{group}-replica-{id}.lives"));
-    let before = match mode {
+    let recorded = match mode {
         StartMode::Bootstrap => 0,
         StartMode::FromRecord => read_count(&path)?,
         // A rejoin does not need the count: recovery raises a low guess. A
@@ -120,9 +178,10 @@ pub fn plan_life(
         state_dir: state_dir.to_path_buf(),
         path,
         life: Life {
-            number: before + 1,
-            recover: mode == StartMode::Rejoin || (mode == StartMode::FromRecord && before > 0),
+            number: recorded + 1,
+            recover: mode == StartMode::Rejoin || (mode == StartMode::FromRecord && recorded > 0),
         },
+        found_record: recorded > 0,
     })
 }
 
@@ -133,7 +192,52 @@ pub fn begin_life(
     id: u8,
     mode: StartMode,
 ) -> Result<Life, LivesError> {
-    plan_life(state_dir, group, id, mode)?.commit()
+    Ok(plan_life(state_dir, group, id, mode)?.commit()?.0)
+}
+
+/// A start with no record to go by votes as if it never promised anything,
+/// which is only safe in a group that has not run yet. The peers tell: one
+/// that is recovering, restarted or committed anything shows a group with
+/// votes and values this replica may have held. Then a `--bootstrap` is
+/// refused and a start without a record recovers instead (the plan becomes
+/// a [`StartMode::Rejoin`]); with no such peer (none answers, or all are
+/// newborn too) the plan stands.
+pub fn settle_with_peers(
+    config: &ClusterConfig,
+    id: u8,
+    mode: StartMode,
+    plan: PendingLife,
+    state_dir: &Path,
+) -> Result<PendingLife, LivesError> {
+    let peers: Vec<SocketAddr> = config
+        .replicas
+        .iter()
+        .filter(|r| r.id != id)
+        .map(|r| r.client.into())
+        .collect();
+    let answers = probe(&peers, PEER_PROBE).map_err(LivesError::Probe)?;
+    let history = answers
+        .iter()
+        .find_map(|(&addr, report)| history(report).map(|why| (addr, why)));
+    match (mode, history) {
+        (StartMode::Bootstrap, Some((addr, why))) => Err(LivesError::GroupHasRun { addr, why }),
+        (StartMode::FromRecord, Some((addr, why))) => {
+            info!(
+                %addr,
+                why,
+                "no start record, and a peer shows the group has run: recovering as if --rejoin"
+            );
+            plan_life(state_dir, config.group, id, StartMode::Rejoin)
+        }
+        (_, None) => {
+            info!(
+                answered = answers.len(),
+                "no peer shows the group has run: starting as a new group's replica"
+            );
+            Ok(plan)
+        }
+        (StartMode::Rejoin, Some(_)) => Ok(plan),
+    }
 }
 
 /// Starts recorded so far; 0 when there is no record.
@@ -294,15 +398,32 @@ mod tests {
         // Not even the directory is created before the commit.
         assert!(!dir.exists());
 
-        let first = plan_life(&dir, 1, 0, StartMode::FromRecord)
-            .unwrap()
-            .commit()
-            .unwrap();
+        let first = plan_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert!(!first.found_record());
+        let (first, _) = first.commit().unwrap();
         assert_eq!((first.number, first.incarnation()), (1, 0));
-        let _abandoned = plan_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        let abandoned = plan_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert!(abandoned.found_record());
+        drop(abandoned);
         assert_eq!(fs::read_to_string(&record).unwrap(), "1\n");
         let second = begin_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
         assert_eq!((second.number, second.incarnation()), (2, 1));
+    }
+
+    #[test]
+    fn an_incarnation_the_protocol_raised_is_the_floor_of_the_next_start() {
+        let dir = scratch("raise");
+        let (life, mut record) = plan_life(&dir, 1, 0, StartMode::Rejoin)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(life.incarnation(), 0);
+        assert!(!record.raise(0).unwrap(), "nothing to raise");
+        // A peer knew life 6 of this replica: it runs as 7.
+        assert!(record.raise(7).unwrap());
+        assert!(!record.raise(7).unwrap(), "written once");
+        let next = begin_life(&dir, 1, 0, StartMode::FromRecord).unwrap();
+        assert_eq!(next.incarnation(), 8);
     }
 
     #[test]

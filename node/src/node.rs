@@ -1,5 +1,5 @@
 //! One replica host without I/O: the control plane ([`Replica`]) wired to its
-//! NIC ([`FastPath`]), fed datagrams and ticks, filling an outbox of
+//! NIC ([`ReplicaNic`]), fed datagrams and ticks, filling an outbox of
 //! datagrams to send. The replica loop moves bytes between this and the
 //! sockets; tests drive it directly.
 //!
@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use super::config::ClusterConfig;
 use super::cookie::Cookies;
-use super::fastpath::{FastPath, is_validation_drop};
+use super::nic::{ReplicaNic, is_validation_drop};
 use super::ring::TransportStats;
 use super::status::{HostCounters, StatusReport, cookie_reply, parse_status_request, role_name};
 
@@ -60,7 +60,7 @@ pub enum Outgoing {
 }
 
 /// A replica host: control plane, NIC, client book and counters.
-pub struct Node<F: FastPath> {
+pub struct Node<F: ReplicaNic> {
     replica: Replica,
     nic: F,
     group: u16,
@@ -80,7 +80,7 @@ pub struct Node<F: FastPath> {
     logged: (Role, u64),
 }
 
-impl<F: FastPath> Node<F> {
+impl<F: ReplicaNic> Node<F> {
     pub fn new(replica: Replica, nic: F, config: &ClusterConfig) -> Node<F> {
         let id = replica.config().id;
         let endpoints = config.endpoints();
@@ -155,7 +155,10 @@ impl<F: FastPath> Node<F> {
             port: from.port(),
         };
         let frame = encode_frame(&src, &self.own, datagram);
-        self.nic.receive(&frame);
+        // Only the software fast path has a replica socket to hear from.
+        if let Some(wire) = self.nic.wire() {
+            wire.receive(&frame);
+        }
         self.pump();
     }
 
@@ -305,7 +308,10 @@ impl<F: FastPath> Node<F> {
     }
 
     fn collect_transmits(&mut self) {
-        while let Some((to, frame)) = self.nic.poll_transmit() {
+        let Some(wire) = self.nic.wire() else {
+            return;
+        };
+        while let Some((to, frame)) = wire.poll_transmit() {
             let Some(&port) = self.ports.get(usize::from(to)) else {
                 continue;
             };

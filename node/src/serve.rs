@@ -16,8 +16,8 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::config::ClusterConfig;
-use super::fastpath::FastPath;
 use super::lives::{LivesError, PendingLife};
+use super::nic::ReplicaNic;
 use super::node::{Node, Outgoing};
 use super::ring::{Outbound, RingOptions, SocketId, UdpRing};
 
@@ -66,10 +66,14 @@ pub struct Start {
     /// recorded only once the ports are bound (a start that fails to bind
     /// was no life).
     pub life: PendingLife,
+    /// The operator's way out when more than f replicas lost their memory:
+    /// recover from these replicas' answers alone
+    /// ([`riptide_control::ReplicaConfig::survivors`]). Usually empty.
+    pub survivors: Vec<u8>,
 }
 
 /// Runs replica `start.id` of `config` on `nic` until `stop` is set.
-pub fn serve<F: FastPath>(
+pub fn serve<F: ReplicaNic>(
     config: &ClusterConfig,
     start: Start,
     nic: F,
@@ -93,10 +97,11 @@ pub fn serve<F: FastPath>(
     let mut ring = UdpRing::new(sockets, RingOptions::default()).map_err(ServeError::Ring)?;
     // The NIC was opened by the caller and the ports are ours: from here on
     // the replica runs, so this start counts.
-    let life = start.life.commit()?;
+    let (life, mut record) = start.life.commit()?;
 
     let mut cfg = config.replica_config(start.id, start.seed);
     cfg.incarnation = life.incarnation();
+    cfg.survivors = start.survivors;
     let replica = if life.recover {
         Replica::restarted(cfg)
     } else {
@@ -150,15 +155,18 @@ pub fn serve<F: FastPath>(
             next_tick = now + tick;
         }
         if ran > 0 {
-            let recovering = node.replica().status().role == Role::Recovering;
-            if let Some(waited) = recovery.overdue(recovering, now) {
+            let replica = node.replica();
+            if let Some(waited) = recovery.overdue(replica.status().role == Role::Recovering, now) {
                 warn!(
                     waited_s = waited.as_secs(),
-                    needed = config.size() / 2 + 1,
-                    "still recovering: fewer than f+1 other replicas answer. If the whole group \
-                     restarted, its state is gone: start every replica with --bootstrap for a \
-                     new group. Otherwise start the missing replicas"
+                    "{}",
+                    stalled_recovery_advice(replica.recovery_answers(), config.size())
                 );
+            }
+            // A peer knew a later life of ours: the next start must be
+            // later still, or its recovery costs a round to learn it again.
+            if record.raise(replica.incarnation())? {
+                info!(incarnation = replica.incarnation(), "start record raised");
             }
         }
         if polling {
@@ -170,6 +178,29 @@ pub fn serve<F: FastPath>(
     }
     info!(id = start.id, "replica stopped");
     Ok(())
+}
+
+/// What to tell the operator of a recovery that does not end, given the
+/// replicas that answered it (they serve) in a group of `size`.
+fn stalled_recovery_advice(answered: Vec<u8>, size: u8) -> String {
+    let others_needed = usize::from(size) / 2 + 1;
+    if answered.is_empty() {
+        return format!(
+            "still recovering: no other replica answers ({others_needed} must). If the whole \
+             group restarted, its log is gone with it: stop every replica and start each with \
+             --bootstrap, a new group. Otherwise start or reach the missing replicas"
+        );
+    }
+    let ids: Vec<String> = answered.iter().map(u8::to_string).collect();
+    let ids = ids.join(",");
+    format!(
+        "still recovering: only replica(s) {ids} answer, {others_needed} must. If the others \
+         are running and recovering too, more than f replicas lost their memory at once and \
+         recovery cannot end on its own. The way out that keeps everything replica(s) {ids} \
+         hold: restart this replica with --recover-from {ids}; the others then recover \
+         normally. Values only the restarted replicas held are lost (docs/protocol.md, \
+         \"More than f amnesiacs\")"
+    )
 }
 
 /// Notices, once, a recovery that has lasted past [`RECOVERY_PATIENCE`].

@@ -266,57 +266,31 @@ fn send_ignoring_refusal(
     }
 }
 
-/// The first of `addrs` to answer a status request within `within`, if any.
-/// Every address is asked at once and asked again every `within / 5`, so a
-/// lost datagram does not hide a live replica; any reply from one of them
-/// counts, whatever it holds.
-pub fn first_to_answer(
+/// Why `report` shows a group that has run before (and so has votes and
+/// values a fresh replica must not ignore), if it does.
+pub fn history(report: &StatusReport) -> Option<String> {
+    if report.role == role_name(Role::Recovering) {
+        Some("it is recovering".to_string())
+    } else if report.incarnation > 0 {
+        Some(format!("it is in incarnation {}", report.incarnation))
+    } else if report.commit > 0 {
+        Some(format!("it committed up to slot {}", report.commit))
+    } else {
+        None
+    }
+}
+
+/// [`sweep`], keyed by the address of each replica that answered.
+pub fn probe(
     addrs: &[SocketAddr],
     within: Duration,
-) -> std::io::Result<Option<SocketAddr>> {
-    if addrs.is_empty() {
-        return Ok(None);
-    }
-    let unspecified: SocketAddr = if addrs[0].is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(unspecified)?;
-    let resend = (within / 5).max(Duration::from_millis(1));
-    let end = Instant::now() + within;
-    let mut buf = vec![0; 1 << 16];
-    loop {
-        let now = Instant::now();
-        if now >= end {
-            return Ok(None);
-        }
-        for &addr in addrs {
-            // A peer that is down can make the kernel report ECONNREFUSED
-            // on a later call: that is an answer of "nobody here", not an
-            // error of the probe.
-            match socket.send_to(STATUS_REQUEST, addr) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let round_end = (now + resend).min(end);
-        loop {
-            let left = round_end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            socket.set_read_timeout(Some(left))?;
-            match socket.recv_from(&mut buf) {
-                Ok((_, from)) if addrs.contains(&from) => return Ok(Some(from)),
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-                Err(e) => return Err(e),
-            }
-        }
-    }
+) -> std::io::Result<BTreeMap<SocketAddr, StatusReport>> {
+    let reports = sweep(addrs, within)?;
+    Ok(addrs
+        .iter()
+        .zip(reports)
+        .filter_map(|(&addr, report)| Some((addr, report?)))
+        .collect())
 }
 
 /// Whether a group can serve clients, from what its replicas report.
@@ -521,24 +495,60 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_finds_the_one_address_that_answers_and_not_a_silent_one() {
+    fn a_probe_hears_every_replica_that_reports_and_reads_whether_the_group_has_run() {
         let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let live = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let silent_addr = silent.local_addr().unwrap();
-        let live_addr = live.local_addr().unwrap();
-        let answer = std::thread::spawn(move || {
-            let mut buf = [0; 64];
-            let (len, from) = live.recv_from(&mut buf).unwrap();
-            assert_eq!(&buf[..len], STATUS_REQUEST);
-            live.send_to(b"{}", from).unwrap();
-        });
-        let found = first_to_answer(&[silent_addr, live_addr], Duration::from_secs(5)).unwrap();
-        assert_eq!(found, Some(live_addr));
-        answer.join().unwrap();
+        let garbled = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let [silent_addr, live_addr, garbled_addr] =
+            [&silent, &live, &garbled].map(|s| s.local_addr().unwrap());
+        let answer = |socket: UdpSocket, reply: Vec<u8>| {
+            std::thread::spawn(move || {
+                let mut buf = [0; 64];
+                let (len, from) = socket.recv_from(&mut buf).unwrap();
+                assert_eq!(&buf[..len], STATUS_REQUEST);
+                socket.send_to(&reply, from).unwrap();
+            })
+        };
+        let mut report = StatusReport {
+            id: 1,
+            group: 3,
+            role: "follower".to_string(),
+            ballot_round: 0,
+            ballot_leader: 0,
+            commit: 0,
+            applied: 0,
+            ticks: 0,
+            incarnation: 0,
+            recovery_answers: vec![],
+            nic: "model".to_string(),
+            nic_invalid_frames: 0,
+            nic_counters: BTreeMap::new(),
+            host: HostCounters::default(),
+            transport: TransportStats::default(),
+        };
+        let threads = [
+            answer(live, serde_json::to_vec(&report).unwrap()),
+            answer(garbled, b"{".to_vec()),
+        ];
+        let answers = probe(
+            &[silent_addr, live_addr, garbled_addr],
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Garbage is no answer: only the replica that sent a report counts.
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(history(&answers[&live_addr]), None, "a newborn group");
 
-        let started = Instant::now();
-        let found = first_to_answer(&[silent_addr], Duration::from_millis(100)).unwrap();
-        assert_eq!(found, None);
-        assert!(started.elapsed() < Duration::from_secs(2));
+        report.incarnation = 2;
+        assert_eq!(history(&report).unwrap(), "it is in incarnation 2");
+        report.incarnation = 0;
+        report.commit = 4;
+        assert!(history(&report).is_some());
+        report.commit = 0;
+        report.role = "recovering".to_string();
+        assert!(history(&report).is_some());
     }
 }

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 use riptide_control::kv::{Command, LogValue, Reply};
 use riptide_control::{Input, Output, Replica, ReplicaConfig, Role};
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_wire::Envelope;
 use riptide_wire::frame::decode_frame;
@@ -253,11 +252,13 @@ fn assert_agreement(cluster: &Cluster) -> u64 {
 fn writes_applied(node: &Node) -> Vec<(u64, u64)> {
     node.applied
         .iter()
-        .filter_map(|(_, value)| match LogValue::decode(value).unwrap() {
-            LogValue::Request {
-                client, request, ..
-            } => Some((client, request)),
-            LogValue::Noop => None,
+        .flat_map(|(_, value)| {
+            LogValue::decode(value)
+                .unwrap()
+                .writes()
+                .into_iter()
+                .map(|(client, request, _)| (client, request))
+                .collect::<Vec<_>>()
         })
         .collect()
 }

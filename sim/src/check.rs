@@ -64,6 +64,16 @@ pub fn show_value(value: &[u8]) -> String {
             request,
             command,
         }) => format!("client {client} request {request}: {command:?}"),
+        Ok(batch @ LogValue::Batch(_)) => {
+            let writes: Vec<String> = batch
+                .writes()
+                .into_iter()
+                .map(|(client, request, command)| {
+                    format!("client {client} request {request}: {command:?}")
+                })
+                .collect();
+            format!("batch [{}]", writes.join("; "))
+        }
         Err(_) => {
             let text: String = value
                 .iter()

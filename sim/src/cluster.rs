@@ -314,16 +314,26 @@ impl<'a> Cluster<'a> {
             event.trace(&mut self.trace);
             self.handle(event, progress);
             let safe = self.agreement.result().passed() && self.chosen.result().passed();
-            if !safe
-                || !self.liveness_result.passed()
-                || self.stall.is_some()
-                || self.stats.ops_completed == self.config.ops
-            {
+            // With every operation done, the run goes on until every replica
+            // that is up holds its state again, or its rejoin deadline says
+            // it never will.
+            let done = self.stats.ops_completed == self.config.ops
+                && (self.stats.crashes_beyond_f > 0 || self.stragglers().next().is_none());
+            if !safe || !self.liveness_result.passed() || self.stall.is_some() || done {
                 break;
             }
         }
         let lineage = self.lineage.take();
         (self.finish(), lineage)
+    }
+
+    /// Replicas up but without their state (recovering, or not caught up):
+    /// (id, incarnation, up since).
+    fn stragglers(&self) -> impl Iterator<Item = (u8, u32, Micros)> + '_ {
+        self.nodes
+            .iter()
+            .filter(|n| n.up && n.without_state())
+            .map(|n| (n.id, n.replica_incarnation(), n.up_since))
     }
 
     fn handle(&mut self, event: Event, progress: &mut dyn FnMut(u64, u64)) {
@@ -533,6 +543,11 @@ impl<'a> Cluster<'a> {
                 }
                 None => self.liveness_result = self.liveness.check(self.now, &pending),
             }
+        }
+        // Past f, a replica that cannot recover is the documented stall.
+        if self.liveness_result.passed() && self.stats.crashes_beyond_f == 0 {
+            let stragglers: Vec<(u8, u32, Micros)> = self.stragglers().collect();
+            self.liveness_result = self.liveness.check_rejoined(self.now, stragglers);
         }
         self.queue
             .push(self.now + self.config.latency.tick_us, Event::Tick);
@@ -831,6 +846,10 @@ impl<'a> Cluster<'a> {
         self.chosen.logs(self.now, entries);
         self.stats.virtual_us = self.now;
         self.stats.nic_faults = self.nodes.iter().map(Node::nic_faults).sum();
+        self.stats.last_nic_fault = self
+            .nodes
+            .iter()
+            .find_map(|n| n.last_nic_fault().map(str::to_string));
         self.stats.frames = self.network.frames.clone();
         self.stats.client_messages = self.network.client.clone();
         self.stats.trace_hash = self.trace.finish();

@@ -3,7 +3,7 @@
 //! TigerBeetle-VOPR / FoundationDB style: single-threaded, discrete-event,
 //! virtual time, and everything random drawn from one seed, so a run replays
 //! bit for bit. Each replica is the real control plane
-//! (`riptide_control::Replica`) driving a NIC through the `riptide_driver::Nic`
+//! (`riptide_control::Replica`) driving a NIC through the `riptide_driver::SimulatedNic`
 //! trait (the behavioural model, or with [`NicBackend::Rtl`] the RTL behind
 //! the PCIe driver on a simulated board), with modelled host/card streams; the
 //! network drops, duplicates, delays, reorders and partitions as a

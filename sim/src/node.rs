@@ -1,4 +1,4 @@
-//! One simulated replica: the control plane, its NIC (behind the `Nic` trait:
+//! One simulated replica: the control plane, its NIC (a `SimulatedNic`:
 //! the behavioural model, or the RTL on a simulated board driven through the
 //! PCIe driver), and the two streams between them. Host-to-card commands take effect after a small delay; card-to-host
 //! records cross a FIFO DMA stream, one record after another, so a burst of
@@ -10,8 +10,8 @@ use std::fmt;
 use serde::Serialize;
 
 use riptide_control::{Input, Output, Replica, ReplicaConfig, Role};
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
+use riptide_driver::{NicError, SimulatedNic};
 use riptide_hw::card::rtl_board;
 use riptide_wire::frame::decode_frame;
 use riptide_wire::host::{CardToHost, NicCommand};
@@ -80,13 +80,17 @@ pub struct Node {
     pub up: bool,
     /// Whether the NIC runs: a NIC may outlive its host's crash.
     pub nic_up: bool,
+    /// When the host last came up (boot or restart).
+    pub up_since: Micros,
     config: ReplicaConfig,
     backend: NicBackend,
     bugs: ModelBugs,
     replica: Replica,
-    nic: Box<dyn Nic>,
-    /// `Nic::faults` of the NICs of former incarnations.
-    former_nic_faults: u64,
+    nic: Box<dyn SimulatedNic>,
+    /// Host calls its NICs failed, over every incarnation (each a bug in the
+    /// driver, the fake board or the card), and the last failure.
+    nic_faults: u64,
+    last_nic_fault: Option<String>,
     /// The (slot, ballot) of every entry this incarnation copied from the
     /// others' answers when it recovered: copies, not acceptances.
     copied: BTreeSet<(u64, u64)>,
@@ -103,9 +107,11 @@ impl Node {
             incarnation: 0,
             up: true,
             nic_up: true,
+            up_since: 0,
             replica: Replica::new(config.clone()),
             nic: boot_nic(&config, backend, bugs),
-            former_nic_faults: 0,
+            nic_faults: 0,
+            last_nic_fault: None,
             config,
             backend,
             bugs,
@@ -131,6 +137,7 @@ impl Node {
         self.incarnation += 1;
         self.copied.clear();
         self.up = true;
+        self.up_since = now;
         self.config.seed = seed;
         self.config.incarnation = if knows_incarnation {
             self.incarnation
@@ -139,7 +146,6 @@ impl Node {
         };
         self.replica = Replica::restarted(self.config.clone());
         if !self.nic_up {
-            self.former_nic_faults += self.nic.faults();
             self.nic = boot_nic(&self.config, self.backend, self.bugs);
             self.dma_free_at = now;
         }
@@ -167,10 +173,25 @@ impl Node {
         !self.up || !self.replica.recovered()
     }
 
-    /// Failures this replica's NICs counted (`Nic::faults`), over every
-    /// incarnation.
+    /// Host calls this replica's NICs failed, over every incarnation.
     pub fn nic_faults(&self) -> u64 {
-        self.former_nic_faults + self.nic.faults()
+        self.nic_faults
+    }
+
+    /// The last of them, for the report.
+    pub fn last_nic_fault(&self) -> Option<&str> {
+        self.last_nic_fault.as_deref()
+    }
+
+    fn nic_failed(&mut self, error: NicError) {
+        self.nic_faults += 1;
+        self.last_nic_fault = Some(error.to_string());
+    }
+
+    /// The incarnation the control plane runs as (raised by recovery when a
+    /// peer knew a later one).
+    pub fn replica_incarnation(&self) -> u32 {
+        self.replica.incarnation()
     }
 
     pub fn role(&self) -> Role {
@@ -225,7 +246,9 @@ impl Node {
         command: NicCommand,
         latency: &LatencyModel,
     ) -> NicEffects {
-        self.nic.command(command);
+        if let Err(error) = self.nic.command(command) {
+            self.nic_failed(error);
+        }
         self.drain_nic(now, latency)
     }
 
@@ -239,9 +262,20 @@ impl Node {
         while let Some(frame) = self.nic.poll_transmit() {
             effects.frames.push(frame);
         }
-        while let Some(record) = self.nic.poll_host() {
-            self.dma_free_at = self.dma_free_at.max(now) + latency.dma_per_record_us;
-            effects.records.push((self.dma_free_at, record));
+        loop {
+            match self.nic.poll_host() {
+                Ok(Some(record)) => {
+                    self.dma_free_at = self.dma_free_at.max(now) + latency.dma_per_record_us;
+                    effects.records.push((self.dma_free_at, record));
+                }
+                Ok(None) => break,
+                // What is behind it comes with the next drain; a failure
+                // that repeats must not spin here.
+                Err(error) => {
+                    self.nic_failed(error);
+                    break;
+                }
+            }
         }
         effects
     }
@@ -273,7 +307,7 @@ impl Node {
 
 /// A fresh NIC for the replica. Both backends use the model's default
 /// addresses, so their frames are byte for byte the same.
-fn boot_nic(config: &ReplicaConfig, backend: NicBackend, bugs: ModelBugs) -> Box<dyn Nic> {
+fn boot_nic(config: &ReplicaConfig, backend: NicBackend, bugs: ModelBugs) -> Box<dyn SimulatedNic> {
     match backend {
         NicBackend::Model => Box::new(ModelNic::new(
             config.id,

@@ -86,10 +86,13 @@ pub struct Stats {
     pub client_messages: TrafficStats,
     /// Punted frames host software could not decode (counted, dropped).
     pub malformed: u64,
-    /// Failures the NICs counted (`Nic::faults`: driver errors, records that
+    /// Host calls the NICs failed (`NicError`: driver errors, records that
     /// do not decode): a bug below the control plane; the run fails.
     #[serde(skip_serializing_if = "is_zero")]
     pub nic_faults: u64,
+    /// The last of them, as its error says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_nic_fault: Option<String>,
     /// Frames, records and requests that reached a crashed replica.
     pub lost_to_crashes: u64,
     pub crashes: u64,
@@ -242,8 +245,9 @@ impl fmt::Display for SimReport {
         if s.nic_faults > 0 {
             writeln!(
                 f,
-                "NIC faults       {} (driver errors or card records that do not decode)",
-                s.nic_faults
+                "NIC faults       {} (driver errors or card records that do not decode); last: {}",
+                s.nic_faults,
+                s.last_nic_fault.as_deref().unwrap_or("?")
             )?;
         }
         writeln!(

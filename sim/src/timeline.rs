@@ -104,6 +104,13 @@ impl Timeline {
             Ok(LogValue::Request {
                 client, request, ..
             }) => format!("client {client} #{request}"),
+            Ok(LogValue::Batch(writes)) => {
+                let each: Vec<String> = writes
+                    .iter()
+                    .map(|w| format!("client {} #{}", w.client, w.request))
+                    .collect();
+                format!("batch of {}", each.join(", "))
+            }
             Err(_) => format!("undecodable ({} B)", value.len()),
         };
         self.push(at, replica, format!("applied s{slot}: {what}"));

@@ -1,22 +1,15 @@
 //! `riptide replica`: one replica of a group as a process on UDP sockets.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use riptide_driver::model::{ModelBugs, ModelNic};
-use riptide_node::fastpath::Board;
-use riptide_node::status::first_to_answer;
+use riptide_node::nic::Board;
 use riptide_node::{
-    ClusterConfig, Start, StartMode, fresh_seed, plan_life, serve, stop_on_signals,
+    ClusterConfig, Start, StartMode, fresh_seed, plan_life, serve, settle_with_peers,
+    stop_on_signals,
 };
-
-/// How long a `--bootstrap` start listens for a live peer before it votes.
-/// Peers answer status requests from their loop within a tick or two; this
-/// is long enough for a loaded host and short enough to wait at every start.
-const BOOTSTRAP_PROBE: Duration = Duration::from_millis(500);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,15 +28,22 @@ pub struct Args {
     /// others before it votes: it forgot its promises when it stopped.
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// Recover before voting even without a record (its state directory was
-    /// lost with the machine).
+    /// Recover before voting even without a record and whatever the peers
+    /// say (a replica without a record recovers anyway when a peer shows
+    /// the group has run before).
     #[arg(long, conflicts_with = "bootstrap")]
     rejoin: bool,
     /// A brand-new group: start fresh whatever the record says. Only when
-    /// every replica of the group starts anew; a live group's replica that
-    /// votes as if it made no promises can break agreement.
+    /// every replica of the group starts anew; refused while a peer shows
+    /// the group has run (recovering, restarted or committed anything).
     #[arg(long)]
     bootstrap: bool,
+    /// When more than f replicas lost their memory at once: recover from
+    /// the answers of these replicas alone (ids, comma-separated), keeping
+    /// all they hold; values only the lost replicas held are gone. The
+    /// warning of a recovery that cannot end names them.
+    #[arg(long, value_delimiter = ',', conflicts_with = "bootstrap")]
+    recover_from: Vec<u8>,
     /// Seed of the replica's randomness (election timeouts, recovery nonce);
     /// default: fresh for each run, and logged.
     #[arg(long)]
@@ -60,6 +60,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             riptide_node::config::id_list(config.size().into())
         );
     }
+    if let Some(bad) = args
+        .recover_from
+        .iter()
+        .find(|&&id| id == args.id || config.replica(id).is_none())
+    {
+        anyhow::bail!(
+            "--recover-from {bad}: name other replicas of {} (this one is {})",
+            args.config.display(),
+            args.id
+        );
+    }
     let state_dir = args.state_dir.clone().unwrap_or_else(|| {
         let config_dir = args.config.parent().unwrap_or(Path::new("."));
         config_dir.join("riptide-state")
@@ -71,14 +82,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // The record is written by `serve` once the ports are bound: a start
     // that fails before then leaves it as it was.
-    let life = plan_life(&state_dir, config.group, args.id, mode)?;
-    if mode == StartMode::Bootstrap {
-        refuse_bootstrap_if_live(&config, args.id)?;
+    let mut life = plan_life(&state_dir, config.group, args.id, mode)?;
+    if mode == StartMode::Bootstrap || (mode == StartMode::FromRecord && !life.found_record()) {
+        life = settle_with_peers(&config, args.id, mode, life, &state_dir)?;
     }
     let start = Start {
         id: args.id,
         seed: args.seed.unwrap_or_else(fresh_seed),
         life,
+        survivors: args.recover_from.clone(),
     };
     let stop = stop_on_signals();
     match args.nic.as_str() {
@@ -107,26 +119,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         other => anyhow::bail!("--nic {other:?}: expected soft, model or vfio:DDDD:BB:DD.F"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A bootstrap start votes as if it never promised anything, which is only
-/// safe when the whole group is new. A peer that answers a status request is
-/// a live group (the operator meant a restart), so the start is refused.
-fn refuse_bootstrap_if_live(config: &ClusterConfig, id: u8) -> anyhow::Result<()> {
-    let peers: Vec<SocketAddr> = config
-        .replicas
-        .iter()
-        .filter(|r| r.id != id)
-        .map(|r| r.client.into())
-        .collect();
-    let live = first_to_answer(&peers, BOOTSTRAP_PROBE)
-        .context("cannot ask the other replicas whether the group is live")?;
-    if let Some(addr) = live {
-        anyhow::bail!(
-            "--bootstrap: the replica at {addr} answers, so the group is live; a replica that \
-             starts fresh in a live group can break agreement. Start it without --bootstrap: it \
-             recovers from the others"
-        );
-    }
-    Ok(())
 }

@@ -169,7 +169,7 @@ impl RaftStateMachine<Types> for StateMachine {
                 EntryPayload::Blank => None,
                 EntryPayload::Normal(request) => LogValue::decode(&request.0)
                     .ok()
-                    .and_then(|value| m.kv.apply(&value))
+                    .and_then(|value| m.kv.apply(&value).into_iter().next())
                     .map(|(_, _, reply)| reply.encode()),
                 EntryPayload::Membership(membership) => {
                     m.membership = StoredMembership::new(Some(entry.log_id), membership);

@@ -88,7 +88,7 @@ impl ProcessGroup {
             status_socket,
         };
         for id in 0..group.config.size() {
-            group.spawn(id)?;
+            group.spawn(id, &[])?;
         }
         Ok(group)
     }
@@ -105,7 +105,13 @@ impl ProcessGroup {
         self.config.size()
     }
 
-    fn spawn(&mut self, id: u8) -> anyhow::Result<()> {
+    /// Where the members keep their start records: `riptide-state` next to
+    /// the config, the default.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("riptide-state")
+    }
+
+    fn spawn(&mut self, id: u8, extra_args: &[&str]) -> anyhow::Result<()> {
         let slot = usize::from(id);
         self.incarnations[slot] += 1;
         let log_path = self
@@ -131,6 +137,7 @@ impl ProcessGroup {
                 "--seed",
                 &(u64::from(id) << 32 | u64::from(self.incarnations[slot])).to_string(),
             ])
+            .args(extra_args)
             .env("RUST_LOG", &self.options.log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -165,8 +172,31 @@ impl ProcessGroup {
     /// the same command line. Its record of having run (in `riptide-state`
     /// next to the config) makes it recover from the others before it votes.
     pub fn restart(&mut self, id: u8) -> anyhow::Result<()> {
+        self.restart_with(id, &[])
+    }
+
+    /// [`ProcessGroup::restart`] with more arguments (`--recover-from 2`).
+    /// Waits first until the killed process's ports can be bound again: the
+    /// kernel tears a killed process's io_uring down asynchronously, and the
+    /// ring holds its sockets until then.
+    pub fn restart_with(&mut self, id: u8, extra_args: &[&str]) -> anyhow::Result<()> {
         self.kill(id)?;
-        self.spawn(id)
+        let me = *self.config.replica(id).context("no such replica")?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let peer = UdpSocket::bind(std::net::SocketAddr::from(me.peer));
+            let client = UdpSocket::bind(std::net::SocketAddr::from(me.client));
+            match (peer, client) {
+                (Ok(_), Ok(_)) => break,
+                (peer, client) if Instant::now() >= deadline => anyhow::bail!(
+                    "replica {id}'s ports stay bound after its kill: {:?} {:?}",
+                    peer.err(),
+                    client.err()
+                ),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        self.spawn(id, extra_args)
     }
 
     /// Ids of the replicas whose process has exited (a crash), with how.

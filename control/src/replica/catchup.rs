@@ -3,7 +3,10 @@
 //!
 //! A request goes out as soon as a gap is known and then at most once every
 //! `retransmit_ticks`; a response that made progress is followed by the next
-//! request at once, so a long gap is fetched at one round trip per batch. An
+//! request at once. A request is answered with up to [`CATCHUP_RESPONSES`]
+//! datagrams of up to [`CATCHUP_BATCH`] entries each, so a long gap (a leader
+//! back from a partition, hundreds of thousands of slots behind) is fetched
+//! at hundreds of entries per round trip, not one datagram's worth. An
 //! unanswered request is retried at the next replica in turn: any replica can
 //! answer, and the leader may be the one that is down.
 
@@ -14,6 +17,10 @@ use super::{ENTRIES_BUDGET, Replica, Role, entries_len};
 
 /// Most entries one catch-up response carries.
 pub(super) const CATCHUP_BATCH: usize = 64;
+
+/// Most responses one catch-up request gets: a burst small enough for a
+/// socket buffer, large enough that a round trip moves hundreds of entries.
+pub(super) const CATCHUP_RESPONSES: usize = 8;
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Catchup {
@@ -65,13 +72,46 @@ impl Replica {
         others[usize::from(self.catchup.unanswered) % others.len()]
     }
 
-    /// Answer with our chosen entries from `from` on, as many as fit one
-    /// datagram (at most [`CATCHUP_BATCH`]).
+    /// Answer with our chosen entries from `from` on: up to
+    /// [`CATCHUP_RESPONSES`] responses, each as many entries as fit one
+    /// datagram (at most [`CATCHUP_BATCH`]). Always at least one response,
+    /// so a requester learns our commit even when we hold nothing it lacks.
     pub(super) fn catchup_request(&mut self, requester: u8, from: u64) {
         let commit = self.log.commit();
+        let ballot = self.promised;
+        let mut next = from.max(1);
+        for _ in 0..CATCHUP_RESPONSES {
+            let entries = self.chosen_entries_from(next);
+            let Some(last) = entries.last().map(|entry| entry.slot) else {
+                if next == from.max(1) {
+                    self.send(
+                        requester,
+                        Message::CatchupResponse {
+                            ballot,
+                            commit,
+                            entries,
+                        },
+                    );
+                }
+                return;
+            };
+            next = last + 1;
+            self.send(
+                requester,
+                Message::CatchupResponse {
+                    ballot,
+                    commit,
+                    entries,
+                },
+            );
+        }
+    }
+
+    /// Chosen entries from `from` on, as many as fit one datagram.
+    fn chosen_entries_from(&self, from: u64) -> Vec<Entry> {
         let mut entries = Vec::new();
         let mut len = entries_len(&entries);
-        for slot in from.max(1)..=commit {
+        for slot in from..=self.log.commit() {
             let Some(held) = self.log.get(slot) else {
                 break;
             };
@@ -86,15 +126,7 @@ impl Replica {
                 value: held.value.clone(),
             });
         }
-        let ballot = self.promised;
-        self.send(
-            requester,
-            Message::CatchupResponse {
-                ballot,
-                commit,
-                entries,
-            },
-        );
+        entries
     }
 
     /// Entries up to the sender's commit are chosen: store them as such.

@@ -3,9 +3,9 @@
 
 use riptide_wire::Ballot;
 
-use super::leader::PendingRead;
+use super::leader::{PendingRead, Queued};
 use super::{Output, Replica, Role, State};
-use crate::kv::{Command, LogValue, Reply};
+use crate::kv::{Command, LogValue, Reply, Write};
 
 /// Largest encoded write accepted from a client: a log value must fit one
 /// entry of a catch-up or promise datagram with room to spare.
@@ -57,7 +57,9 @@ impl Replica {
                 } else if leadership.reads.iter().any(|read| read.barrier.is_some()) {
                     None
                 } else {
-                    leadership.queue.push_back(LogValue::Noop.encode());
+                    leadership
+                        .queue
+                        .push_back(Queued::Value(LogValue::Noop.encode()));
                     leadership.last_queued_slot()
                 };
                 leadership.reads.push(PendingRead {
@@ -71,15 +73,17 @@ impl Replica {
                 if leadership.writes_in_flight.get(&client) == Some(&request) {
                     return; // Already submitted: the leader proposes it once.
                 }
-                let value = LogValue::Request {
+                let write = Write {
                     client,
                     request,
                     command,
-                }
-                .encode();
-                debug_assert!(value.len() <= MAX_VALUE_LEN, "checked on arrival");
+                };
+                debug_assert!(
+                    write.command.log_len() <= MAX_VALUE_LEN,
+                    "checked on arrival"
+                );
                 leadership.writes_in_flight.insert(client, request);
-                leadership.queue.push_back(value);
+                leadership.queue_write(write);
             }
         }
     }
@@ -95,11 +99,11 @@ impl Replica {
             self.applied = slot;
             // Bytes that are not a log value (only a faulty proposer makes
             // them) are applied as a no-op, the same way on every replica.
-            let reply = LogValue::decode(&value)
-                .ok()
-                .and_then(|decoded| self.kv.apply(&decoded));
+            let replies = LogValue::decode(&value)
+                .map(|decoded| self.kv.apply(&decoded))
+                .unwrap_or_default();
             self.out.push(Output::Applied { slot, value });
-            if let Some((client, request, reply)) = reply {
+            for (client, request, reply) in replies {
                 self.applied_write(client, request, reply);
             }
         }
@@ -131,7 +135,9 @@ impl Replica {
             && !leadership.reads.is_empty()
         {
             if leadership.queue.is_empty() {
-                leadership.queue.push_back(LogValue::Noop.encode());
+                leadership
+                    .queue
+                    .push_back(Queued::Value(LogValue::Noop.encode()));
             }
             let barrier = leadership.last_queued_slot();
             for read in &mut leadership.reads {

@@ -8,7 +8,48 @@ use std::collections::{BTreeMap, VecDeque};
 use riptide_wire::host::NicCommand;
 use riptide_wire::{Ballot, Message};
 
+use super::clients::MAX_VALUE_LEN;
 use super::{Replica, State};
+use crate::kv::{LogValue, Write};
+
+/// A value waiting for a slot. The queue holds one per slot to come, so the
+/// slot of anything queued is known when it is queued (read barriers rely
+/// on it).
+#[derive(Debug, Clone)]
+pub(super) enum Queued {
+    /// Bytes with a slot of their own: a re-proposal, a read barrier.
+    Value(Vec<u8>),
+    /// Client writes that will share one slot. The last of the queue takes
+    /// more while it has room: with the window full, every write that
+    /// arrives before a slot opens goes into that slot.
+    Writes {
+        writes: Vec<Write>,
+        /// Their encoded bytes in a batch.
+        len: usize,
+    },
+}
+
+impl Queued {
+    fn into_value(self) -> Vec<u8> {
+        match self {
+            Queued::Value(value) => value,
+            Queued::Writes { mut writes, .. } if writes.len() == 1 => {
+                let Write {
+                    client,
+                    request,
+                    command,
+                } = writes.remove(0);
+                LogValue::Request {
+                    client,
+                    request,
+                    command,
+                }
+                .encode()
+            }
+            Queued::Writes { writes, .. } => LogValue::Batch(writes).encode(),
+        }
+    }
+}
 
 /// A get waiting for its read-index barrier slot to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +70,8 @@ pub(super) struct Leadership {
     pub(super) next_slot: u64,
     /// The NIC's commit index under our ballot.
     pub(super) nic_commit: u64,
-    /// Values waiting for room in the window, in submission order.
-    pub(super) queue: VecDeque<Vec<u8>>,
+    /// Values waiting for room in the window, one per slot, in slot order.
+    pub(super) queue: VecDeque<Queued>,
     /// Submitted, not yet committed: kept to retransmit in software.
     proposals: BTreeMap<u64, Vec<u8>>,
     /// Per client, the write request submitted or queued and not yet applied.
@@ -55,6 +96,24 @@ impl Leadership {
         (!self.queue.is_empty()).then(|| self.next_slot + self.queue.len() as u64 - 1)
     }
 
+    /// Queue a client write whose value fits [`MAX_VALUE_LEN`] alone: into
+    /// the open batch at the tail if it fits there too, else into a slot of
+    /// its own.
+    pub(super) fn queue_write(&mut self, write: Write) {
+        let add = write.encoded_len();
+        if let Some(Queued::Writes { writes, len }) = self.queue.back_mut()
+            && LogValue::BATCH_HEADER_LEN + *len + add <= MAX_VALUE_LEN
+        {
+            writes.push(write);
+            *len += add;
+            return;
+        }
+        self.queue.push_back(Queued::Writes {
+            writes: vec![write],
+            len: add,
+        });
+    }
+
     fn outstanding(&self) -> bool {
         self.next_slot - 1 > self.nic_commit || !self.queue.is_empty()
     }
@@ -68,7 +127,7 @@ impl Replica {
             ballot,
             next_slot: commit + 1,
             nic_commit: commit,
-            queue: values.into(),
+            queue: values.into_iter().map(Queued::Value).collect(),
             proposals: BTreeMap::new(),
             writes_in_flight: BTreeMap::new(),
             reads: Vec::new(),
@@ -88,7 +147,7 @@ impl Replica {
         };
         let mut submitted = Vec::new();
         while leadership.next_slot - 1 - leadership.nic_commit < window {
-            let Some(value) = leadership.queue.pop_front() else {
+            let Some(value) = leadership.queue.pop_front().map(Queued::into_value) else {
                 break;
             };
             leadership

@@ -21,6 +21,8 @@ use riptide_wire::message::Ballot;
 use riptide_wire::records::{RecordError, decode_c2h, encode_h2c};
 use riptide_wire::regs::{self, Counter, Register};
 use std::time::Duration;
+
+use crate::{NicError, NicHost};
 use thiserror::Error;
 
 /// PCI vendor id of Xilinx (AMD) devices.
@@ -457,6 +459,19 @@ fn watchdog_cycles(after: Duration) -> u32 {
         Ok(0) if !after.is_zero() => 1,
         Ok(c) => c,
         Err(_) => u32::MAX,
+    }
+}
+
+/// A real board drops what its card sends that it cannot use and counts it
+/// ([`AlveoNic::stats`]): the card is hardware, and a host that stopped on
+/// its first bad record would stop the replica.
+impl<D: PcieDevice> NicHost for AlveoNic<D> {
+    fn command(&mut self, command: NicCommand) -> Result<(), NicError> {
+        Ok(AlveoNic::command(self, command)?)
+    }
+
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, NicError> {
+        Ok(AlveoNic::poll_host(self)?)
     }
 }
 

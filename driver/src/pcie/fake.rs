@@ -17,7 +17,7 @@ use super::xdma::{
     Engine, MAX_CREDITS, POLL_WB_COUNT_MASK, POLL_WB_ERROR, STREAM_LEN_MULTIPLE, control, reg,
     status,
 };
-use crate::Nic;
+use crate::NicWire;
 use crate::model::ModelNic;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicEvent, NicRole};
 use riptide_wire::message::Ballot;
@@ -286,12 +286,18 @@ impl Registers {
     }
 }
 
-/// The card's logic behind the fake engines: a NIC, plus the values its
+/// The card's logic behind the fake engines: its network side, the commands
+/// its h2c stream parser hands it, the records it emits, and the values its
 /// read-only registers show.
 ///
 /// Reads take `&mut self`: on an RTL card a register read is an AXI4-Lite
 /// transaction that clocks the simulated core.
-pub trait CardLogic: Nic {
+pub trait CardLogic: NicWire {
+    /// A command decoded from the h2c stream.
+    fn take_command(&mut self, command: NicCommand);
+    /// The next record the card emits; an error is a c2h packet that is not
+    /// a record (a bug in the card, which the fake board reports).
+    fn next_record(&mut self) -> Option<Result<CardToHost, RecordError>>;
     /// Live next slot and commit index (`NEXT_SLOT_*`, `COMMIT_*`).
     fn live(&mut self) -> (u64, u64);
     /// A counter register: 32 bits, wrapping.
@@ -299,6 +305,14 @@ pub trait CardLogic: Nic {
 }
 
 impl CardLogic for ModelNic {
+    fn take_command(&mut self, command: NicCommand) {
+        self.command(command);
+    }
+
+    fn next_record(&mut self) -> Option<Result<CardToHost, RecordError>> {
+        self.poll_host().map(Ok)
+    }
+
     fn live(&mut self) -> (u64, u64) {
         (self.config().next_slot, self.config().commit)
     }
@@ -324,6 +338,7 @@ pub struct FakeDevice<C: CardLogic> {
     faults: Vec<Fault>,
     writes: Vec<MmioWrite>,
     rejected: Vec<RecordError>,
+    card_faults: VecDeque<RecordError>,
 }
 
 impl<C: CardLogic> FakeDevice<C> {
@@ -342,6 +357,7 @@ impl<C: CardLogic> FakeDevice<C> {
             faults: Vec::new(),
             writes: Vec::new(),
             rejected: Vec::new(),
+            card_faults: VecDeque::new(),
         }
     }
 
@@ -379,6 +395,12 @@ impl<C: CardLogic> FakeDevice<C> {
     /// H2C packets the card could not parse as records.
     pub fn rejected(&self) -> &[RecordError] {
         &self.rejected
+    }
+
+    /// The oldest c2h packet the card emitted that is not a record, not yet
+    /// reported.
+    pub fn take_card_fault(&mut self) -> Option<RecordError> {
+        self.card_faults.pop_front()
     }
 
     /// A read-write riptide register as the host last wrote it.
@@ -537,15 +559,18 @@ impl<C: CardLogic> FakeDevice<C> {
     /// An h2c record reaches the card (what the NIC's stream parser does).
     fn deliver(&mut self, packet: &[u8]) {
         match decode_h2c(packet) {
-            Ok(command) => self.card.command(command),
+            Ok(command) => self.card.take_command(command),
             Err(e) => self.rejected.push(e),
         }
     }
 
     /// Moves the card's host records into the outgoing stream.
     fn pump_card(&mut self) {
-        while let Some(record) = self.card.poll_host() {
-            self.queue_record(record);
+        while let Some(record) = self.card.next_record() {
+            match record {
+                Ok(record) => self.queue_record(record),
+                Err(fault) => self.card_faults.push_back(fault),
+            }
         }
     }
 
@@ -664,15 +689,15 @@ impl<C: CardLogic> FakeDevice<C> {
         match offset {
             o if o == regs::CONFIG_APPLY.offset && value & 1 == 1 => {
                 let config = self.regs.staged_config();
-                self.card.command(NicCommand::Configure(config));
+                self.card.take_command(NicCommand::Configure(config));
             }
             o if o == regs::FENCE_REQUEST.offset && value & 1 == 1 => {
                 self.regs.fence_done = false;
                 let ballot = Ballot(self.regs.pair(regs::FENCE_BALLOT_LO, regs::FENCE_BALLOT_HI));
-                self.card.command(NicCommand::Fence { ballot });
+                self.card.take_command(NicCommand::Fence { ballot });
             }
             o if o == regs::HEARTBEAT.offset && value & 1 == 1 => {
-                self.card.command(NicCommand::Heartbeat);
+                self.card.take_command(NicCommand::Heartbeat);
             }
             o if is_host_writable(o) => {
                 self.regs.values.insert(o, value);

@@ -1,4 +1,4 @@
-//! A simulated board as a [`Nic`]: the host side goes through the driver
+//! A simulated board as a [`crate::SimulatedNic`]: the host side goes through the driver
 //! that runs on a real board ([`AlveoNic`]: registers, XDMA descriptor rings)
 //! into the fake XDMA engines ([`FakeDevice`]); the network side goes
 //! straight to the card's ports, which a real board's MAC would feed.
@@ -8,15 +8,16 @@
 
 use super::board::{AlveoNic, AlveoOptions, BoardError};
 use super::fake::{CardLogic, FakeDevice};
-use crate::Nic;
+use crate::{NicError, NicHost, NicWire};
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{CardToHost, NicCommand};
 
 /// The driver over a fake board around card `C`.
 pub struct SimulatedBoard<C: CardLogic> {
     driver: AlveoNic<FakeDevice<C>>,
-    errors: u64,
-    last_error: Option<BoardError>,
+    /// A good record that came out of the same poll as a drop: the drop is
+    /// reported first, the record by the next poll.
+    held: Option<CardToHost>,
 }
 
 impl<C: CardLogic> SimulatedBoard<C> {
@@ -35,11 +36,7 @@ impl<C: CardLogic> SimulatedBoard<C> {
             driver.set_peer(replica, endpoint)?;
         }
         driver.enable(true)?;
-        Ok(SimulatedBoard {
-            driver,
-            errors: 0,
-            last_error: None,
-        })
+        Ok(SimulatedBoard { driver, held: None })
     }
 
     /// The driver, for register reads (counters, live registers) and stats.
@@ -54,47 +51,58 @@ impl<C: CardLogic> SimulatedBoard<C> {
     pub fn card_mut(&mut self) -> &mut C {
         self.driver.device_mut().card_mut()
     }
+}
 
-    /// Driver calls that failed (the `Nic` interface has no error path, so
-    /// they are counted), and the last failure.
-    pub fn errors(&self) -> (u64, Option<&BoardError>) {
-        (self.errors, self.last_error.as_ref())
+impl<C: CardLogic> NicHost for SimulatedBoard<C> {
+    fn command(&mut self, command: NicCommand) -> Result<(), NicError> {
+        self.driver.command(command)?;
+        self.card_fault()
     }
 
-    fn failed(&mut self, error: BoardError) {
-        self.errors += 1;
-        self.last_error = Some(error);
+    /// A record the driver dropped (not a record, or in a descriptor it
+    /// could not use) is a fault of the board here, not a network's: the
+    /// card and the fake engines are ours.
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, NicError> {
+        if let Some(record) = self.held.take() {
+            return Ok(Some(record));
+        }
+        self.card_fault()?;
+        let dropped = |board: &Self| {
+            let stats = board.driver.stats();
+            (stats.malformed_records, stats.bad_descriptors)
+        };
+        let before = dropped(self);
+        let record = self.driver.poll_host()?;
+        let after = dropped(self);
+        if after != before {
+            self.held = record;
+            return Err(NicError::DroppedByDriver {
+                malformed_records: after.0 - before.0,
+                bad_descriptors: after.1 - before.1,
+            });
+        }
+        if record.is_none() {
+            self.card_fault()?;
+        }
+        Ok(record)
     }
 }
 
-impl<C: CardLogic> Nic for SimulatedBoard<C> {
-    fn command(&mut self, command: NicCommand) {
-        if let Err(e) = self.driver.command(command) {
-            self.failed(e);
+impl<C: CardLogic> SimulatedBoard<C> {
+    fn card_fault(&mut self) -> Result<(), NicError> {
+        match self.driver.device_mut().take_card_fault() {
+            Some(fault) => Err(NicError::Card(fault)),
+            None => Ok(()),
         }
     }
+}
 
+impl<C: CardLogic> NicWire for SimulatedBoard<C> {
     fn receive(&mut self, frame: &[u8]) {
         self.driver.device_mut().receive_frame(frame);
     }
 
     fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
         self.card_mut().poll_transmit()
-    }
-
-    fn poll_host(&mut self) -> Option<CardToHost> {
-        match self.driver.poll_host() {
-            Ok(record) => record,
-            Err(e) => {
-                self.failed(e);
-                None
-            }
-        }
-    }
-
-    /// Driver errors, records the driver dropped, and the card's own faults.
-    fn faults(&self) -> u64 {
-        let dropped = self.driver.stats();
-        self.errors + dropped.malformed_records + dropped.bad_descriptors + self.card().faults()
     }
 }

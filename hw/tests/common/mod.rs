@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use riptide_driver::Nic;
 use riptide_driver::model::{ModelBugs, ModelNic};
 use riptide_hw::sim::RtlNic;
 use riptide_wire::frame::Endpoint;

@@ -1,6 +1,11 @@
 //! Liveness after the faults heal: from the heal time on, the network is
 //! reliable and every replica is up, so every operation must complete within
-//! a bound, counted from the later of its invocation and the heal time.
+//! a bound, counted from the later of its invocation and the heal time; and
+//! every replica that is up must hold its share of the state again (recovered
+//! and caught up) within the same bound, counted from the later of its
+//! restart and the heal time. The second catches a replica that never
+//! rejoins while the others keep serving, which client operations alone
+//! cannot show.
 
 use std::fmt;
 
@@ -10,27 +15,53 @@ use super::Check;
 use crate::latency::Micros;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LivenessViolation {
-    pub client: u64,
-    pub request: u64,
-    pub operation: String,
-    pub invoked_us: Micros,
-    pub heal_us: Micros,
-    pub deadline_us: Micros,
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LivenessViolation {
+    /// A client operation still pending at its deadline.
+    Operation {
+        client: u64,
+        request: u64,
+        operation: String,
+        invoked_us: Micros,
+        heal_us: Micros,
+        deadline_us: Micros,
+    },
+    /// A replica up but still without its state (recovering, or recovered
+    /// and not caught up) at its deadline.
+    Rejoin {
+        replica: u8,
+        incarnation: u32,
+        up_since_us: Micros,
+        heal_us: Micros,
+        deadline_us: Micros,
+    },
 }
 
 impl fmt::Display for LivenessViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "client {} request {} ({}) invoked at {} us was still pending at its deadline {} us (faults healed at {} us)",
-            self.client,
-            self.request,
-            self.operation,
-            self.invoked_us,
-            self.deadline_us,
-            self.heal_us
-        )
+        match self {
+            LivenessViolation::Operation {
+                client,
+                request,
+                operation,
+                invoked_us,
+                heal_us,
+                deadline_us,
+            } => write!(
+                f,
+                "client {client} request {request} ({operation}) invoked at {invoked_us} us was still pending at its deadline {deadline_us} us (faults healed at {heal_us} us)"
+            ),
+            LivenessViolation::Rejoin {
+                replica,
+                incarnation,
+                up_since_us,
+                heal_us,
+                deadline_us,
+            } => write!(
+                f,
+                "replica {replica}#{incarnation}, up since {up_since_us} us, was still without its state (recovering or not caught up) at its deadline {deadline_us} us (faults healed at {heal_us} us)"
+            ),
+        }
     }
 }
 
@@ -113,6 +144,29 @@ impl LivenessChecker {
         })
     }
 
+    /// The first replica that is up, without its state and past its
+    /// deadline at `now`, if any; `replicas` gives (id, incarnation, up
+    /// since) of each replica up and without its state.
+    pub fn check_rejoined(
+        &self,
+        now: Micros,
+        replicas: impl IntoIterator<Item = (u8, u32, Micros)>,
+    ) -> Check<LivenessViolation> {
+        let late = replicas
+            .into_iter()
+            .find(|&(_, _, up_since)| self.deadline(up_since) < now);
+        match late {
+            None => Check::Passed,
+            Some((replica, incarnation, up_since_us)) => Check::Failed(LivenessViolation::Rejoin {
+                replica,
+                incarnation,
+                up_since_us,
+                heal_us: self.heal_us,
+                deadline_us: self.deadline(up_since_us),
+            }),
+        }
+    }
+
     /// The first pending operation past its deadline at `now`, if any.
     pub fn check<'a>(
         &self,
@@ -125,7 +179,7 @@ impl LivenessChecker {
             .min_by_key(|op| (op.invoked_us, op.client));
         match overdue {
             None => Check::Passed,
-            Some(op) => Check::Failed(LivenessViolation {
+            Some(op) => Check::Failed(LivenessViolation::Operation {
                 client: op.client,
                 request: op.request,
                 operation: op.operation.clone(),
@@ -157,6 +211,28 @@ mod tests {
         assert!(
             text.contains("client 1 request 2") && text.contains("2900"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_replica_up_without_its_state_past_its_deadline_is_a_violation() {
+        let checker = LivenessChecker::new(1_000, 500);
+        assert!(checker.check_rejoined(1_600, []).passed());
+        assert!(
+            checker.check_rejoined(1_400, [(2, 1, 200)]).passed(),
+            "the bound runs from the heal time"
+        );
+        assert!(
+            checker.check_rejoined(1_650, [(2, 1, 1_200)]).passed(),
+            "and from a restart after it"
+        );
+        let Check::Failed(violation) = checker.check_rejoined(1_501, [(2, 1, 200)]) else {
+            panic!("not caught")
+        };
+        assert!(
+            violation
+                .to_string()
+                .starts_with("replica 2#1, up since 200 us")
         );
     }
 

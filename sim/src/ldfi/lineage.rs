@@ -269,7 +269,7 @@ impl Lineage {
     /// A replica applied `value` in `slot`; the first application of a client
     /// write by a leader is an outcome.
     pub fn applied(&mut self, node: u8, slot: u64, value: &[u8], at: Micros, leading: bool) {
-        let client_write = matches!(LogValue::decode(value), Ok(LogValue::Request { .. }));
+        let client_write = LogValue::decode(value).is_ok_and(|v| !v.writes().is_empty());
         if leading && client_write {
             self.outcomes.entry(slot).or_insert(Outcome {
                 leader: node,

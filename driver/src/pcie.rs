@@ -11,7 +11,7 @@
 //! - [`fake`]: [`PcieDevice`] as an XDMA engine plus riptide's registers in
 //!   memory, with a card model behind them, for tests without hardware.
 //! - [`simulated`]: [`SimulatedBoard`], the driver over a fake board as a
-//!   [`crate::Nic`], for the cluster simulator.
+//!   [`crate::SimulatedNic`], for the cluster simulator.
 //!
 //! The protocol is described in `docs/driver.md`.
 

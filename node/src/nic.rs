@@ -6,59 +6,44 @@
 //! (the model's frames leave through this process's UDP socket, a board's
 //! through its own Ethernet port).
 
-use riptide_driver::Nic;
 use riptide_driver::model::ModelNic;
 use riptide_driver::pcie::{AlveoNic, AlveoOptions, BoardError, PcieDevice, VfioDevice};
+use riptide_driver::{NicError, NicHost, NicWire};
 use riptide_wire::host::{CardToHost, NicCommand};
 use riptide_wire::regs::Counter;
 
 use super::config::ClusterConfig;
 
-/// A NIC backend as the replica loop uses it.
-pub trait FastPath {
+/// A NIC backend as the replica loop uses it: the host side of the NIC, and
+/// where its frames go.
+pub trait ReplicaNic: NicHost {
     /// For status dumps: `model` or the board's address.
     fn name(&self) -> String;
-    /// Whether the loop must poll the card for records (they do not arrive
-    /// through the loop's sockets).
-    fn needs_polling(&self) -> bool;
-    fn command(&mut self, command: NicCommand) -> Result<(), BoardError>;
-    /// A frame from this process's replica socket (software fast path only:
-    /// the loop opens no replica socket for a board).
-    fn receive(&mut self, frame: &[u8]);
-    /// A frame the NIC wants this process to send, with the replica it is for.
-    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)>;
-    fn poll_host(&mut self) -> Result<Option<CardToHost>, BoardError>;
     fn counters(&mut self) -> Vec<(Counter, u64)>;
+    /// The software fast path's network side, whose frames this process
+    /// moves over its replica socket. `None` for a board: it sends and
+    /// receives on its own Ethernet port, and its records do not arrive
+    /// through the loop's sockets, so the loop polls it.
+    fn wire(&mut self) -> Option<&mut dyn NicWire>;
+    /// Whether the loop must poll the card for records: it has no wire here.
+    fn needs_polling(&self) -> bool;
 }
 
-impl FastPath for ModelNic {
+impl ReplicaNic for ModelNic {
     fn name(&self) -> String {
         "model".to_string()
     }
 
-    fn needs_polling(&self) -> bool {
-        false
-    }
-
-    fn command(&mut self, command: NicCommand) -> Result<(), BoardError> {
-        Nic::command(self, command);
-        Ok(())
-    }
-
-    fn receive(&mut self, frame: &[u8]) {
-        Nic::receive(self, frame);
-    }
-
-    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
-        Nic::poll_transmit(self)
-    }
-
-    fn poll_host(&mut self) -> Result<Option<CardToHost>, BoardError> {
-        Ok(Nic::poll_host(self))
-    }
-
     fn counters(&mut self) -> Vec<(Counter, u64)> {
         ModelNic::counters(self).iter().collect()
+    }
+
+    fn wire(&mut self) -> Option<&mut dyn NicWire> {
+        Some(self)
+    }
+
+    fn needs_polling(&self) -> bool {
+        false
     }
 }
 
@@ -102,29 +87,27 @@ impl<D: PcieDevice> Board<D> {
     }
 }
 
-impl<D: PcieDevice> FastPath for Board<D> {
+impl<D: PcieDevice> NicHost for Board<D> {
+    fn command(&mut self, command: NicCommand) -> Result<(), NicError> {
+        NicHost::command(&mut self.nic, command)
+    }
+
+    fn poll_host(&mut self) -> Result<Option<CardToHost>, NicError> {
+        NicHost::poll_host(&mut self.nic)
+    }
+}
+
+impl<D: PcieDevice> ReplicaNic for Board<D> {
     fn name(&self) -> String {
         self.name.clone()
     }
 
-    fn needs_polling(&self) -> bool {
-        true
-    }
-
-    fn command(&mut self, command: NicCommand) -> Result<(), BoardError> {
-        self.nic.command(command)
-    }
-
-    fn receive(&mut self, _frame: &[u8]) {
-        // Unreachable by construction: a board receives on its own Ethernet port.
-    }
-
-    fn poll_transmit(&mut self) -> Option<(u8, Vec<u8>)> {
+    fn wire(&mut self) -> Option<&mut dyn NicWire> {
         None
     }
 
-    fn poll_host(&mut self) -> Result<Option<CardToHost>, BoardError> {
-        self.nic.poll_host()
+    fn needs_polling(&self) -> bool {
+        true
     }
 
     fn counters(&mut self) -> Vec<(Counter, u64)> {
@@ -196,7 +179,7 @@ mod tests {
             for node in nodes.iter_mut() {
                 node.poll_nic();
                 let card = node.nic_mut().nic.device_mut().card_mut();
-                while let Some((to, frame)) = Nic::poll_transmit(card) {
+                while let Some((to, frame)) = NicWire::poll_transmit(card) {
                     frames.push((to, frame));
                 }
                 for out in node.take_outbox() {
