@@ -267,6 +267,135 @@ fn an_ldfi_counterexample_replays_as_a_space_time_diagram() {
     assert!(text.contains("agreement        VIOLATED"), "{text}");
 }
 
+/// A history line as riptide writes it, with `fields` replaced or added
+/// (a `null` JSON value for `remove` deletes the field).
+fn line(fields: &[(&str, serde_json::Value)]) -> String {
+    let mut object = serde_json::json!({
+        "client": 1, "op": "put", "key": "k", "value": "v", "expected": null,
+        "output": null, "status": "ok", "call": 1, "return": 2
+    });
+    for (name, value) in fields {
+        if *name == "remove" {
+            object
+                .as_object_mut()
+                .unwrap()
+                .remove(value.as_str().unwrap());
+        } else {
+            object[*name] = value.clone();
+        }
+    }
+    object.to_string()
+}
+
+fn check_lines(name: &str, lines: &[String], strict: bool) -> Output {
+    let path = scratch(name);
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let mut args = vec!["check", "--history", path.to_str().unwrap()];
+    if strict {
+        args.push("--strict");
+    }
+    riptide(&args)
+}
+
+#[test]
+fn check_tolerates_what_other_tools_write_unless_strict() {
+    use serde_json::json;
+    let get = |output: serde_json::Value, call: u64| {
+        line(&[
+            ("op", json!("get")),
+            ("value", json!(null)),
+            ("output", output),
+            ("call", json!(call)),
+            ("return", json!(call + 1)),
+        ])
+    };
+    let forms: [(&str, Vec<String>, &str); 5] = [
+        (
+            "unknown-fields",
+            vec![line(&[("latency_us", json!(40)), ("node", json!("n1"))])],
+            "field `latency_us`: not a field of a history line",
+        ),
+        (
+            "info-output",
+            vec![line(&[
+                ("status", json!("info")),
+                ("return", json!(null)),
+                ("output", json!("whatever")),
+            ])],
+            "field `output`: expected null",
+        ),
+        (
+            "fail-without-return",
+            vec![line(&[("status", json!("fail")), ("return", json!(null))])],
+            "field `return`: is null, but status fail",
+        ),
+        (
+            "string-client",
+            vec![line(&[("client", json!("worker-3"))])],
+            "field `client`: expected a non-negative integer, found a string",
+        ),
+        (
+            "numeric-value",
+            vec![line(&[("value", json!(5))]), get(json!(5), 3)],
+            "field `value`: expected a string or null, found a non-negative integer",
+        ),
+    ];
+    for (name, lines, strict_error) in forms {
+        let tolerant = check_lines(name, &lines, false);
+        assert_eq!(
+            tolerant.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            stdout(&tolerant),
+            stderr(&tolerant)
+        );
+        let strict = check_lines(name, &lines, true);
+        let message = stderr(&strict);
+        assert_eq!(strict.status.code(), Some(2), "{name}: {message}");
+        // The problem is said once, in one line.
+        assert_eq!(
+            message.matches(strict_error).count(),
+            1,
+            "{name}: {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "{name}: {message}");
+    }
+
+    // Values compare as JSON: the number 5 and the string "5" differ.
+    let mixed = [line(&[("value", json!(5))]), get(json!("5"), 3)];
+    let out = check_lines("mixed-values", &mixed, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // A string client id is a client of its own, named or numeric.
+    let named = [
+        line(&[("client", json!("a"))]),
+        line(&[
+            ("client", json!("7")),
+            ("call", json!(3)),
+            ("return", json!(4)),
+        ]),
+    ];
+    assert_eq!(check_lines("named", &named, false).status.code(), Some(0));
+}
+
+#[test]
+fn check_reads_jepsen_logs_of_one_register() {
+    let path = scratch("etcd.log");
+    std::fs::write(
+        &path,
+        "INFO  jepsen.util - 0\t:invoke\t:write\t3\n\
+         INFO  jepsen.util - 0\t:ok\t:write\t3\n\
+         INFO  jepsen.util - 1\t:invoke\t:cas\t[3 1]\n\
+         INFO  jepsen.util - 1\t:ok\t:cas\t[3 1]\n\
+         INFO  jepsen.util - 2\t:invoke\t:read\tnil\n\
+         INFO  jepsen.util - 2\t:ok\t:read\t3\n",
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let out = riptide(&["check", "--format", "jepsen", "--history", path]);
+    assert_eq!(out.status.code(), Some(1), "a stale read: {}", stdout(&out));
+    assert!(stdout(&out).contains("\"register\""), "{}", stdout(&out));
+}
+
 #[test]
 fn a_reader_that_stops_early_ends_riptide_quietly_not_with_a_panic() {
     use std::os::unix::process::ExitStatusExt;
