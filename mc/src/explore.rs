@@ -205,7 +205,7 @@ fn bfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
         elapsed: start.elapsed(),
     };
     let check_live = |world: &World, fp: u64| {
-        if options.liveness_every == 0 || fp % options.liveness_every != 0 {
+        if !liveness_due(options, fp) {
             return;
         }
         shared.liveness_checked.fetch_add(1, Ordering::Relaxed);
@@ -365,7 +365,7 @@ fn dfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
     let path =
         |stack: &[Frame]| -> Vec<Action> { stack.iter().map(|f| f.actions[f.next - 1]).collect() };
     let live = |world: &World, fp: u64, stats: &mut Stats| -> Result<(), Violation> {
-        if options.liveness_every == 0 || fp % options.liveness_every != 0 {
+        if !liveness_due(options, fp) {
             return Ok(());
         }
         stats.liveness_checked += 1;
@@ -510,7 +510,7 @@ fn random_walks(
                         let fp = world.fingerprint();
                         if seen.insert(fp) {
                             stats.unique += 1;
-                            if options.liveness_every != 0 && fp % options.liveness_every == 0 {
+                            if liveness_due(options, fp) {
                                 stats.liveness_checked += 1;
                                 if let Err(violation) =
                                     fair_extension(&world, bounds, options.liveness_rounds)
@@ -566,4 +566,9 @@ fn weighted_pick(actions: &[Action], rng: &mut riptide_control::rng::Rng) -> usi
         draw -= weight(action);
     }
     actions.len() - 1
+}
+
+/// Whether the state `fp` is one the liveness extension runs from.
+fn liveness_due(options: &Options, fp: u64) -> bool {
+    options.liveness_every != 0 && fp.is_multiple_of(options.liveness_every)
 }

@@ -45,7 +45,7 @@ fn ticking(world: &World, round: usize) -> Vec<u8> {
         .iter()
         .filter(|n| match n.role() {
             Role::Leader | Role::Recovering => true,
-            Role::Candidate => round % CANDIDATE_PERIOD == 0,
+            Role::Candidate => round.is_multiple_of(CANDIDATE_PERIOD),
             Role::Follower => false,
         })
         .map(|n| n.id())
