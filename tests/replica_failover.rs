@@ -13,7 +13,7 @@ use riptide_control::kv::{Command, Reply};
 use riptide_control::rng::Rng;
 use riptide_node::client::{Client, ClientOptions};
 use riptide_node::{ClusterConfig, Timing};
-use riptide_sim::history::{History, HistoryRecorder, OpKind, Output, Status};
+use riptide_sim::history::{Completion, History, HistoryRecorder, OpKind, Output};
 use riptide_sim::linearizability::check;
 
 mod common;
@@ -169,7 +169,7 @@ fn assert_linearizable(history: &History, group: &ProcessGroup) {
     let ok_writes = history
         .ops
         .iter()
-        .filter(|op| op.status == Status::Ok && op.kind != OpKind::Get)
+        .filter(|op| op.status == Completion::Ok && op.kind != OpKind::Get)
         .count();
     assert!(ok_writes > 50, "too few acknowledged writes: {ok_writes}");
     let verdict = check(history);

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use riptide_sim::history::{History, OpKind, Output, Status};
+use riptide_sim::history::{Completion, History, OpKind, Output};
 use riptide_sim::linearizability::check;
 use riptide_sim::linearizability::synthetic::{SyntheticConfig, generate};
 
@@ -54,7 +54,7 @@ fn run(name: &str, config: &SyntheticConfig, history: History) {
     let info = history
         .ops
         .iter()
-        .filter(|op| op.status == Status::Info)
+        .filter(|op| op.status == Completion::Info)
         .count();
     let started = Instant::now();
     let verdict = check(&history);
@@ -85,7 +85,7 @@ fn with_stale_read(mut history: History) -> History {
     let is_read_of_a_value = |index: usize| {
         let op = &history.ops[index];
         op.kind == OpKind::Get
-            && op.status == Status::Ok
+            && op.status == Completion::Ok
             && matches!(op.output, Output::Read(Some(_)))
     };
     let Some(victim) = (0..history.ops.len())
@@ -98,7 +98,7 @@ fn with_stale_read(mut history: History) -> History {
     let stale = history.ops[..victim].iter().find(|op| {
         op.key == read.key
             && op.kind == OpKind::Put
-            && op.status == Status::Ok
+            && op.status == Completion::Ok
             && op.ret.is_some_and(|ret| ret + 1000 < read.call)
             && Output::Read(op.value.clone()) != read.output
     });

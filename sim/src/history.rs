@@ -58,9 +58,10 @@ impl fmt::Display for OpKind {
     }
 }
 
+/// How an operation completed: the history's `status` field (Jepsen's `:type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum Completion {
     /// Completed with the recorded output.
     Ok,
     /// Certainly not applied.
@@ -69,23 +70,23 @@ pub enum Status {
     Info,
 }
 
-impl Status {
+impl Completion {
     fn name(self) -> &'static str {
         match self {
-            Status::Ok => "ok",
-            Status::Fail => "fail",
-            Status::Info => "info",
+            Completion::Ok => "ok",
+            Completion::Fail => "fail",
+            Completion::Info => "info",
         }
     }
 
-    fn parse(name: &str) -> Option<Status> {
-        [Status::Ok, Status::Fail, Status::Info]
+    fn parse(name: &str) -> Option<Completion> {
+        [Completion::Ok, Completion::Fail, Completion::Info]
             .into_iter()
             .find(|status| status.name() == name)
     }
 }
 
-impl fmt::Display for Status {
+impl fmt::Display for Completion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -149,7 +150,7 @@ pub struct Operation {
     /// Cas's expected value (`None`: the key must be absent); `None` for the other kinds.
     pub expected: Option<String>,
     pub output: Output,
-    pub status: Status,
+    pub status: Completion,
     pub call: Time,
     /// `None` exactly when the status is `info`.
     pub ret: Option<Time>,
@@ -173,7 +174,7 @@ impl Operation {
             value,
             expected,
             output: Output::Nothing,
-            status: Status::Info,
+            status: Completion::Info,
             call,
             ret: None,
         }
@@ -190,7 +191,7 @@ impl Operation {
         let key = fields.string("key")?;
         let value = fields.optional_string("value")?;
         let expected = fields.optional_string("expected")?;
-        let status = fields.parsed("status", "one of ok, fail, info", Status::parse)?;
+        let status = fields.parsed("status", "one of ok, fail, info", Completion::parse)?;
         let call = fields.integer("call")?;
         let ret = fields.optional_integer("return")?;
 
@@ -216,13 +217,13 @@ impl Operation {
             ));
         }
         match (status, ret) {
-            (Status::Info, Some(_)) => {
+            (Completion::Info, Some(_)) => {
                 return Err(FieldError::invalid(
                     "return",
                     "must be null for an info operation (it never returned)",
                 ));
             }
-            (Status::Ok | Status::Fail, None) => {
+            (Completion::Ok | Completion::Fail, None) => {
                 return Err(FieldError::invalid(
                     "return",
                     format!("is null, but status {status} means the operation returned"),
@@ -279,7 +280,7 @@ struct Line<'a> {
     value: Option<&'a str>,
     expected: Option<&'a str>,
     output: &'a Output,
-    status: Status,
+    status: Completion,
     call: Time,
     #[serde(rename = "return")]
     ret: Option<Time>,
@@ -352,10 +353,10 @@ impl Fields<'_> {
         }
     }
 
-    fn output(&self, kind: OpKind, status: Status) -> Result<Output, FieldError> {
+    fn output(&self, kind: OpKind, status: Completion) -> Result<Output, FieldError> {
         let field = "output";
         let value = self.get(field)?;
-        if status != Status::Ok {
+        if status != Completion::Ok {
             return match value {
                 Value::Null => Ok(Output::Nothing),
                 _ => Err(FieldError::wrong_type(
@@ -666,18 +667,18 @@ impl HistoryRecorder {
         if !output.fits(kind) {
             return Err(RecorderError::WrongOutput { kind, output });
         }
-        self.close(id, Status::Ok, output, Some(time))
+        self.close(id, Completion::Ok, output, Some(time))
     }
 
     /// The operation certainly did not take effect, as known at `time`.
     pub fn fail(&mut self, id: OpId, time: Time) -> Result<(), RecorderError> {
-        self.close(id, Status::Fail, Output::Nothing, Some(time))
+        self.close(id, Completion::Fail, Output::Nothing, Some(time))
     }
 
     /// The client stops waiting for the operation without learning its
     /// outcome (a timeout): it stays `info` and the client may issue another.
     pub fn abandon(&mut self, id: OpId) -> Result<(), RecorderError> {
-        self.close(id, Status::Info, Output::Nothing, None)
+        self.close(id, Completion::Info, Output::Nothing, None)
     }
 
     /// The history, with every operation still pending as `info`.
@@ -697,7 +698,7 @@ impl HistoryRecorder {
     fn close(
         &mut self,
         id: OpId,
-        status: Status,
+        status: Completion,
         output: Output,
         ret: Option<Time>,
     ) -> Result<(), RecorderError> {

@@ -27,7 +27,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::history::{History, OpKind, Operation, Status};
+use crate::history::{Completion, History, OpKind, Operation};
 use model::KeyHistory;
 use search::{Decision, Limits, search};
 
@@ -201,7 +201,7 @@ fn explain(
         let operation = history.ops[source].clone();
         ExplainedOp {
             position: source + 1,
-            unknown_outcome: operation.status == Status::Info || !culprits.ops.contains(&index),
+            unknown_outcome: operation.status == Completion::Info || !culprits.ops.contains(&index),
             operation,
         }
     };

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::BufReader;
 
-use riptide_sim::history::{History, OpKind, Output, Status, read_jsonl};
+use riptide_sim::history::{Completion, History, OpKind, Output, read_jsonl};
 use riptide_sim::linearizability::synthetic::{SyntheticConfig, generate};
 use riptide_sim::linearizability::{CheckOptions, Outcome, Verdict, check, check_with};
 
@@ -256,7 +256,7 @@ fn a_corrupted_read_in_a_large_history_is_found_and_explained_small() {
         .iter()
         .rposition(|op| {
             op.kind == OpKind::Get
-                && op.status == Status::Ok
+                && op.status == Completion::Ok
                 && matches!(&op.output, Output::Read(Some(_)))
         })
         .expect("a read of some value");
@@ -269,7 +269,7 @@ fn a_corrupted_read_in_a_large_history_is_found_and_explained_small() {
         .filter(|op| {
             op.key == key
                 && op.kind == OpKind::Put
-                && op.status == Status::Ok
+                && op.status == Completion::Ok
                 && op.ret.is_some_and(|ret| ret + 200 < read_at)
                 && Output::Read(op.value.clone()) != current
         })
@@ -307,7 +307,7 @@ fn generated_histories_and_verdicts_replay_from_the_seed() {
 
 mod properties {
     use proptest::prelude::*;
-    use riptide_sim::history::{History, OpKind, Operation, Output, Status, write_jsonl};
+    use riptide_sim::history::{Completion, History, OpKind, Operation, Output, write_jsonl};
     use riptide_sim::linearizability::{Outcome, check};
     use std::collections::BTreeMap;
 
@@ -356,10 +356,10 @@ mod properties {
                 _ => (OpKind::Cas, Some(value), written.get(step.pick).cloned()),
             };
             let (status, applied) = match step.fate {
-                0 => (Status::Info, true),
-                1 => (Status::Info, false),
-                2 => (Status::Fail, false),
-                _ => (Status::Ok, true),
+                0 => (Completion::Info, true),
+                1 => (Completion::Info, false),
+                2 => (Completion::Fail, false),
+                _ => (Completion::Ok, true),
             };
             let current = store.get(&key).cloned();
             let output = match kind {
@@ -391,14 +391,14 @@ mod properties {
                 key,
                 value,
                 expected,
-                output: if status == Status::Ok {
+                output: if status == Completion::Ok {
                     output
                 } else {
                     Output::Nothing
                 },
                 status,
                 call: effect_at - step.before,
-                ret: (status != Status::Info).then_some(effect_at + step.after),
+                ret: (status != Completion::Info).then_some(effect_at + step.after),
             });
         }
         History { ops }
@@ -433,7 +433,11 @@ mod properties {
                         value,
                         expected,
                         output: if info { Output::Nothing } else { output },
-                        status: if info { Status::Info } else { Status::Ok },
+                        status: if info {
+                            Completion::Info
+                        } else {
+                            Completion::Ok
+                        },
                         call,
                         ret: (!info).then_some(call + length),
                     }
@@ -448,7 +452,7 @@ mod properties {
     fn brute_force(history: &History) -> bool {
         fn extend(ops: &[&Operation], placed: &mut Vec<bool>, state: Option<String>) -> bool {
             let open: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
-            if open.iter().all(|&i| ops[i].status == Status::Info) {
+            if open.iter().all(|&i| ops[i].status == Completion::Info) {
                 return true;
             }
             for &i in &open {
@@ -472,7 +476,7 @@ mod properties {
             false
         }
         fn apply(op: &Operation, state: &Option<String>) -> Option<Option<String>> {
-            let known = op.status == Status::Ok;
+            let known = op.status == Completion::Ok;
             match (op.kind, &op.output) {
                 (OpKind::Get, Output::Read(read)) if known => {
                     (read == state).then(|| state.clone())
@@ -506,7 +510,7 @@ mod properties {
                 for (i, op) in culprits.ops.iter_mut().enumerate() {
                     let culprit = explanation.operations.iter().any(|c| c.position == i + 1);
                     if !culprit {
-                        op.status = Status::Info;
+                        op.status = Completion::Info;
                         op.output = Output::Nothing;
                         op.ret = None;
                     }
@@ -540,7 +544,7 @@ mod properties {
             let mut history = execute(&steps);
             let reads: Vec<usize> = (0..history.ops.len())
                 .filter(|&i| {
-                    history.ops[i].kind == OpKind::Get && history.ops[i].status == Status::Ok
+                    history.ops[i].kind == OpKind::Get && history.ops[i].status == Completion::Ok
                 })
                 .collect();
             let victim = reads[which.index(reads.len())];

@@ -2,8 +2,8 @@
 
 use riptide_control::kv::{Command, Reply};
 use riptide_sim::history::{
-    FieldProblem, History, HistoryError, HistoryRecorder, OpKind, Operation, Output, RecorderError,
-    Status, read_jsonl, write_jsonl,
+    Completion, FieldProblem, History, HistoryError, HistoryRecorder, OpKind, Operation, Output,
+    RecorderError, read_jsonl, write_jsonl,
 };
 use riptide_sim::linearizability::check;
 
@@ -49,7 +49,7 @@ fn the_documented_example_reads_as_typed_fields() {
             value: Some("v9".to_owned()),
             expected: None,
             output: Output::Nothing,
-            status: Status::Ok,
+            status: Completion::Ok,
             call: 120,
             ret: Some(180),
         }]
@@ -311,8 +311,8 @@ fn the_recorder_keeps_one_pending_operation_per_client() {
     recorder.invoke(3, &put, 60).expect("idle");
 
     let history = recorder.finish();
-    let statuses: Vec<Status> = history.ops.iter().map(|op| op.status).collect();
-    let (ok, fail, info) = (Status::Ok, Status::Fail, Status::Info);
+    let statuses: Vec<Completion> = history.ops.iter().map(|op| op.status).collect();
+    let (ok, fail, info) = (Completion::Ok, Completion::Fail, Completion::Info);
     assert_eq!(statuses, [ok, ok, fail, info, info, info]);
     assert_eq!(history.ops[3].expected.as_deref(), Some("v1"));
     assert_eq!(history.ops[3].value.as_deref(), Some("v2"));
@@ -320,7 +320,7 @@ fn the_recorder_keeps_one_pending_operation_per_client() {
         history
             .ops
             .iter()
-            .filter(|op| op.status == Status::Info)
+            .filter(|op| op.status == Completion::Info)
             .all(|op| op.ret.is_none())
     );
 

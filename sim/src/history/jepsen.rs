@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use super::{History, HistoryError, OpKind, Operation, Output, Status};
+use super::{Completion, History, HistoryError, OpKind, Operation, Output};
 
 /// The key the one register is checked as.
 pub const REGISTER: &str = "register";
@@ -60,7 +60,7 @@ pub fn read_jepsen_log(reader: impl BufRead) -> Result<History, HistoryError> {
         let op = &mut ops[at];
         match event.kind {
             ":ok" => {
-                op.status = Status::Ok;
+                op.status = Completion::Ok;
                 op.ret = Some(time);
                 op.output = match op.kind {
                     OpKind::Get => Output::Read(register_value(event.value)),
@@ -136,7 +136,7 @@ fn invocation(process: u64, f: &str, value: String, call: u64) -> Result<Operati
         value,
         expected,
         output: Output::Nothing,
-        status: Status::Info,
+        status: Completion::Info,
         call,
         ret: None,
     })
@@ -168,7 +168,7 @@ INFO  jepsen.util - 4\t:ok\t:read\t5
 ";
         let history = read_jepsen_log(log.as_bytes()).unwrap();
         assert_eq!(history.ops.len(), 4, "the failed cas is dropped");
-        assert_eq!(history.ops[2].status, Status::Info);
+        assert_eq!(history.ops[2].status, Completion::Info);
         assert_eq!(history.ops[2].expected.as_deref(), Some("1"));
         assert_eq!(check(&history).outcome, Outcome::Linearizable);
 

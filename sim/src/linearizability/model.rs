@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::history::{OpKind, Operation, Output, Status, Time};
+use crate::history::{Completion, OpKind, Operation, Output, Time};
 
 /// A value of the key, interned: [`ABSENT`] or the id of a string.
 pub(super) type ValueId = u32;
@@ -153,14 +153,14 @@ impl KeyHistory {
     /// recorded) are taken as unknown.
     pub(super) fn add(&mut self, source: usize, op: &Operation) {
         match op.status {
-            Status::Ok => self.ok += 1,
-            Status::Info => self.info += 1,
-            Status::Fail => {
+            Completion::Ok => self.ok += 1,
+            Completion::Info => self.info += 1,
+            Completion::Fail => {
                 self.fail += 1;
                 return;
             }
         }
-        let known = |output: &Output| (op.status == Status::Ok).then_some(output.clone());
+        let known = |output: &Output| (op.status == Completion::Ok).then_some(output.clone());
         let action = match (op.kind, known(&op.output)) {
             (OpKind::Get, Some(Output::Read(value))) => Action::Read(self.intern(value.as_deref())),
             (OpKind::Get, _) => return,

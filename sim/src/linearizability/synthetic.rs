@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use riptide_control::rng::Rng;
 
-use crate::history::{ClientId, History, OpKind, Operation, Output, Status, Time};
+use crate::history::{ClientId, Completion, History, OpKind, Operation, Output, Time};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyntheticConfig {
@@ -59,14 +59,14 @@ pub fn generate(config: &SyntheticConfig) -> History {
         let ret = effect_at + rng.below(config.max_latency + 1);
         let roll = rng.below(1000);
         let status = if roll < config.info_per_mille {
-            Status::Info
+            Completion::Info
         } else if roll < config.info_per_mille + config.fail_per_mille {
-            Status::Fail
+            Completion::Fail
         } else {
-            Status::Ok
+            Completion::Ok
         };
         free_at[client] = match status {
-            Status::Info => call + TIMEOUT_LATENCIES * (config.max_latency + 1),
+            Completion::Info => call + TIMEOUT_LATENCIES * (config.max_latency + 1),
             _ => ret,
         };
         let value = format!("c{client}.{index}");
@@ -87,9 +87,9 @@ pub fn generate(config: &SyntheticConfig) -> History {
             }
         }
         let applied = match status {
-            Status::Ok => true,
-            Status::Fail => false,
-            Status::Info => rng.below(2) == 0,
+            Completion::Ok => true,
+            Completion::Fail => false,
+            Completion::Info => rng.below(2) == 0,
         };
         planned.push(Planned {
             op: Operation {
@@ -101,7 +101,7 @@ pub fn generate(config: &SyntheticConfig) -> History {
                 output: Output::Nothing,
                 status,
                 call,
-                ret: (status != Status::Info).then_some(ret),
+                ret: (status != Completion::Info).then_some(ret),
             },
             effect_at,
             applied,
@@ -150,7 +150,7 @@ fn apply_in_effect_order(planned: &mut [Planned]) {
                 Output::Swapped(swaps)
             }
         };
-        if op.status == Status::Ok {
+        if op.status == Completion::Ok {
             op.output = output;
         }
     }
