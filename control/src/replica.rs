@@ -114,6 +114,12 @@ pub enum Variant {
     /// Lives ignored: a recovery is answered at once without a fence, crash
     /// vectors are neither merged nor checked, the NIC's lives table stays 0.
     StaleIncarnation,
+    /// Only the recovery fence is gone: a recovery request is answered at
+    /// once, promising nothing, while lives are kept everywhere else.
+    UnfencedRecovery,
+    /// Only the NIC's lives table is gone: the host keeps its crash vector
+    /// but programs 0 for every peer, so the NIC counts acks of any life.
+    NicIgnoresLives,
 }
 
 /// What a replica is doing now.

@@ -58,7 +58,9 @@ fn main() {
         println!("{:<26} {:^24} | {random:^24} |", "", "LDFI");
         for variant in &SimVariant::ALL[1..] {
             let replicas = match variant {
-                SimVariant::StaleIncarnation => 5,
+                SimVariant::StaleIncarnation
+                | SimVariant::UnfencedRecovery
+                | SimVariant::NicIgnoresLives => 5,
                 _ => 3,
             };
             compare(*variant, replicas, random_cuts, random_holds);

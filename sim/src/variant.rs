@@ -31,10 +31,16 @@ pub enum SimVariant {
     /// fence, crash vectors are neither merged nor checked, and the NICs'
     /// lives tables stay 0, so a vote of a replica's former life can count.
     StaleIncarnation,
+    /// Host: a recovery request is answered at once, without the fence
+    /// (lives kept everywhere else).
+    UnfencedRecovery,
+    /// Host programs the NIC's lives table with 0 for every peer (its own
+    /// crash vector kept), so the NIC counts acks of a former life.
+    NicIgnoresLives,
 }
 
 impl SimVariant {
-    pub const ALL: [SimVariant; 7] = [
+    pub const ALL: [SimVariant; 9] = [
         SimVariant::Correct,
         SimVariant::PromiseBeforeFence,
         SimVariant::LeaderLogWins,
@@ -42,6 +48,8 @@ impl SimVariant {
         SimVariant::CommitOnMinority,
         SimVariant::AckWithoutStore,
         SimVariant::StaleIncarnation,
+        SimVariant::UnfencedRecovery,
+        SimVariant::NicIgnoresLives,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +61,8 @@ impl SimVariant {
             SimVariant::CommitOnMinority => "commit-on-minority",
             SimVariant::AckWithoutStore => "ack-without-store",
             SimVariant::StaleIncarnation => "stale-incarnation",
+            SimVariant::UnfencedRecovery => "unfenced-recovery",
+            SimVariant::NicIgnoresLives => "nic-ignores-lives",
         }
     }
 
@@ -63,6 +73,8 @@ impl SimVariant {
             SimVariant::LeaderLogWins => Variant::LeaderLogWins,
             SimVariant::CommitOnAnyAck => Variant::CommitAcrossBallots,
             SimVariant::StaleIncarnation => Variant::StaleIncarnation,
+            SimVariant::UnfencedRecovery => Variant::UnfencedRecovery,
+            SimVariant::NicIgnoresLives => Variant::NicIgnoresLives,
             _ => Variant::Correct,
         }
     }
@@ -79,7 +91,7 @@ impl SimVariant {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store or stale-incarnation)"
+    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store, stale-incarnation, unfenced-recovery or nic-ignores-lives)"
 )]
 pub struct UnknownVariant(pub String);
 

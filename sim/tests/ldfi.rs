@@ -320,3 +320,8 @@ fn commit_on_minority_is_found_and_replays() {
 fn stale_incarnation_is_found_with_5_replicas_and_replays() {
     found_and_replayed_with(5, SimVariant::StaleIncarnation);
 }
+
+#[test]
+fn unfenced_recovery_is_found_with_5_replicas_and_replays() {
+    found_and_replayed_with(5, SimVariant::UnfencedRecovery);
+}

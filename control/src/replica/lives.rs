@@ -49,7 +49,7 @@ impl Replica {
     /// The NIC's lives table: the `LIFE` byte of every known life.
     pub(super) fn nic_lives(&self) -> [u8; MAX_REPLICAS] {
         let mut table = [0; MAX_REPLICAS];
-        if !self.ignores_lives() {
+        if !self.ignores_lives() && self.cfg.variant != Variant::NicIgnoresLives {
             for (entry, &incarnation) in table.iter_mut().zip(&self.lives) {
                 *entry = life(incarnation);
             }

@@ -12,7 +12,7 @@ use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
 use super::canonical::TimeView;
-use super::{Replica, ReplicaConfig, Role, State, entries_fit};
+use super::{Replica, ReplicaConfig, Role, State, Variant, entries_fit};
 
 /// What one responder reported.
 #[derive(Debug, Clone)]
@@ -225,8 +225,8 @@ impl Replica {
             // without a chosen entry. Silence costs only availability.
             return;
         }
-        if self.ignores_lives() {
-            // The planted variant: answer at once, fence nothing.
+        if self.ignores_lives() || self.cfg.variant == Variant::UnfencedRecovery {
+            // A planted variant: answer at once, fence nothing.
             return self.send_recovery_response(from, nonce, knew);
         }
         match self.answering.get(&from) {

@@ -46,3 +46,23 @@ fn ignoring_lives_chooses_two_values_for_slot_10() {
     let violation = violation.to_string();
     assert!(violation.starts_with("slot 10:"), "{violation}");
 }
+
+#[test]
+fn without_the_recovery_fence_alone_slot_10_gets_two_values() {
+    let report = run(&s4(SimVariant::UnfencedRecovery, NicBackend::Model));
+    let violation = report
+        .checks
+        .agreement
+        .violation()
+        .unwrap_or_else(|| panic!("unfenced-recovery went unnoticed:\n{report}"));
+    assert!(violation.to_string().starts_with("slot 10:"), "{violation}");
+}
+
+#[test]
+fn the_fence_alone_keeps_s4_safe_when_the_nic_ignores_lives() {
+    // docs/protocol.md, "What each mechanism carries": the f+1 fenced
+    // answers leave the old leader no third ack, whatever its NIC counts.
+    let report = run(&s4(SimVariant::NicIgnoresLives, NicBackend::Model));
+    assert!(report.all_ok(), "{report}");
+    assert_eq!(report.stats.crashes, 1, "{report}");
+}
