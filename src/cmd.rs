@@ -5,11 +5,13 @@
 //! search ran out of budget).
 
 pub mod bench;
+pub mod bench_round;
 pub mod check;
 pub mod client;
 pub mod hw;
 pub mod ldfi;
 pub mod model_check;
+pub mod openraft_node;
 pub mod replica;
 pub mod sim;
 pub mod status;

@@ -38,6 +38,12 @@ enum Command {
     Client(cmd::client::Args),
     /// Print a running group's roles, ballots, commit indexes and counters.
     Status(cmd::status::Args),
+    /// A member of the bare UDP round that `bench --baseline` measures.
+    #[command(hide = true)]
+    BenchRound(cmd::bench_round::Args),
+    /// A node of the openraft peer that `bench --peer openraft` measures.
+    #[command(hide = true)]
+    OpenraftNode(cmd::openraft_node::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
         }
         Command::Client(args) => cmd::client::run(args),
         Command::Status(args) => cmd::status::run(args),
+        Command::BenchRound(args) => cmd::bench_round::run(args),
+        Command::OpenraftNode(args) => cmd::openraft_node::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -5,7 +5,10 @@
 //! reproducible from the seed. [`udp`] measures real replica processes over
 //! UDP on loopback; [`peer`] measures openraft with the same load.
 
+pub mod baseline;
 pub mod latency;
 pub mod peer;
+pub mod processes;
+pub mod report;
 pub mod simulated;
 pub mod udp;

@@ -7,16 +7,20 @@
 //! `client_write`, gets after `ensure_linearizable`, `NotLeader` hints from
 //! openraft's `ForwardToLeader`), so [`crate::udp::load`] drives both systems
 //! unchanged, with identical requests. Between nodes openraft uses its usual
-//! request/response RPC shape over loopback TCP ([`network`]); the nodes share
-//! one process and one two-worker tokio runtime, where riptide runs one
-//! process per replica.
+//! request/response RPC shape over persistent loopback TCP connections in a
+//! binary codec ([`network`], [`codec`]). As riptide runs one process per
+//! replica, the benchmark runs one process per node ([`measure`]), each a
+//! tokio runtime with a worker per core, openraft's defaults otherwise
+//! (`docs/runtime.md`, "The openraft peer").
 
+pub mod codec;
 pub mod network;
 pub mod store;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -24,11 +28,13 @@ use std::time::Duration;
 use anyhow::Context;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use riptide_control::kv::{Command, LogValue, Reply};
+use riptide_node::client::{Client, ClientOptions};
 use riptide_node::{ClusterConfig, Timing};
 use riptide_wire::{Envelope, Message};
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::processes::{Children, cpu_time, cpu_us_per_op};
 use crate::udp::load::{self, LoadOptions, LoadResult};
 use store::{LogStore, StateMachine};
 
@@ -47,7 +53,154 @@ openraft::declare_raft_types!(
     pub Types: D = Request, R = Response, SnapshotData = std::io::Cursor<Vec<u8>>
 );
 
-/// A running openraft group on loopback.
+/// openraft's configuration for the peer: its defaults (heartbeats every
+/// 50 ms, elections after 150 to 300 ms, up to 300 entries per
+/// AppendEntries), except that it never snapshots (see `store`).
+fn raft_config() -> anyhow::Result<Arc<Config>> {
+    Ok(Arc::new(
+        Config {
+            snapshot_policy: SnapshotPolicy::Never,
+            ..Config::default()
+        }
+        .validate()?,
+    ))
+}
+
+/// Where one node listens, and who its group is.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub id: NodeId,
+    /// The nodes' RPC (TCP) addresses, by id; this node's is `members[id]`.
+    pub members: Vec<SocketAddr>,
+    /// This node's client (UDP) address.
+    pub client: SocketAddr,
+    /// The group number clients put in their requests.
+    pub group: u16,
+    /// Whether this node initializes the group (exactly one does).
+    pub initialize: bool,
+}
+
+/// Starts one node on the current tokio runtime: its RPC server, its client
+/// front, and (on the initializing node) the group's membership.
+pub async fn start_node(options: &NodeOptions) -> anyhow::Result<Raft<Types>> {
+    let rpc = *options
+        .members
+        .get(options.id as usize)
+        .context("the node's id has no address in the member list")?;
+    let listener = TcpListener::bind(rpc)
+        .await
+        .with_context(|| format!("cannot bind {rpc}"))?;
+    let client = UdpSocket::bind(options.client)
+        .await
+        .with_context(|| format!("cannot bind {}", options.client))?;
+    let machine = StateMachine::default();
+    let raft = Raft::new(
+        options.id,
+        raft_config()?,
+        network::Network,
+        LogStore::default(),
+        machine.clone(),
+    )
+    .await?;
+    tokio::spawn(network::serve(listener, raft.clone()));
+    tokio::spawn(front(
+        client,
+        raft.clone(),
+        machine,
+        options.group,
+        options.id as u8,
+    ));
+    if options.initialize {
+        let members = options
+            .members
+            .iter()
+            .enumerate()
+            .map(|(id, addr)| {
+                (
+                    id as NodeId,
+                    BasicNode {
+                        addr: addr.to_string(),
+                    },
+                )
+            })
+            .collect::<BTreeMap<_, _>>();
+        raft.initialize(members).await?;
+    }
+    Ok(raft)
+}
+
+/// Runs one node as a process (`riptide openraft-node`): a tokio runtime
+/// with one worker per core, as openraft's users run it. Returns only if
+/// the node fails to start.
+pub fn run_node(options: &NodeOptions) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let _raft = start_node(options).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// Free loopback addresses: `count` TCP ones for RPCs, `count` UDP ones for
+/// clients (the sockets are closed before the nodes bind them).
+fn free_addresses(count: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+    let tcp = (0..count)
+        .map(|_| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let udp = (0..count)
+        .map(|_| std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        tcp.iter()
+            .map(|s| s.local_addr())
+            .collect::<Result<_, _>>()?,
+        udp.iter()
+            .map(|s| s.local_addr())
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+/// The group as riptide's clients see it: client ports, and the nodes' TCP
+/// RPC addresses as replica addresses.
+fn client_config(
+    group: u16,
+    members: &[SocketAddr],
+    clients: &[SocketAddr],
+) -> anyhow::Result<ClusterConfig> {
+    let v4 = |a: &SocketAddr| match a {
+        SocketAddr::V4(v4) => Ok(*v4),
+        SocketAddr::V6(_) => anyhow::bail!("loopback is IPv4"),
+    };
+    let addresses = members
+        .iter()
+        .zip(clients)
+        .map(|(m, c)| Ok((v4(m)?, c.port())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ClusterConfig::from_addresses(
+        group,
+        &addresses,
+        Timing::default(),
+    )?)
+}
+
+/// Waits until the group answers a put through the client protocol (it has
+/// a leader that commits).
+fn wait_until_answering(config: &ClusterConfig) -> anyhow::Result<()> {
+    let options = ClientOptions {
+        attempt_timeout: Duration::from_millis(200),
+        deadline: Duration::from_secs(20),
+    };
+    let mut client = Client::new(config, 1, options).context("a probe client")?;
+    client
+        .put("probe", "x")
+        .context("the openraft group never answered")?;
+    Ok(())
+}
+
+/// A running openraft group in this process (one runtime for every node),
+/// for tests; benchmarks run one process per node ([`measure`]).
 pub struct OpenraftGroup {
     runtime: Option<tokio::runtime::Runtime>,
     rafts: Vec<Raft<Types>>,
@@ -55,23 +208,37 @@ pub struct OpenraftGroup {
 }
 
 impl OpenraftGroup {
-    /// Starts `n` nodes, initializes the group and waits for a leader.
+    /// Starts `n` nodes, initializes the group and waits until it answers.
     pub fn start(n: u8, group: u16) -> anyhow::Result<OpenraftGroup> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let (rafts, addresses) = runtime.block_on(start_nodes(n, group))?;
-        let config = ClusterConfig::from_addresses(group, &addresses, Timing::default())?;
-        Ok(OpenraftGroup {
+        let (members, clients) = free_addresses(usize::from(n))?;
+        let rafts = runtime.block_on(async {
+            let mut rafts = Vec::new();
+            for id in 0..u64::from(n) {
+                let options = NodeOptions {
+                    id,
+                    members: members.clone(),
+                    client: clients[id as usize],
+                    group,
+                    initialize: id == 0,
+                };
+                rafts.push(start_node(&options).await?);
+            }
+            anyhow::Ok(rafts)
+        })?;
+        let config = client_config(group, &members, &clients)?;
+        let group = OpenraftGroup {
             runtime: Some(runtime),
             rafts,
             config,
-        })
+        };
+        wait_until_answering(&group.config)?;
+        Ok(group)
     }
 
-    /// The group as riptide's clients see it (client ports; the replica
-    /// addresses are the nodes' TCP RPC addresses).
     pub fn config(&self) -> &ClusterConfig {
         &self.config
     }
@@ -86,62 +253,6 @@ impl Drop for OpenraftGroup {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }
     }
-}
-
-async fn start_nodes(
-    n: u8,
-    group: u16,
-) -> anyhow::Result<(Vec<Raft<Types>>, Vec<(SocketAddrV4, u16)>)> {
-    // Timing as openraft's defaults suggest for a LAN: heartbeats every
-    // 50 ms, elections after 150 to 300 ms. No snapshots (see `store`).
-    let config = Arc::new(
-        Config {
-            heartbeat_interval: 50,
-            election_timeout_min: 150,
-            election_timeout_max: 300,
-            snapshot_policy: SnapshotPolicy::Never,
-            ..Config::default()
-        }
-        .validate()?,
-    );
-    let mut rafts = Vec::new();
-    let mut addresses = Vec::new();
-    let mut members = BTreeMap::new();
-    for id in 0..u64::from(n) {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let (SocketAddr::V4(rpc), client_port) =
-            (listener.local_addr()?, client.local_addr()?.port())
-        else {
-            anyhow::bail!("loopback is IPv4");
-        };
-        let machine = StateMachine::default();
-        let raft = Raft::new(
-            id,
-            config.clone(),
-            network::Network,
-            LogStore::default(),
-            machine.clone(),
-        )
-        .await?;
-        tokio::spawn(network::serve(listener, raft.clone()));
-        tokio::spawn(front(client, raft.clone(), machine, group, id as u8));
-        members.insert(
-            id,
-            BasicNode {
-                addr: rpc.to_string(),
-            },
-        );
-        addresses.push((rpc, client_port));
-        rafts.push(raft);
-    }
-    rafts[0].initialize(members).await?;
-    rafts[0]
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(|m| m.current_leader.is_some(), "a leader")
-        .await
-        .context("openraft elected no leader")?;
-    Ok((rafts, addresses))
 }
 
 /// riptide's client protocol in front of one openraft node.
@@ -237,68 +348,59 @@ async fn execute(
     }
 }
 
-/// Runs the same load against an openraft group of `replicas`.
+/// What the peer measurement found.
+pub struct PeerResult {
+    pub result: LoadResult,
+    /// CPU µs per operation of each node process, by node id.
+    pub cpu_us_per_op: Vec<f64>,
+}
+
+/// Runs the same load against an openraft group of `replicas`, one
+/// process per node (the `riptide` binary `exe`'s hidden `openraft-node`
+/// subcommand), and stops it.
 pub fn measure(
+    exe: &Path,
     replicas: u8,
     load: &LoadOptions,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(Duration, Duration),
-) -> anyhow::Result<LoadResult> {
-    let group = OpenraftGroup::start(replicas, 1)?;
-    load::run(group.config(), load, stop, progress)
-}
-
-/// riptide and a peer side by side, with the peer's figures as ratios of
-/// riptide's (above 1: the peer is slower, or for throughput, faster).
-pub struct Comparison<'a> {
-    pub peer: &'a str,
-    pub riptide: &'a LoadResult,
-    pub other: &'a LoadResult,
-}
-
-impl fmt::Display for Comparison<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<12} {:>12} {:>12} {:>12}",
-            "", "riptide", self.peer, "ratio"
-        )?;
-        for (name, p) in [
-            ("p50", 50.0),
-            ("p90", 90.0),
-            ("p99", 99.0),
-            ("p99.9", 99.9),
-            ("max", 100.0),
-        ] {
-            let (a, b) = (
-                self.riptide.latencies.percentile(p),
-                self.other.latencies.percentile(p),
-            );
-            writeln!(
-                f,
-                "{:<12} {:>9} us {:>9} us {:>11.2}x",
-                name,
-                a,
-                b,
-                b as f64 / a.max(1) as f64
-            )?;
+) -> anyhow::Result<PeerResult> {
+    const GROUP: u16 = 1;
+    let (members, clients) = free_addresses(usize::from(replicas))?;
+    let member_list: Vec<String> = members.iter().map(SocketAddr::to_string).collect();
+    let mut children = Children::default();
+    for (id, client) in clients.iter().enumerate() {
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("openraft-node")
+            .args(["--id", &id.to_string()])
+            .args(["--members", &member_list.join(",")])
+            .args(["--client", &client.to_string()])
+            .args(["--group", &GROUP.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if id == 0 {
+            command.arg("--initialize");
         }
-        let (a, b) = (self.riptide.throughput(), self.other.throughput());
-        writeln!(
-            f,
-            "{:<12} {:>8.0}/s {:>10.0}/s {:>11.2}x",
-            "throughput",
-            a,
-            b,
-            b / a.max(f64::MIN_POSITIVE)
-        )
+        children.spawn(&format!("openraft node {id}"), command)?;
     }
+    let config = client_config(GROUP, &members, &clients)?;
+    wait_until_answering(&config)?;
+    let pids: Vec<u32> = children.pids().into_iter().map(|(_, pid)| pid).collect();
+    let before: Vec<_> = pids.iter().map(|&p| cpu_time(p)).collect();
+    let result = load::run(&config, load, stop, progress)?;
+    let after: Vec<_> = pids.iter().map(|&p| cpu_time(p)).collect();
+    if let Some((name, how)) = children.exited() {
+        anyhow::bail!("{name} exited during the run ({how})");
+    }
+    Ok(PeerResult {
+        cpu_us_per_op: cpu_us_per_op(&before, &after, result.all_completed),
+        result,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use riptide_node::client::{Client, ClientOptions};
-
     use super::*;
 
     #[test]
@@ -323,41 +425,5 @@ mod tests {
                 Client::new(group.config(), 10 + first, ClientOptions::default()).unwrap();
             assert_eq!(other.put("x", "y").unwrap(), Reply::Done);
         }
-    }
-
-    #[test]
-    fn the_comparison_prints_ratios() {
-        let mut a = crate::latency::Latencies::new();
-        let mut b = crate::latency::Latencies::new();
-        for us in 1..=100 {
-            a.record(us);
-            b.record(2 * us);
-        }
-        let result = |latencies, completed| LoadResult {
-            latencies,
-            completed,
-            unfinished: 0,
-            retries: 0,
-            window: Duration::from_secs(1),
-            sessions: 1,
-        };
-        let (riptide, other) = (result(a, 100), result(b, 50));
-        let text = Comparison {
-            peer: "openraft",
-            riptide: &riptide,
-            other: &other,
-        }
-        .to_string();
-        assert!(text.contains("p50"), "{text}");
-        assert!(
-            text.lines()
-                .any(|l| l.starts_with("max") && l.ends_with("2.00x")),
-            "{text}"
-        );
-        assert!(
-            text.lines()
-                .any(|l| l.starts_with("throughput") && l.ends_with("0.50x")),
-            "{text}"
-        );
     }
 }

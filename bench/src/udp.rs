@@ -21,7 +21,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use riptide_node::Timing;
+use riptide_node::{StatusReport, Timing};
+
+use crate::processes::{cpu_time, cpu_us_per_op};
 
 use group::{GroupOptions, ProcessGroup};
 use load::{LoadOptions, LoadResult, Mode};
@@ -67,8 +69,22 @@ pub struct UdpBench {
     /// Datagrams the replicas counted as garbage (must be 0: nothing but the
     /// group and the load generator talks to them).
     pub garbage: u64,
-    /// `io_uring_enter` calls per datagram moved, over the leader's run.
-    pub leader_enters_per_datagram: f64,
+    /// What each replica process spent per operation over the run, by id.
+    pub processes: Vec<ProcessCost>,
+}
+
+/// One replica process's cost per completed operation, over the load run
+/// (warm-up and grace included, divided by every operation completed then).
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessCost {
+    pub id: u8,
+    pub leader: bool,
+    /// CPU time (user + system), µs per operation.
+    pub cpu_us: f64,
+    /// `io_uring_enter` calls per operation.
+    pub enters: f64,
+    /// `io_uring_enter` calls per datagram moved (received + sent).
+    pub enters_per_datagram: f64,
 }
 
 impl UdpBench {
@@ -84,17 +100,39 @@ impl UdpBench {
         group_options.log_filter = "warn".to_string();
         let mut group = ProcessGroup::start(exe, group_options)?;
         let leader = group.wait_for_leader(None, Duration::from_secs(10))?;
+        let ids: Vec<u8> = (0..options.replicas).collect();
+        let cpu = |group: &ProcessGroup| -> Vec<_> {
+            ids.iter()
+                .map(|&id| group.pid(id).and_then(cpu_time))
+                .collect()
+        };
+        let (cpu_before, statuses_before) = (cpu(&group), group.statuses());
         let result = load::run(group.config(), &options.load, stop, progress)?;
-        let statuses = group.statuses();
+        let (cpu_after, statuses) = (cpu(&group), group.statuses());
         let garbage = statuses.iter().map(|s| s.garbage_dropped()).sum();
-        let leader_enters_per_datagram = statuses
+        let cpu_us = cpu_us_per_op(&cpu_before, &cpu_after, result.all_completed);
+        let ops = result.all_completed.max(1) as f64;
+        let processes = ids
             .iter()
-            .find(|s| s.id == leader)
-            .map(|s| {
-                let t = &s.transport;
-                t.enters as f64 / (t.received + t.sent).max(1) as f64
+            .map(|&id| {
+                let transport = |list: &[StatusReport]| {
+                    list.iter()
+                        .find(|s| s.id == id)
+                        .map(|s| s.transport)
+                        .unwrap_or_default()
+                };
+                let (a, b) = (transport(&statuses_before), transport(&statuses));
+                let datagrams = (b.received + b.sent).saturating_sub(a.received + a.sent);
+                let enters = b.enters.saturating_sub(a.enters) as f64;
+                ProcessCost {
+                    id,
+                    leader: id == leader,
+                    cpu_us: cpu_us[usize::from(id)],
+                    enters: enters / ops,
+                    enters_per_datagram: enters / datagrams.max(1) as f64,
+                }
             })
-            .unwrap_or(f64::NAN);
+            .collect();
         if let Some((id, how)) = group.exited().first() {
             anyhow::bail!(
                 "replica {id} exited during the run ({how}):\n{}",
@@ -106,7 +144,7 @@ impl UdpBench {
             options,
             result,
             garbage,
-            leader_enters_per_datagram,
+            processes,
         })
     }
 
@@ -126,8 +164,8 @@ impl fmt::Display for UdpBench {
         let o = &self.options;
         writeln!(
             f,
-            "backend: udp, {} replica processes on loopback (software fast path, io_uring)",
-            o.replicas
+            "backend: udp, {} replica processes on loopback (software fast path, io_uring), window {}",
+            o.replicas, o.timing.window
         )?;
         writeln!(
             f,
@@ -148,10 +186,17 @@ impl fmt::Display for UdpBench {
             r.retries,
             r.sessions
         )?;
-        writeln!(
-            f,
-            "leader io_uring enters per datagram: {:.2}; garbage datagrams counted: {}",
-            self.leader_enters_per_datagram, self.garbage
-        )
+        for p in &self.processes {
+            writeln!(
+                f,
+                "replica {}{}: {:.1} CPU us/op, {:.2} io_uring enters/op, {:.2} enters/datagram",
+                p.id,
+                if p.leader { " (leader)" } else { "" },
+                p.cpu_us,
+                p.enters,
+                p.enters_per_datagram
+            )?;
+        }
+        writeln!(f, "garbage datagrams counted: {}", self.garbage)
     }
 }

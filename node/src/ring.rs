@@ -1,8 +1,13 @@
 //! UDP sockets driven by one io_uring: batched receive and send, no syscall
 //! per packet in the steady state.
 //!
-//! Every socket has a fixed number of `recvmsg` operations posted at all
-//! times, each into its own buffer from a pool allocated once. Sends take a
+//! Every socket has one multishot `recvmsg` armed: the kernel completes it
+//! once per datagram, into a buffer it picks from a ring of provided buffers
+//! allocated once (`IORING_REGISTER_PBUF_RING`), and the buffer goes back to
+//! that ring as soon as the datagram was handled. One armed operation per
+//! socket, so a datagram wakes one receive, not every receive posted (which
+//! single-shot receives did: the others completed with `EAGAIN`), and no
+//! receive is re-submitted per datagram. Sends take a
 //! slot from a fixed pool of `sendmsg` slots (the datagram's bytes are moved
 //! in, not copied); when every slot is in flight, sends wait in a bounded
 //! backlog, and past it they are dropped and counted, as a full NIC queue
@@ -13,6 +18,8 @@
 //! The pools live in boxed slices that never move or shrink while the ring
 //! lives: the kernel holds pointers into them for every operation in flight.
 //! Dropping the ring cancels every operation and waits for them first.
+//! Nothing on the hot path allocates: completions are collected into
+//! vectors kept across iterations.
 
 use std::collections::VecDeque;
 use std::io;
@@ -22,16 +29,22 @@ use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
-use io_uring::{IoUring, opcode, squeue};
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use io_uring::types::{BufRingEntry, CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::{IoUring, cqueue, opcode, squeue};
 use serde::{Deserialize, Serialize};
 
 /// Index of a socket in the order given to [`UdpRing::new`].
 pub type SocketId = usize;
 
-/// Buffer size of a receive slot: larger than any UDP payload over IPv4, so
-/// nothing is truncated.
-const RECV_BUFFER: usize = 1 << 16;
+/// Buffer size of a provided receive buffer: the multishot header, the
+/// source address, and any UDP payload over IPv4, so nothing is truncated.
+const RECV_BUFFER: usize = (1 << 16) + 256;
+
+/// The provided buffers' group id (one group serves every socket).
+const BUFFER_GROUP: u16 = 0;
 
 /// Kernel socket buffer size asked for: bursts of a benchmark must not
 /// overflow the default (about 200 KiB) before the loop drains them.
@@ -44,8 +57,9 @@ const SLOT_MASK: u64 = (1 << 32) - 1;
 /// Pool sizes.
 #[derive(Debug, Clone, Copy)]
 pub struct RingOptions {
-    /// `recvmsg` operations kept posted per socket.
-    pub recv_per_socket: usize,
+    /// Provided receive buffers, shared by the sockets (a power of two):
+    /// datagrams received and not yet handled at most.
+    pub recv_buffers: usize,
     /// `sendmsg` operations in flight at most.
     pub send_slots: usize,
     /// Sends waiting for a slot at most; more are dropped.
@@ -55,7 +69,7 @@ pub struct RingOptions {
 impl Default for RingOptions {
     fn default() -> RingOptions {
         RingOptions {
-            recv_per_socket: 32,
+            recv_buffers: 128,
             send_slots: 256,
             backlog: 8192,
         }
@@ -70,11 +84,11 @@ pub struct TransportStats {
     /// Receives that failed with an error other than "nothing there":
     /// no datagram was lost to them that the kernel had delivered.
     pub receive_errors: u64,
-    /// Receives that completed with `EAGAIN`: woken for a datagram that
-    /// another receive posted on the same socket took first. Not an error
-    /// and no datagram lost; the receive is posted again.
+    /// Times a socket's multishot receive stopped because every provided
+    /// buffer held a datagram not yet handled (it is armed again once they
+    /// are); datagrams meanwhile wait in the socket's kernel buffer.
     #[serde(default)]
-    pub empty_receives: u64,
+    pub out_of_buffers: u64,
     /// Datagrams the kernel accepted for sending.
     pub sent: u64,
     /// Sends that failed (an unreachable address, a bad range).
@@ -108,12 +122,92 @@ impl Outbound {
     }
 }
 
-struct RecvSlot {
-    socket: SocketId,
-    buf: Box<[u8]>,
-    addr: libc::sockaddr_storage,
-    iov: libc::iovec,
+/// The `msghdr` a socket's multishot receive reads its limits from (the
+/// name length: room for any source address; no control data).
+struct RecvArm {
     msg: libc::msghdr,
+}
+
+/// The provided buffers and the ring the kernel takes them from: a
+/// page-aligned array of `BufRingEntry`, whose first entry's spare field is
+/// the tail the application advances.
+struct BufferRing {
+    entries: *mut BufRingEntry,
+    layout: Layout,
+    buffers: Box<[u8]>,
+    count: u16,
+    /// The tail as the application last published it.
+    tail: u16,
+}
+
+impl BufferRing {
+    fn new(count: usize) -> io::Result<BufferRing> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "recv_buffers");
+        if !count.is_power_of_two() || count > 1 << 15 {
+            return Err(invalid());
+        }
+        let layout = Layout::from_size_align(count * mem::size_of::<BufRingEntry>(), 4096)
+            .map_err(|_| invalid())?;
+        // SAFETY: a non-zero size; all-zero entries are valid.
+        let entries = unsafe { alloc_zeroed(layout) }.cast::<BufRingEntry>();
+        if entries.is_null() {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer ring"));
+        }
+        let mut ring = BufferRing {
+            entries,
+            layout,
+            // Zeroed and untouched until the kernel writes a datagram: only
+            // the pages datagrams land in become resident.
+            buffers: vec![0; count * RECV_BUFFER].into_boxed_slice(),
+            count: count as u16,
+            tail: 0,
+        };
+        for bid in 0..ring.count {
+            ring.push(bid);
+        }
+        ring.publish();
+        Ok(ring)
+    }
+
+    fn buffer(&self, bid: u16) -> &[u8] {
+        let start = usize::from(bid) * RECV_BUFFER;
+        &self.buffers[start..start + RECV_BUFFER]
+    }
+
+    /// Gives buffer `bid` back to the kernel (visible after `publish`).
+    fn push(&mut self, bid: u16) {
+        let index = usize::from(self.tail & (self.count - 1));
+        let addr = self.buffers[usize::from(bid) * RECV_BUFFER..].as_ptr() as u64;
+        // SAFETY: index < count, within the allocation; the kernel reads
+        // entries only between the head and the published tail, and this
+        // one is past it.
+        let entry = unsafe { &mut *self.entries.add(index) };
+        entry.set_addr(addr);
+        entry.set_len(RECV_BUFFER as u32);
+        entry.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Makes every pushed buffer available to the kernel.
+    fn publish(&self) {
+        // SAFETY: the tail field lies in the first entry, which is
+        // allocated and aligned for a u16; the kernel reads it concurrently,
+        // hence the atomic release store after the entries were written.
+        unsafe {
+            let tail = BufRingEntry::tail(self.entries).cast_mut();
+            AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for BufferRing {
+    fn drop(&mut self) {
+        // Null when a ring that would not give its operations back leaked it.
+        if !self.entries.is_null() {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { dealloc(self.entries.cast(), self.layout) };
+        }
+    }
 }
 
 struct SendSlot {
@@ -126,15 +220,21 @@ struct SendSlot {
 /// Sockets and one io_uring. Not `Send`: the kernel holds raw pointers into
 /// the pools, and one thread owns the network.
 pub struct UdpRing {
+    // Dropped first: the kernel releases the buffers before they are freed.
     ring: IoUring,
     sockets: Vec<UdpSocket>,
-    recv: Box<[RecvSlot]>,
+    arms: Box<[RecvArm]>,
+    buffers: BufferRing,
     send: Box<[SendSlot]>,
     free_send: Vec<usize>,
     backlog: VecDeque<Outbound>,
     backlog_limit: usize,
-    /// Receive completions not yet handed out: (slot, result).
-    received: Vec<(usize, i32)>,
+    /// Receive completions not yet handed out: (socket, result, flags).
+    received: Vec<(SocketId, i32, u32)>,
+    /// Completions of the last reap, kept to reuse its allocation.
+    completions: Vec<(u64, i32, u32)>,
+    /// Sockets whose multishot receive ended and must be armed again.
+    disarmed: Vec<SocketId>,
     in_flight: usize,
     stats: TransportStats,
 }
@@ -149,27 +249,38 @@ impl UdpRing {
             socket.set_nonblocking(true)?;
             grow_buffers(socket);
         }
-        let recv_count = sockets.len() * options.recv_per_socket;
-        let ops = recv_count + options.send_slots;
+        let ops = sockets.len() + options.send_slots;
         let entries = u32::try_from(ops.next_power_of_two())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many ring operations"))?;
+        // Completions of a multishot receive do not consume submissions:
+        // room for a burst of datagrams and every send.
         let ring = IoUring::builder()
-            .setup_cqsize(entries * 2)
+            .setup_cqsize((entries * 2).max(2 * options.recv_buffers as u32))
             .build(entries)?;
-        let recv: Box<[RecvSlot]> = (0..recv_count)
-            .map(|i| RecvSlot {
-                socket: i / options.recv_per_socket,
-                buf: vec![0; RECV_BUFFER].into_boxed_slice(),
-                // SAFETY: all-zero bytes are a valid sockaddr_storage / iovec / msghdr.
-                addr: unsafe { mem::zeroed() },
-                iov: unsafe { mem::zeroed() },
-                msg: unsafe { mem::zeroed() },
+        let buffers = BufferRing::new(options.recv_buffers)?;
+        // SAFETY: the entries stay allocated and in place until the ring is
+        // dropped (the ring field is dropped before the buffers field).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                buffers.entries as u64,
+                buffers.count,
+                BUFFER_GROUP,
+                0,
+            )?;
+        }
+        let arms: Box<[RecvArm]> = sockets
+            .iter()
+            .map(|_| {
+                // SAFETY: all-zero is a valid msghdr.
+                let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+                msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                RecvArm { msg }
             })
             .collect();
         let send: Box<[SendSlot]> = (0..options.send_slots)
             .map(|_| SendSlot {
                 bytes: Vec::new(),
-                // SAFETY: as above.
+                // SAFETY: all-zero bytes are a valid sockaddr_storage / iovec / msghdr.
                 addr: unsafe { mem::zeroed() },
                 iov: unsafe { mem::zeroed() },
                 msg: unsafe { mem::zeroed() },
@@ -177,18 +288,21 @@ impl UdpRing {
             .collect();
         let mut this = UdpRing {
             ring,
-            sockets,
-            recv,
+            arms,
+            buffers,
             send,
             free_send: (0..options.send_slots).rev().collect(),
             backlog: VecDeque::new(),
             backlog_limit: options.backlog,
             received: Vec::new(),
+            completions: Vec::new(),
+            disarmed: Vec::new(),
             in_flight: 0,
             stats: TransportStats::default(),
+            sockets,
         };
-        for slot in 0..recv_count {
-            this.post_recv(slot)?;
+        for socket in 0..this.sockets.len() {
+            this.arm_recv(socket)?;
         }
         Ok(this)
     }
@@ -242,44 +356,63 @@ impl UdpRing {
     }
 
     /// Hands every datagram received so far to `handle(socket, from, bytes)`,
-    /// then posts its buffer again.
+    /// then gives its buffer back to the kernel.
     pub fn drain_received(
         &mut self,
         mut handle: impl FnMut(SocketId, SocketAddr, &[u8]),
     ) -> io::Result<()> {
-        for (slot, result) in mem::take(&mut self.received) {
-            let s = &self.recv[slot];
-            match usize::try_from(result) {
-                Ok(len) if len <= s.buf.len() => {
+        let mut received = mem::take(&mut self.received);
+        for &(socket, result, flags) in &received {
+            let Some(bid) = cqueue::buffer_select(flags) else {
+                // No buffer: the receive failed (or ran out of buffers).
+                match -result {
+                    libc::ENOBUFS => self.stats.out_of_buffers += 1,
+                    _ => self.stats.receive_errors += 1,
+                }
+                continue;
+            };
+            let used = usize::try_from(result).unwrap_or(0).min(RECV_BUFFER);
+            let buffer = &self.buffers.buffer(bid)[..used];
+            match RecvMsgOut::parse(buffer, &self.arms[socket].msg) {
+                Ok(out) if !out.is_payload_truncated() && !out.is_name_data_truncated() => {
                     self.stats.received += 1;
-                    if let Some(from) = from_sockaddr(&s.addr) {
-                        handle(s.socket, from, &s.buf[..len]);
+                    if let Some(from) = sockaddr_from_bytes(out.name_data()) {
+                        handle(socket, from, out.payload_data());
                     }
                 }
-                // Every receive posted on a socket is woken when a datagram
-                // arrives; those that find it taken by another end with
-                // EAGAIN (the socket is non-blocking). Big datagrams take
-                // longer to copy, so more receives find the queue empty.
-                _ if result == -libc::EAGAIN => self.stats.empty_receives += 1,
                 _ => self.stats.receive_errors += 1,
             }
-            self.post_recv(slot)?;
+            self.buffers.push(bid);
+        }
+        self.buffers.publish();
+        received.clear();
+        self.received = received;
+        // Armed again only now that buffers are back: armed earlier, a
+        // receive that ran out would stop again at once.
+        while let Some(socket) = self.disarmed.pop() {
+            self.arm_recv(socket)?;
         }
         Ok(())
     }
 
     fn reap(&mut self) {
-        let completions: Vec<(u64, i32)> = self
-            .ring
-            .completion()
-            .map(|cqe| (cqe.user_data(), cqe.result()))
-            .collect();
-        for (user_data, result) in completions {
-            self.in_flight -= 1;
+        let mut completions = mem::take(&mut self.completions);
+        completions.clear();
+        completions.extend(
+            self.ring
+                .completion()
+                .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
+        );
+        for &(user_data, result, flags) in &completions {
             let slot = (user_data & SLOT_MASK) as usize;
             if user_data & !SLOT_MASK == KIND_RECV {
-                self.received.push((slot, result));
+                if !cqueue::more(flags) {
+                    self.in_flight -= 1;
+                    self.disarmed.push(slot);
+                }
+                self.received.push((slot, result, flags));
             } else {
+                self.in_flight -= 1;
                 if result < 0 {
                     self.stats.send_errors += 1;
                 } else {
@@ -292,24 +425,14 @@ impl UdpRing {
                 }
             }
         }
+        self.completions = completions;
     }
 
-    fn post_recv(&mut self, slot: usize) -> io::Result<()> {
-        let s = &mut self.recv[slot];
-        s.iov = libc::iovec {
-            iov_base: s.buf.as_mut_ptr().cast(),
-            iov_len: s.buf.len(),
-        };
-        // SAFETY: all-zero is a valid msghdr.
-        s.msg = unsafe { mem::zeroed() };
-        s.msg.msg_name = (&raw mut s.addr).cast();
-        s.msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        s.msg.msg_iov = &raw mut s.iov;
-        s.msg.msg_iovlen = 1;
-        let fd = Fd(self.sockets[s.socket].as_raw_fd());
-        let entry = opcode::RecvMsg::new(fd, &raw mut s.msg)
+    fn arm_recv(&mut self, socket: SocketId) -> io::Result<()> {
+        let fd = Fd(self.sockets[socket].as_raw_fd());
+        let entry = opcode::RecvMsgMulti::new(fd, &raw const self.arms[socket].msg, BUFFER_GROUP)
             .build()
-            .user_data(KIND_RECV | slot as u64);
+            .user_data(KIND_RECV | socket as u64);
         self.push(entry)
     }
 
@@ -373,7 +496,11 @@ impl Drop for UdpRing {
         // Reap until the kernel holds no pointer into the pools.
         let pause = Timespec::from(Duration::from_millis(10));
         for _ in 0..100 {
-            self.ring.completion().for_each(|_| self.in_flight -= 1);
+            for cqe in self.ring.completion() {
+                if cqe.user_data() & !SLOT_MASK != KIND_RECV || !cqueue::more(cqe.flags()) {
+                    self.in_flight -= 1;
+                }
+            }
             if self.in_flight == 0 {
                 return;
             }
@@ -382,8 +509,10 @@ impl Drop for UdpRing {
         }
         // Operations the kernel would not give back: leak the pools rather
         // than let it write into freed memory.
-        mem::forget(mem::take(&mut self.recv));
         mem::forget(mem::take(&mut self.send));
+        let buffers = mem::replace(&mut self.buffers.buffers, Box::new([]));
+        mem::forget(buffers);
+        self.buffers.entries = std::ptr::null_mut();
     }
 }
 
@@ -447,6 +576,18 @@ fn to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
     };
     (storage, len as libc::socklen_t)
+}
+
+/// The source address a multishot receive wrote into its buffer.
+fn sockaddr_from_bytes(bytes: &[u8]) -> Option<SocketAddr> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = bytes.len().min(mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: at most the storage's size, from a slice of at least `len`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&raw mut storage).cast::<u8>(), len);
+    }
+    from_sockaddr(&storage)
 }
 
 fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -545,7 +686,7 @@ mod tests {
     fn more_sends_than_slots_wait_in_the_backlog_then_drop() {
         let peer = bound();
         let options = RingOptions {
-            recv_per_socket: 2,
+            recv_buffers: 2,
             send_slots: 4,
             backlog: 6,
         };
@@ -571,6 +712,31 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..10).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn a_burst_beyond_the_provided_buffers_is_received_whole() {
+        let peer = bound();
+        let options = RingOptions {
+            recv_buffers: 4,
+            ..RingOptions::default()
+        };
+        let mut ring = UdpRing::new(vec![bound()], options).unwrap();
+        let target = ring.local_addr(0).unwrap();
+        for i in 0..40u8 {
+            peer.send_to(&[i; 100], target).unwrap();
+        }
+        // Let the whole burst reach the socket before the first drain, so
+        // the multishot receive runs out of its four buffers.
+        std::thread::sleep(Duration::from_millis(50));
+        let got = collect(&mut ring, 40);
+        let mut firsts: Vec<u8> = got.iter().map(|(_, _, b)| b[0]).collect();
+        firsts.sort_unstable();
+        assert_eq!(firsts, (0..40).collect::<Vec<u8>>());
+        assert!(got.iter().all(|(_, _, b)| b.len() == 100));
+        let stats = ring.stats();
+        assert!(stats.out_of_buffers > 0, "{stats:?}");
+        assert_eq!(stats.receive_errors, 0, "{stats:?}");
     }
 
     #[test]

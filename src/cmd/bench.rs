@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use riptide_bench::peer::Comparison;
+use riptide_bench::report::{Column, Comparison};
 use riptide_bench::simulated::SimulatedBench;
 use riptide_bench::udp::load::Mode;
 use riptide_bench::udp::plot::{Series, percentile_svg};
@@ -50,9 +50,20 @@ pub struct Args {
     /// udp: bytes of each put's value.
     #[arg(long, default_value_t = 16)]
     payload: usize,
+    /// udp: riptide's window, the slots in flight past the commit at most
+    /// (`timing.window`). The leader batches every write that arrives while
+    /// the window is full into the next slot, so a small window batches
+    /// more under load.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=64))]
+    window: u64,
     /// udp: also measure a peer system with the same load, and compare.
     #[arg(long, value_enum)]
     peer: Option<Peer>,
+    /// udp: also measure the bare UDP round (client -> leader -> followers
+    /// -> first ack -> client, one process per member, no protocol work)
+    /// with the same load, and print every figure as a ratio to it.
+    #[arg(long)]
+    baseline: bool,
     /// rtl: back-to-back frames per throughput run.
     #[arg(long, default_value_t = riptide_hw::bench::Options::default().frames)]
     frames: u64,
@@ -110,12 +121,13 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
             clients: args.clients,
         },
     };
-    let options = UdpBenchOptions::new(
+    let mut options = UdpBenchOptions::new(
         args.replicas,
         mode,
         Duration::from_secs_f64(args.duration),
         args.payload,
     );
+    options.timing.window = args.window;
     let exe =
         std::env::current_exe().context("cannot find the riptide binary to start replicas")?;
     let stop = stop_on_signals();
@@ -143,6 +155,7 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
         Some(Peer::Openraft) => {
             let bar = progress::bar(total.as_millis() as u64, "openraft");
             let peer = riptide_bench::peer::measure(
+                &exe,
                 args.replicas,
                 &bench.options.load,
                 stop,
@@ -152,22 +165,60 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
             let peer = peer?;
             println!(
                 "openraft: {} (throughput {:.0} ops/s, {} unfinished)",
-                peer.latencies,
-                peer.throughput(),
-                peer.unfinished
+                peer.result.latencies,
+                peer.result.throughput(),
+                peer.result.unfinished
             );
-            print!(
-                "{}",
-                Comparison {
-                    peer: "openraft",
-                    riptide: &bench.result,
-                    other: &peer
-                }
-            );
-            Some(peer)
+            print_cpu("openraft node", &peer.cpu_us_per_op);
+            Some(peer.result)
         }
         None => None,
     };
+    let baseline = if args.baseline {
+        let bar = progress::bar(total.as_millis() as u64, "baseline");
+        let base = riptide_bench::baseline::measure(
+            &exe,
+            args.replicas,
+            &bench.options.load,
+            stop,
+            &mut |done, _| bar.set_position(done.as_millis() as u64),
+        );
+        bar.finish_and_clear();
+        let base = base?;
+        println!(
+            "baseline (bare UDP round): {} (throughput {:.0} ops/s, {} unfinished)",
+            base.result.latencies,
+            base.result.throughput(),
+            base.result.unfinished
+        );
+        print_cpu("baseline member", &base.cpu_us_per_op);
+        Some(base.result)
+    } else {
+        None
+    };
+    if peer.is_some() || baseline.is_some() {
+        let mut systems = vec![Column {
+            name: "riptide",
+            result: &bench.result,
+        }];
+        if let Some(peer) = &peer {
+            systems.push(Column {
+                name: "openraft",
+                result: peer,
+            });
+        }
+        println!(
+            "ratios: X/base = X's figure / the bare round's (latency: bare rounds per \
+             commit; ops/s: fraction of the bare rate); openraft/riptide = openraft's / riptide's"
+        );
+        print!(
+            "{}",
+            Comparison {
+                systems,
+                baseline: baseline.as_ref(),
+            }
+        );
+    }
     let svg_path = hgrm.with_extension("svg");
     let title = format!(
         "commit latency, {} replicas over loopback, {}",
@@ -182,6 +233,12 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
         series.push(Series {
             name: "openraft",
             latencies: &peer.latencies,
+        });
+    }
+    if let Some(base) = &baseline {
+        series.push(Series {
+            name: "bare UDP round",
+            latencies: &base.latencies,
         });
     }
     let svg = percentile_svg(&title, &series);
@@ -218,4 +275,11 @@ fn simulated(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One line per process: CPU µs per operation over the run.
+fn print_cpu(what: &str, cpu_us_per_op: &[f64]) {
+    for (i, us) in cpu_us_per_op.iter().enumerate() {
+        println!("{what} {i}: {us:.1} CPU us/op");
+    }
 }

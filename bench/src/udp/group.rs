@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,16 +141,7 @@ impl ProcessGroup {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        // SAFETY: prctl is async-signal-safe, and nothing else runs between
-        // fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        crate::processes::die_with_parent(&mut command);
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.exe.display()))?;
@@ -210,6 +200,11 @@ impl ProcessGroup {
             }
         }
         exited
+    }
+
+    /// The process id of replica `id`, if it runs.
+    pub fn pid(&self, id: u8) -> Option<u32> {
+        self.children[usize::from(id)].as_ref().map(Child::id)
     }
 
     pub fn is_running(&self, id: u8) -> bool {

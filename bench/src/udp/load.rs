@@ -62,6 +62,10 @@ pub struct LoadResult {
     /// The measured window.
     pub window: Duration,
     pub sessions: usize,
+    /// Operations completed in the whole run, warm-up and grace included:
+    /// what the servers did while a caller sampled their CPU time around
+    /// the run.
+    pub all_completed: u64,
 }
 
 impl LoadResult {
@@ -125,7 +129,7 @@ pub fn run(
     let hard_end = window_end + GRACE;
     let total = options.warmup + options.duration;
     let mut latencies = Latencies::new();
-    let (mut completed, mut retries, mut issued) = (0u64, 0u64, 0u64);
+    let (mut completed, mut retries, mut issued, mut all_completed) = (0u64, 0u64, 0u64, 0u64);
     // Open loop: operations due and not yet sent, by due time.
     let mut backlog: VecDeque<Instant> = VecDeque::new();
     let mut next_due = start;
@@ -226,6 +230,7 @@ pub fn run(
             let Some(op) = &mut client.op else { return };
             match client.session.on_datagram(datagram) {
                 Progress::Done(_) => {
+                    all_completed += 1;
                     if op.due >= measured_from && op.due < window_end {
                         latencies.record((now - op.due).as_micros() as u64);
                         completed += 1;
@@ -252,6 +257,7 @@ pub fn run(
         retries,
         window: options.duration,
         sessions: clients.len(),
+        all_completed,
     })
 }
 
