@@ -1,5 +1,5 @@
 //! Refinement to an abstract replicated log, the atomic distributed object
-//! of "Much ADO about Failures" (Honoré, Kim, Shin, Gu: OOPSLA 2021): a log
+//! of "Much ADO about Failures" (Honoré, Kim, Shin, Shao: OOPSLA 2021): a log
 //! of committed operations, plus the operations invoked and not committed,
 //! exposed as *pending* (some replica, NIC or frame still carries it: it may
 //! yet commit) or *failed* (nothing carries it any more: it commits only if
