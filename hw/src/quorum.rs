@@ -65,9 +65,14 @@ pub struct Quorum {
     adv: DFF<RunLength>,
     first_q: DFF<SlotIndex>,
     limit_q: DFF<RunLength>,
-    /// `first_q` and `limit_q` may be stale (an advance or a clear changed
-    /// commit a cycle ago): no advance is computed from them this cycle.
+    /// `chosen` rotated so that slot `first_q` is bit 0, and `limit_q`, a
+    /// cycle later: the run is counted from these.
+    rot: DFF<SlotSet>,
+    rot_limit: DFF<RunLength>,
+    /// The registered inputs may predate a move of commit (an advance or a
+    /// clear one and two cycles ago): no advance is counted from them.
     hold: DFF<Bit>,
+    hold2: DFF<Bit>,
     run_adv: Signal<Local, RunLength>,
     fresh: DFF<SlotSet>,
     owned: DFF<SlotSet>,
@@ -79,6 +84,12 @@ pub struct Quorum {
     w_valid: DFF<Bit>,
     w_at: DFF<SlotIndex>,
     w_data: DFF<Bitmap>,
+    // The ack's merged word, counted a cycle after its write.
+    p_valid: DFF<Bit>,
+    p_one: DFF<SlotSet>,
+    p_merged: DFF<Bitmap>,
+    // The slot the ack chose (if any), set in `chosen` a cycle later.
+    c_set: DFF<SlotSet>,
     m_one: Signal<Local, SlotSet>,
     start_one: Signal<Local, SlotSet>,
     old: Signal<Local, Bitmap>,
@@ -115,7 +126,10 @@ impl Default for Quorum {
             adv: Default::default(),
             first_q: Default::default(),
             limit_q: Default::default(),
+            rot: Default::default(),
+            rot_limit: Default::default(),
             hold: Default::default(),
+            hold2: Default::default(),
             run_adv: Default::default(),
             fresh: Default::default(),
             owned: Default::default(),
@@ -125,6 +139,10 @@ impl Default for Quorum {
             w_valid: Default::default(),
             w_at: Default::default(),
             w_data: Default::default(),
+            p_valid: Default::default(),
+            p_one: Default::default(),
+            p_merged: Default::default(),
+            c_set: Default::default(),
             m_one: Default::default(),
             start_one: Default::default(),
             old: Default::default(),
@@ -144,13 +162,17 @@ impl Default for Quorum {
 impl Quorum {
     /// Simulation view: an ack between its read and its write.
     pub fn in_flight(&self) -> bool {
-        self.m_valid.q.val()
+        self.m_valid.q.val() || self.p_valid.q.val() || self.c_set.q.val() != 0_u64
     }
 
     /// Simulation view: a commit advance on its way (counted, or to be
     /// counted once the inputs are fresh).
     pub fn advancing(&self) -> bool {
-        self.hold.q.val() || self.adv.q.val() != 0_u64 || self.run_adv.val() != 0_u64
+        self.hold.q.val()
+            || self.hold2.q.val()
+            || self.adv.q.val() != 0_u64
+            || self.run_adv.val() != 0_u64
+            || (self.rot.d.val() & 1_u64 != 0_u64 && self.limit_q.q.val() != 0_u64)
     }
 }
 
@@ -158,8 +180,8 @@ impl Logic for Quorum {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, chosen, adv, first_q, limit_q, hold, fresh, owned, m_valid, m_at, m_bit,
-            w_valid, w_at, w_data
+            self, clock, chosen, adv, first_q, limit_q, rot, rot_limit, hold, hold2, fresh, owned,
+            m_valid, m_at, m_bit, w_valid, w_at, w_data, p_valid, p_one, p_merged, c_set
         );
         self.bitmaps.read_clock.next = self.clock.val();
         self.bitmaps.write_clock.next = self.clock.val();
@@ -185,7 +207,6 @@ impl Logic for Quorum {
             }
         }
         self.merged.next = self.old.val() | self.m_bit.q.val();
-        self.merged_count.bits.next = self.merged.val();
         self.own_count.bits.next = self.own_bit.val();
         self.bitmaps.write_address.next = self.m_at.q.val();
         self.bitmaps.write_data.next = self.merged.val();
@@ -194,11 +215,32 @@ impl Logic for Quorum {
         self.w_at.d.next = self.m_at.q.val();
         self.w_data.d.next = self.merged.val();
         self.fresh_marked.next = self.fresh.q.val();
-        self.chosen_marked.next = self.chosen.q.val();
         if self.m_valid.q.val() {
             self.fresh_marked.next = self.fresh.q.val() & !self.m_one.val();
-            if self.merged_count.count.val() >= self.needed.val() {
-                self.chosen_marked.next = self.chosen.q.val() | self.m_one.val();
+        }
+
+        // For timing the quorum is counted a cycle after the write and the
+        // slot set in `chosen` a cycle after that (the word itself is
+        // complete at the write, so no forwarding is needed here). A slot
+        // started meanwhile at the same index is a new slot: the acks in
+        // these stages are for the slot a window before, and are dropped.
+        self.p_valid.d.next = self.m_valid.q.val();
+        self.p_one.d.next = self.m_one.val();
+        self.p_merged.d.next = self.merged.val();
+        self.merged_count.bits.next = self.p_merged.q.val();
+        self.c_set.d.next = 0.into();
+        if self.p_valid.q.val() && (self.merged_count.count.val() >= self.needed.val()) {
+            self.c_set.d.next = self.p_one.q.val();
+        }
+        self.chosen_marked.next = self.chosen.q.val() | self.c_set.q.val();
+        if self.start.val() {
+            if self.start_at.val() == self.m_at.q.val() {
+                self.p_valid.d.next = false;
+            }
+            self.p_one.d.next = self.m_one.val() & !self.start_one.val();
+            self.c_set.d.next = 0.into();
+            if self.p_valid.q.val() && (self.merged_count.count.val() >= self.needed.val()) {
+                self.c_set.d.next = self.p_one.q.val() & !self.start_one.val();
             }
         }
 
@@ -220,27 +262,38 @@ impl Logic for Quorum {
             self.chosen.d.next = 0.into();
             self.m_valid.d.next = false;
             self.w_valid.d.next = false;
+            self.p_valid.d.next = false;
+            self.c_set.d.next = 0.into();
         }
 
         // Slot `first` moved to bit 0; the advance is its run of ones, within
         // the slots in flight. For timing, `first` and `limit` are taken
-        // registered and the advance leaves registered: the commit it moves
-        // changes one cycle after the run was counted, so the cycle showing
-        // an advance and the one after it (whose registered `first` and
-        // `limit` predate the move) count nothing. An advance thus comes at
-        // most every third cycle and covers every slot chosen meanwhile.
+        // registered, the rotate is registered, and the advance leaves
+        // registered: the commit it moves changes one cycle after it shows,
+        // so the cycle showing an advance and the two after it (whose
+        // registered inputs predate the move) count nothing. An advance thus
+        // comes at most every fourth cycle and covers every slot chosen
+        // meanwhile.
         self.first_q.d.next = self.first.val();
         self.limit_q.d.next = self.limit.val();
         self.first_wide.next = bit_cast::<7, 6>(self.first_q.q.val());
-        self.run.bits.next = (self.chosen.q.val() >> self.first_q.q.val())
+        self.rot.d.next = (self.chosen.q.val() >> self.first_q.q.val())
             | (self.chosen.q.val() << (64_u64 - self.first_wide.val()));
+        self.rot_limit.d.next = self.limit_q.q.val();
+        self.run.bits.next = self.rot.q.val();
         self.run_adv.next = self.run.count.val();
-        if self.limit_q.q.val() < self.run.count.val() {
-            self.run_adv.next = self.limit_q.q.val();
+        if self.rot_limit.q.val() < self.run.count.val() {
+            self.run_adv.next = self.rot_limit.q.val();
         }
         self.adv.d.next = self.run_adv.val();
         self.hold.d.next = (self.adv.q.val() != 0_u64) || self.clear.val() || self.rst.val();
-        if (self.adv.q.val() != 0_u64) || self.hold.q.val() || self.clear.val() || self.rst.val() {
+        self.hold2.d.next = self.hold.q.val();
+        if (self.adv.q.val() != 0_u64)
+            || self.hold.q.val()
+            || self.hold2.q.val()
+            || self.clear.val()
+            || self.rst.val()
+        {
             self.adv.d.next = 0.into();
         }
         self.advance.next = self.adv.q.val();
@@ -351,9 +404,13 @@ mod tests {
     fn window(bench: &mut Bench<Quorum>, commit: u64, next: u64) -> u64 {
         bench.uut.first.next = ((commit + 1) % W).into();
         bench.uut.limit.next = (next - 1 - commit).min(W).into();
-        // One cycle to take `first` and `limit` into their registers; the
-        // run counted from them is what `advance` shows a cycle later.
-        bench.step();
+        // Two cycles for the last ack's slot to reach `chosen` (quorum
+        // counted, then set), one to take `first` and `limit` into their
+        // registers, one to rotate; the run counted from them is what
+        // `advance` shows a cycle later.
+        for _ in 0..4 {
+            bench.step();
+        }
         bench.settle();
         bench.uut.run_adv.val().to_u64()
     }
@@ -365,20 +422,23 @@ mod tests {
             start(&mut bench, slot);
             mark(&mut bench, slot, 2);
         }
+        // The last ack's slot reaches `chosen` two cycles after its write.
+        bench.step();
+        bench.step();
         bench.uut.first.next = 1.into();
         bench.uut.limit.next = 3.into();
         let mut shown = vec![];
-        for _ in 0..8 {
+        for _ in 0..12 {
             bench.step();
             bench.settle();
             shown.push(bench.uut.advance.val().to_u64());
         }
         // The caller did not move commit, so the same run shows again
-        // after the two quiet cycles an advance is followed by.
+        // after the three quiet cycles an advance is followed by.
         let first = shown.iter().position(|&a| a != 0).expect("an advance");
         assert_eq!(shown[first], 3, "{shown:?}");
-        assert_eq!(&shown[first + 1..first + 3], &[0, 0], "{shown:?}");
-        assert_eq!(shown[first + 3], 3, "{shown:?}");
+        assert_eq!(&shown[first + 1..first + 4], &[0, 0, 0], "{shown:?}");
+        assert_eq!(shown[first + 4], 3, "{shown:?}");
         // A clear stops an advance already counted.
         bench.uut.clear.next = true;
         bench.step();
@@ -473,6 +533,30 @@ mod tests {
         assert_eq!(window(&mut bench, 4, 6), 0, "own acceptance not implied");
         mark(&mut bench, 5, 3);
         assert_eq!(window(&mut bench, 4, 6), 1);
+    }
+
+    #[test]
+    fn an_ack_to_the_slot_a_window_before_does_not_choose_a_slot_started_meanwhile() {
+        // The ack is at each stage after its read (write, count, set) when
+        // slot 5 + W starts at its index.
+        for delay in 1..=3 {
+            let mut bench = bench(3);
+            start(&mut bench, 5);
+            mark(&mut bench, 5, 1);
+            bench.uut.mark.next = true;
+            bench.uut.mark_at.next = 5.into();
+            bench.uut.mark_bit.next = (1u64 << 2).into();
+            bench.step();
+            bench.uut.mark.next = false;
+            for _ in 1..delay {
+                bench.step();
+            }
+            start(&mut bench, 5 + W);
+            assert_eq!(window(&mut bench, 4 + W, 6 + W), 0, "ack {delay} cycles in");
+            mark(&mut bench, 5 + W, 1);
+            mark(&mut bench, 5 + W, 2);
+            assert_eq!(window(&mut bench, 4 + W, 6 + W), 1, "ack {delay} cycles in");
+        }
     }
 
     #[test]

@@ -163,9 +163,23 @@ pub struct RegFile {
     b_valid: DFF<Bit>,
     r_valid: DFF<Bit>,
     r_data: DFF<Bits<32>>,
+    // A read is answered two cycles after it is taken (for timing: the
+    // address registered, then each group's value registered, then the
+    // answer): `ar_*` holds the address, `v_*` the groups' values.
+    ar_valid: DFF<Bit>,
+    ar_addr: DFF<AxilAddr>,
+    v_valid: DFF<Bit>,
+    v_named: DFF<Bits<32>>,
+    v_peer: DFF<Bits<32>>,
+    v_counter: DFF<Bits<32>>,
+    v_is_peer: DFF<Bit>,
+    v_is_counter: DFF<Bit>,
+    rvalue_peer: Signal<Local, Bits<32>>,
+    rvalue_counter: Signal<Local, Bits<32>>,
 
     write: Signal<Local, Bit>,
     read: Signal<Local, Bit>,
+    read_go: Signal<Local, Bit>,
     waddr: Signal<Local, AxilAddr>,
     raddr: Signal<Local, AxilAddr>,
     wpeer_offset: Signal<Local, AxilAddr>,
@@ -324,8 +338,19 @@ impl Default for RegFile {
             b_valid: Default::default(),
             r_valid: Default::default(),
             r_data: Default::default(),
+            ar_valid: Default::default(),
+            ar_addr: Default::default(),
+            v_valid: Default::default(),
+            v_named: Default::default(),
+            v_peer: Default::default(),
+            v_counter: Default::default(),
+            v_is_peer: Default::default(),
+            v_is_counter: Default::default(),
+            rvalue_peer: Default::default(),
+            rvalue_counter: Default::default(),
             write: Default::default(),
             read: Default::default(),
+            read_go: Default::default(),
             waddr: Default::default(),
             raddr: Default::default(),
             wpeer_offset: Default::default(),
@@ -355,6 +380,8 @@ impl RegFile {
             || self.fence_go.q.val()
             || self.heartbeat_go.q.val()
             || self.kick.q.val()
+            || self.ar_valid.q.val()
+            || self.v_valid.q.val()
     }
 }
 
@@ -398,7 +425,15 @@ impl Logic for RegFile {
             latched_commit_hi,
             b_valid,
             r_valid,
-            r_data
+            r_data,
+            ar_valid,
+            ar_addr,
+            v_valid,
+            v_named,
+            v_peer,
+            v_counter,
+            v_is_peer,
+            v_is_counter
         );
         for i in 0..8 {
             self.peer_mac_lo[i].clock.next = self.clock.val();
@@ -528,11 +563,16 @@ impl Logic for RegFile {
         self.s_axil_bresp.next = 0.into();
 
         // Reads.
-        // A read is taken while the previous answer leaves: one per cycle.
-        self.read.next =
-            self.s_axil_arvalid.val() && (!self.r_valid.q.val() || self.s_axil_rready.val());
-        self.s_axil_arready.next = self.read.val();
-        self.raddr.next = self.s_axil_araddr.val() & 0xFFC_u64;
+        // The three stages move together while the answer is free to leave
+        // (one read per cycle, answered two cycles after it is taken).
+        self.read_go.next = !self.r_valid.q.val() || self.s_axil_rready.val();
+        self.read.next = self.s_axil_arvalid.val() && self.read_go.val();
+        self.s_axil_arready.next = self.read_go.val();
+        if self.read_go.val() {
+            self.ar_valid.d.next = self.read.val();
+            self.ar_addr.d.next = self.s_axil_araddr.val() & 0xFFC_u64;
+        }
+        self.raddr.next = self.ar_addr.q.val();
         self.rpeer_offset.next = (self.raddr.val() - self.a_peer_base.val()) >> 4;
         self.rpeer.next = bit_cast::<3, 12>(self.rpeer_offset.val());
         self.rcounter.next =
@@ -619,46 +659,55 @@ impl Logic for RegFile {
         if self.raddr.val() == self.a_fence_status.val() {
             self.rvalue.next = bit_cast::<32, 1>(self.fence_status.q.val().into());
         }
-        if (self.raddr.val() >= self.a_peer_base.val())
-            && (self.raddr.val() < self.a_peer_end.val())
-        {
-            for i in 0..8 {
-                if self.rpeer.val() == self.peer_index[i].val() {
-                    if self.raddr.val().get_bits::<2>(2) == 0_u64 {
-                        self.rvalue.next = self.peer_mac_lo[i].q.val();
-                    }
-                    if self.raddr.val().get_bits::<2>(2) == 1_u64 {
-                        self.rvalue.next = self.peer_mac_hi[i].q.val();
-                    }
-                    if self.raddr.val().get_bits::<2>(2) == 2_u64 {
-                        self.rvalue.next = self.peer_ip_reg[i].q.val();
-                    }
-                    if self.raddr.val().get_bits::<2>(2) == 3_u64 {
-                        self.rvalue.next = self.peer_port_reg[i].q.val();
-                    }
+        self.rvalue_peer.next = 0.into();
+        self.rvalue_counter.next = 0.into();
+        for i in 0..8 {
+            if self.rpeer.val() == self.peer_index[i].val() {
+                if self.raddr.val().get_bits::<2>(2) == 0_u64 {
+                    self.rvalue_peer.next = self.peer_mac_lo[i].q.val();
+                }
+                if self.raddr.val().get_bits::<2>(2) == 1_u64 {
+                    self.rvalue_peer.next = self.peer_mac_hi[i].q.val();
+                }
+                if self.raddr.val().get_bits::<2>(2) == 2_u64 {
+                    self.rvalue_peer.next = self.peer_ip_reg[i].q.val();
+                }
+                if self.raddr.val().get_bits::<2>(2) == 3_u64 {
+                    self.rvalue_peer.next = self.peer_port_reg[i].q.val();
                 }
             }
         }
-        if (self.raddr.val() >= self.a_counter_base.val())
-            && (self.raddr.val() < self.a_counter_end.val())
-        {
-            for i in 0..COUNTERS {
-                if self.rcounter.val() == self.counter_index[i].val() {
-                    self.rvalue.next = self.counters[i].q.val();
-                }
+        for i in 0..COUNTERS {
+            if self.rcounter.val() == self.counter_index[i].val() {
+                self.rvalue_counter.next = self.counters[i].q.val();
             }
         }
-        if self.r_valid.q.val() && self.s_axil_rready.val() {
-            self.r_valid.d.next = false;
+        if self.read_go.val() {
+            self.v_valid.d.next = self.ar_valid.q.val();
+            self.r_valid.d.next = self.v_valid.q.val();
         }
-        if self.read.val() {
-            self.r_valid.d.next = true;
-            self.r_data.d.next = self.rvalue.val();
+        if self.read_go.val() && self.ar_valid.q.val() {
+            self.v_named.d.next = self.rvalue.val();
+            self.v_peer.d.next = self.rvalue_peer.val();
+            self.v_counter.d.next = self.rvalue_counter.val();
+            self.v_is_peer.d.next = (self.raddr.val() >= self.a_peer_base.val())
+                && (self.raddr.val() < self.a_peer_end.val());
+            self.v_is_counter.d.next = (self.raddr.val() >= self.a_counter_base.val())
+                && (self.raddr.val() < self.a_counter_end.val());
             if self.raddr.val() == self.a_next_lo.val() {
                 self.latched_next_hi.d.next = self.next_slot.val().get_bits::<32>(32);
             }
             if self.raddr.val() == self.a_commit_lo.val() {
                 self.latched_commit_hi.d.next = self.commit_index.val().get_bits::<32>(32);
+            }
+        }
+        if self.read_go.val() && self.v_valid.q.val() {
+            self.r_data.d.next = self.v_named.q.val();
+            if self.v_is_peer.q.val() {
+                self.r_data.d.next = self.v_peer.q.val();
+            }
+            if self.v_is_counter.q.val() {
+                self.r_data.d.next = self.v_counter.q.val();
             }
         }
         self.s_axil_rvalid.next = self.r_valid.q.val();
@@ -754,6 +803,8 @@ impl Logic for RegFile {
             self.live_lives.d.next = 0.into();
             self.b_valid.d.next = false;
             self.r_valid.d.next = false;
+            self.ar_valid.d.next = false;
+            self.v_valid.d.next = false;
             self.fence_status.d.next = false;
             self.live_role.d.next = 0.into();
         }

@@ -26,8 +26,12 @@ impl Clocked for RiptideCore {
 }
 
 /// Idle cycles after each received frame, so that the card-to-host stream
-/// (up to three beats per two-beat frame) never falls behind.
-pub const RX_GAP: usize = 2;
+/// (up to three beats per two-beat frame) never falls behind, and a commit
+/// advance an ACCEPTED completes (ack write, quorum count, `chosen` set,
+/// rotate, advance: pipelined for timing) leaves its Committed record before
+/// the next frame's records, as the model, which handles one frame at a
+/// time, orders them.
+pub const RX_GAP: usize = 5;
 /// Give up on a core that never goes quiet (a wedged or looping design).
 const MAX_DRAIN: u64 = 200_000;
 

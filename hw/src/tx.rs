@@ -8,7 +8,10 @@
 //! significant), which places every field by its `layout` offset without
 //! per-field byte swapping, then turned into bus byte order once.
 //!
-//! Same three-stage stall pipeline as the card-to-host writer: A (sequencer,
+//! Three prefetch stages take the head command out of its queue and build
+//! its header while the frame before it leaves: H (lengths, the peer's
+//! addresses), S (the IPv4 sum), G (checksum folds, header beats). Then the
+//! same three-stage stall pipeline as the card-to-host writer: A (sequencer,
 //! issues the store read), B (store data), C (output register).
 
 use crate::beat::{BEAT_BYTES, Data, Keep, KeepFor};
@@ -133,6 +136,50 @@ pub struct TxBuilder {
     all_keep: Constant<Keep>,
     all_data: Constant<Data>,
 
+    // Stage H: the head command, popped, with its peer's addresses and its
+    // lengths; stage S: the frame length bounded and the IPv4 sum before
+    // its folds; stage G: the header beats, ready for stage A. Computed
+    // while a command waits (a frame's lengths, checksum and header were
+    // one path from the queue to the output registers).
+    h_valid: DFF<Bit>,
+    h_kind: DFF<TxKind>,
+    h_raw: DFF<Bit>,
+    h_ballot: DFF<Bits<64>>,
+    h_slot: DFF<Bits<64>>,
+    h_commit: DFF<Bits<64>>,
+    h_payload_len: DFF<Bits<17>>,
+    h_ip_total: DFF<Bits<17>>,
+    h_udp_total: DFF<Bits<17>>,
+    h_frame_len: DFF<Bits<17>>,
+    h_peer_mac: DFF<Bits<48>>,
+    h_peer_ip: DFF<Bits<32>>,
+    h_peer_port: DFF<Bits<16>>,
+    s_valid: DFF<Bit>,
+    s_kind: DFF<TxKind>,
+    s_raw: DFF<Bit>,
+    s_ballot: DFF<Bits<64>>,
+    s_slot: DFF<Bits<64>>,
+    s_commit: DFF<Bits<64>>,
+    s_payload_len: DFF<Bits<17>>,
+    s_ip_total: DFF<Bits<17>>,
+    s_udp_total: DFF<Bits<17>>,
+    s_frame_len: DFF<Bits<17>>,
+    s_peer_mac: DFF<Bits<48>>,
+    s_peer_ip: DFF<Bits<32>>,
+    s_peer_port: DFF<Bits<16>>,
+    s_sum: DFF<Bits<20>>,
+    g_valid: DFF<Bit>,
+    g_kind: DFF<TxKind>,
+    g_raw: DFF<Bit>,
+    g_hdr0: DFF<Data>,
+    g_hdr1: DFF<Data>,
+    g_left: DFF<Bits<11>>,
+    g_keep_last: DFF<Keep>,
+    g_short: DFF<Bit>,
+    h_free: Signal<Local, Bit>,
+    s_free: Signal<Local, Bit>,
+    g_free: Signal<Local, Bit>,
+    g_take: Signal<Local, Bit>,
     words: [Swap64; 8],
     slot_swap: Swap64,
     commit_swap: Swap64,
@@ -161,20 +208,14 @@ pub struct TxBuilder {
     advance: Signal<Local, Bit>,
     head_ready: Signal<Local, Bit>,
     head_raw: Signal<Local, Bit>,
-    frame_len: Signal<Local, Bits<17>>,
-    ip_total: Signal<Local, Bits<17>>,
     payload_len: Signal<Local, Bits<17>>,
     body_len: Signal<Local, Bits<17>>,
-    udp_total: Signal<Local, Bits<17>>,
     ips_sum: Signal<Local, Bits<20>>,
-    sum: Signal<Local, Bits<20>>,
     fold: Signal<Local, Bits<20>>,
     checksum: Signal<Local, Bits<16>>,
     hdr0_be: Signal<Local, Data>,
     hdr0: Signal<Local, Data>,
     hdr1: Signal<Local, Data>,
-    tail: Signal<Local, Bits<7>>,
-    keep_last: Signal<Local, Keep>,
     keep_tail: KeepFor,
     emit: Signal<Local, Bit>,
     emit_hdr: Signal<Local, Data>,
@@ -274,6 +315,45 @@ impl Default for TxBuilder {
             after_headers: mask_from(layout::RIPTIDE_OFFSET),
             all_keep: Constant::new(u64::MAX.into()),
             all_data: Constant::new(!Data::default()),
+            h_valid: Default::default(),
+            h_kind: Default::default(),
+            h_raw: Default::default(),
+            h_ballot: Default::default(),
+            h_slot: Default::default(),
+            h_commit: Default::default(),
+            h_payload_len: Default::default(),
+            h_ip_total: Default::default(),
+            h_udp_total: Default::default(),
+            h_frame_len: Default::default(),
+            h_peer_mac: Default::default(),
+            h_peer_ip: Default::default(),
+            h_peer_port: Default::default(),
+            s_valid: Default::default(),
+            s_kind: Default::default(),
+            s_raw: Default::default(),
+            s_ballot: Default::default(),
+            s_slot: Default::default(),
+            s_commit: Default::default(),
+            s_payload_len: Default::default(),
+            s_ip_total: Default::default(),
+            s_udp_total: Default::default(),
+            s_frame_len: Default::default(),
+            s_peer_mac: Default::default(),
+            s_peer_ip: Default::default(),
+            s_peer_port: Default::default(),
+            s_sum: Default::default(),
+            g_valid: Default::default(),
+            g_kind: Default::default(),
+            g_raw: Default::default(),
+            g_hdr0: Default::default(),
+            g_hdr1: Default::default(),
+            g_left: Default::default(),
+            g_keep_last: Default::default(),
+            g_short: Default::default(),
+            h_free: Default::default(),
+            s_free: Default::default(),
+            g_free: Default::default(),
+            g_take: Default::default(),
             words: Default::default(),
             slot_swap: Default::default(),
             commit_swap: Default::default(),
@@ -300,20 +380,14 @@ impl Default for TxBuilder {
             advance: Default::default(),
             head_ready: Default::default(),
             head_raw: Default::default(),
-            frame_len: Default::default(),
-            ip_total: Default::default(),
             payload_len: Default::default(),
             body_len: Default::default(),
-            udp_total: Default::default(),
             ips_sum: Default::default(),
-            sum: Default::default(),
             fold: Default::default(),
             checksum: Default::default(),
             hdr0_be: Default::default(),
             hdr0: Default::default(),
             hdr1: Default::default(),
-            tail: Default::default(),
-            keep_last: Default::default(),
             keep_tail: Default::default(),
             emit: Default::default(),
             emit_hdr: Default::default(),
@@ -330,7 +404,13 @@ impl Default for TxBuilder {
 impl TxBuilder {
     /// Simulation view: a queued command or a frame on its way out.
     pub fn in_flight(&self) -> bool {
-        !self.q_kind.is_empty() || self.busy.q.val() || self.b_valid.q.val() || self.c_valid.q.val()
+        !self.q_kind.is_empty()
+            || self.h_valid.q.val()
+            || self.s_valid.q.val()
+            || self.g_valid.q.val()
+            || self.busy.q.val()
+            || self.b_valid.q.val()
+            || self.c_valid.q.val()
     }
 }
 
@@ -359,7 +439,42 @@ impl Logic for TxBuilder {
             c_valid,
             c_data,
             c_keep,
-            c_last
+            c_last,
+            h_valid,
+            h_kind,
+            h_raw,
+            h_ballot,
+            h_slot,
+            h_commit,
+            h_payload_len,
+            h_ip_total,
+            h_udp_total,
+            h_frame_len,
+            h_peer_mac,
+            h_peer_ip,
+            h_peer_port,
+            s_valid,
+            s_kind,
+            s_raw,
+            s_ballot,
+            s_slot,
+            s_commit,
+            s_payload_len,
+            s_ip_total,
+            s_udp_total,
+            s_frame_len,
+            s_peer_mac,
+            s_peer_ip,
+            s_peer_port,
+            s_sum,
+            g_valid,
+            g_kind,
+            g_raw,
+            g_hdr0,
+            g_hdr1,
+            g_left,
+            g_keep_last,
+            g_short
         );
         self.q_kind.clock.next = self.clock.val();
         self.q_to.clock.next = self.clock.val();
@@ -391,98 +506,153 @@ impl Logic for TxBuilder {
         self.advance.next = !self.c_valid.q.val() || self.tx_tready.val();
         self.head_ready.next = self.q_kind.count.val() != 0_u64;
         self.head_raw.next = self.q_kind.data_out.val() == self.raw.val();
+        // Each prefetch stage moves on when the next one is free (stage A
+        // takes G when it starts a frame).
+        self.g_take.next = self.advance.val() && !self.busy.q.val() && self.g_valid.q.val();
+        self.g_free.next = !self.g_valid.q.val() || self.g_take.val();
+        self.s_free.next = !self.s_valid.q.val() || self.g_free.val();
+        self.h_free.next = !self.h_valid.q.val() || self.s_free.val();
 
-        // Lengths and the IPv4 checksum of the head command's frame.
+        // Stage H: the head command's lengths. Every length is the body's
+        // plus a constant: one add each, side by side.
         self.payload_len.next = 0.into();
         if self.q_kind.data_out.val() == self.t_accept.val() {
             self.payload_len.next = self.q_len.data_out.val();
         }
-        // Every length is the body's plus a constant: one add each, side by
-        // side (nested, they were three carry chains deep).
         self.body_len.next = self.payload_len.val();
         if self.head_raw.val() {
             self.body_len.next = self.q_len.data_out.val();
         }
-        self.udp_total.next = self.body_len.val() + self.udp_msg.val();
-        self.ip_total.next = self.body_len.val() + self.ip_msg.val();
-        self.frame_len.next = self.body_len.val() + self.frame_msg.val();
-        if self.head_raw.val() {
-            self.udp_total.next = self.body_len.val() + self.udp_raw.val();
-            self.ip_total.next = self.body_len.val() + self.ip_udp_len.val();
-            self.frame_len.next = self.body_len.val() + self.frame_raw.val();
+        self.q_kind.pop.next = false;
+        self.q_to.pop.next = false;
+        self.q_ballot.pop.next = false;
+        self.q_slot.pop.next = false;
+        self.q_commit.pop.next = false;
+        self.q_len.pop.next = false;
+        if self.s_free.val() {
+            self.h_valid.d.next = false;
         }
-        if self.frame_len.val() < self.min_frame.val() {
-            self.frame_len.next = self.min_frame.val();
+        if self.h_free.val() && self.head_ready.val() {
+            self.q_kind.pop.next = true;
+            self.q_to.pop.next = true;
+            self.q_ballot.pop.next = true;
+            self.q_slot.pop.next = true;
+            self.q_commit.pop.next = true;
+            self.q_len.pop.next = true;
+            self.h_valid.d.next = true;
+            self.h_kind.d.next = self.q_kind.data_out.val();
+            self.h_raw.d.next = self.head_raw.val();
+            self.h_ballot.d.next = self.q_ballot.data_out.val();
+            self.h_slot.d.next = self.q_slot.data_out.val();
+            self.h_commit.d.next = self.q_commit.data_out.val();
+            self.h_payload_len.d.next = self.payload_len.val();
+            self.h_udp_total.d.next = self.body_len.val() + self.udp_msg.val();
+            self.h_ip_total.d.next = self.body_len.val() + self.ip_msg.val();
+            self.h_frame_len.d.next = self.body_len.val() + self.frame_msg.val();
+            if self.head_raw.val() {
+                self.h_udp_total.d.next = self.body_len.val() + self.udp_raw.val();
+                self.h_ip_total.d.next = self.body_len.val() + self.ip_udp_len.val();
+                self.h_frame_len.d.next = self.body_len.val() + self.frame_raw.val();
+            }
+            self.h_peer_mac.d.next = self.peer_mac.val();
+            self.h_peer_ip.d.next = self.peer_ip.val();
+            self.h_peer_port.d.next = self.peer_port.val();
         }
-        self.tail.next = bit_cast::<7, 17>(self.frame_len.val() & 63_u64);
-        self.keep_tail.tail.next = bit_cast::<6, 7>(self.tail.val());
-        self.keep_last.next = self.keep_tail.keep.val();
-        // The addresses' words are summed apart from the length (a tree,
-        // not a chain behind the length's add).
+
+        // Stage S: the frame bounded below, the IPv4 header's sum (the
+        // addresses' words summed apart from the length: a tree, not a chain).
         self.ips_sum.next = (bit_cast::<20, 16>(self.own_ip.val().get_bits::<16>(16))
             + bit_cast::<20, 16>(bit_cast::<16, 32>(self.own_ip.val())))
-            + (bit_cast::<20, 16>(self.peer_ip.val().get_bits::<16>(16))
-                + bit_cast::<20, 16>(bit_cast::<16, 32>(self.peer_ip.val())));
-        self.sum.next = (self.checksum_base.val() + bit_cast::<20, 17>(self.ip_total.val()))
-            + self.ips_sum.val();
-        self.fold.next = (self.sum.val() & 0xFFFF_u64) + (self.sum.val() >> 16);
+            + (bit_cast::<20, 16>(self.h_peer_ip.q.val().get_bits::<16>(16))
+                + bit_cast::<20, 16>(bit_cast::<16, 32>(self.h_peer_ip.q.val())));
+        if self.g_free.val() {
+            self.s_valid.d.next = false;
+        }
+        if self.s_free.val() && self.h_valid.q.val() {
+            self.s_valid.d.next = true;
+            self.s_kind.d.next = self.h_kind.q.val();
+            self.s_raw.d.next = self.h_raw.q.val();
+            self.s_ballot.d.next = self.h_ballot.q.val();
+            self.s_slot.d.next = self.h_slot.q.val();
+            self.s_commit.d.next = self.h_commit.q.val();
+            self.s_payload_len.d.next = self.h_payload_len.q.val();
+            self.s_ip_total.d.next = self.h_ip_total.q.val();
+            self.s_udp_total.d.next = self.h_udp_total.q.val();
+            self.s_frame_len.d.next = self.h_frame_len.q.val();
+            if self.h_frame_len.q.val() < self.min_frame.val() {
+                self.s_frame_len.d.next = self.min_frame.val();
+            }
+            self.s_peer_mac.d.next = self.h_peer_mac.q.val();
+            self.s_peer_ip.d.next = self.h_peer_ip.q.val();
+            self.s_peer_port.d.next = self.h_peer_port.q.val();
+            self.s_sum.d.next = (self.checksum_base.val()
+                + bit_cast::<20, 17>(self.h_ip_total.q.val()))
+                + self.ips_sum.val();
+        }
+
+        // Stage G: the checksum's folds and the header beats.
+        self.fold.next = (self.s_sum.q.val() & 0xFFFF_u64) + (self.s_sum.q.val() >> 16);
         self.checksum.next =
             !bit_cast::<16, 20>((self.fold.val() & 0xFFFF_u64) + (self.fold.val() >> 16));
-
-        // The head command's header beats (built only when one starts).
-        self.hdr0_be.next = 0.into();
+        self.keep_tail.tail.next = bit_cast::<6, 17>(self.s_frame_len.q.val() & 63_u64);
         self.hdr1.next = 0.into();
-        self.hdr0.next = 0.into();
-        for k in 0..8 {
-            self.words[k].word.next = 0.into();
+        self.slot_swap.word.next = self.s_slot.q.val();
+        self.commit_swap.word.next = self.s_commit.q.val();
+        self.hdr0_be.next = (bit_cast::<512, 48>(self.s_peer_mac.q.val()) << self.at_dst_mac.val())
+            | (bit_cast::<512, 48>(self.own_mac.val()) << self.at_src_mac.val())
+            | (bit_cast::<512, 16>(self.ethertype.val()) << self.at_ethertype.val())
+            | (bit_cast::<512, 8>(self.version_ihl.val()) << self.at_version_ihl.val())
+            | (bit_cast::<512, 17>(self.s_ip_total.q.val()) << self.at_total_len.val())
+            | (bit_cast::<512, 16>(self.flags_frag.val()) << self.at_flags_frag.val())
+            | (bit_cast::<512, 8>(self.ttl.val()) << self.at_ttl.val())
+            | (bit_cast::<512, 8>(self.protocol.val()) << self.at_protocol.val())
+            | (bit_cast::<512, 16>(self.checksum.val()) << self.at_checksum.val())
+            | (bit_cast::<512, 32>(self.own_ip.val()) << self.at_src_ip.val())
+            | (bit_cast::<512, 32>(self.s_peer_ip.q.val()) << self.at_dst_ip.val())
+            | (bit_cast::<512, 16>(self.own_port.val()) << self.at_src_port.val())
+            | (bit_cast::<512, 16>(self.s_peer_port.q.val()) << self.at_dst_port.val())
+            | (bit_cast::<512, 17>(self.s_udp_total.q.val()) << self.at_udp_len.val());
+        if !self.s_raw.q.val() {
+            // A riptide message: the riptide header on top of the
+            // Ethernet/IPv4/UDP part built above (a raw datagram carries
+            // its own).
+            self.hdr0_be.next = self.hdr0_be.val()
+                | (bit_cast::<512, 8>(self.version.val()) << self.at_version.val())
+                | (bit_cast::<512, 8>(self.s_kind.q.val()) << self.at_type.val())
+                | (bit_cast::<512, 16>(self.group.val()) << self.at_group.val())
+                | (bit_cast::<512, 8>(self.replica_id.val()) << self.at_sender.val())
+                | (bit_cast::<512, 8>(self.life.val()) << self.at_life.val())
+                | (bit_cast::<512, 17>(self.s_payload_len.q.val()) << self.at_payload_len.val())
+                | (bit_cast::<512, 64>(self.s_ballot.q.val()) << self.at_ballot.val())
+                | (bit_cast::<512, 64>(self.s_slot.q.val() >> 16) << self.at_slot_hi.val());
+            self.hdr1.next = bit_cast::<512, 64>(self.slot_swap.swapped.val() >> 48)
+                | (bit_cast::<512, 64>(self.commit_swap.swapped.val()) << 16);
         }
-        self.slot_swap.word.next = self.q_slot.data_out.val();
-        self.commit_swap.word.next = self.q_commit.data_out.val();
-        if self.head_ready.val() && !self.busy.q.val() {
-            self.hdr0_be.next = (bit_cast::<512, 48>(self.peer_mac.val()) << self.at_dst_mac.val())
-                | (bit_cast::<512, 48>(self.own_mac.val()) << self.at_src_mac.val())
-                | (bit_cast::<512, 16>(self.ethertype.val()) << self.at_ethertype.val())
-                | (bit_cast::<512, 8>(self.version_ihl.val()) << self.at_version_ihl.val())
-                | (bit_cast::<512, 17>(self.ip_total.val()) << self.at_total_len.val())
-                | (bit_cast::<512, 16>(self.flags_frag.val()) << self.at_flags_frag.val())
-                | (bit_cast::<512, 8>(self.ttl.val()) << self.at_ttl.val())
-                | (bit_cast::<512, 8>(self.protocol.val()) << self.at_protocol.val())
-                | (bit_cast::<512, 16>(self.checksum.val()) << self.at_checksum.val())
-                | (bit_cast::<512, 32>(self.own_ip.val()) << self.at_src_ip.val())
-                | (bit_cast::<512, 32>(self.peer_ip.val()) << self.at_dst_ip.val())
-                | (bit_cast::<512, 16>(self.own_port.val()) << self.at_src_port.val())
-                | (bit_cast::<512, 16>(self.peer_port.val()) << self.at_dst_port.val())
-                | (bit_cast::<512, 17>(self.udp_total.val()) << self.at_udp_len.val());
-            if !self.head_raw.val() {
-                // A riptide message: the riptide header on top of the
-                // Ethernet/IPv4/UDP part built above (a raw datagram carries
-                // its own).
-                self.hdr0_be.next = self.hdr0_be.val()
-                    | (bit_cast::<512, 8>(self.version.val()) << self.at_version.val())
-                    | (bit_cast::<512, 8>(self.q_kind.data_out.val()) << self.at_type.val())
-                    | (bit_cast::<512, 16>(self.group.val()) << self.at_group.val())
-                    | (bit_cast::<512, 8>(self.replica_id.val()) << self.at_sender.val())
-                    | (bit_cast::<512, 8>(self.life.val()) << self.at_life.val())
-                    | (bit_cast::<512, 17>(self.payload_len.val()) << self.at_payload_len.val())
-                    | (bit_cast::<512, 64>(self.q_ballot.data_out.val()) << self.at_ballot.val())
-                    | (bit_cast::<512, 64>(self.q_slot.data_out.val() >> 16)
-                        << self.at_slot_hi.val());
-                self.hdr1.next = bit_cast::<512, 64>(self.slot_swap.swapped.val() >> 48)
-                    | (bit_cast::<512, 64>(self.commit_swap.swapped.val()) << 16);
-            }
-            // Big-endian number to bus byte order: word k of the bus is the
-            // byte-reversed word 7-k of the number.
-            for k in 0..8 {
-                self.words[k].word.next = self.hdr0_be.val().get_bits::<64>(448 - 64 * k);
-            }
-            self.hdr0.next = bit_cast::<512, 64>(self.words[0].swapped.val())
-                | (bit_cast::<512, 64>(self.words[1].swapped.val()) << 64)
-                | (bit_cast::<512, 64>(self.words[2].swapped.val()) << 128)
-                | (bit_cast::<512, 64>(self.words[3].swapped.val()) << 192)
-                | (bit_cast::<512, 64>(self.words[4].swapped.val()) << 256)
-                | (bit_cast::<512, 64>(self.words[5].swapped.val()) << 320)
-                | (bit_cast::<512, 64>(self.words[6].swapped.val()) << 384)
-                | (bit_cast::<512, 64>(self.words[7].swapped.val()) << 448);
+        // Big-endian number to bus byte order: word k of the bus is the
+        // byte-reversed word 7-k of the number.
+        for k in 0..8 {
+            self.words[k].word.next = self.hdr0_be.val().get_bits::<64>(448 - 64 * k);
+        }
+        self.hdr0.next = bit_cast::<512, 64>(self.words[0].swapped.val())
+            | (bit_cast::<512, 64>(self.words[1].swapped.val()) << 64)
+            | (bit_cast::<512, 64>(self.words[2].swapped.val()) << 128)
+            | (bit_cast::<512, 64>(self.words[3].swapped.val()) << 192)
+            | (bit_cast::<512, 64>(self.words[4].swapped.val()) << 256)
+            | (bit_cast::<512, 64>(self.words[5].swapped.val()) << 320)
+            | (bit_cast::<512, 64>(self.words[6].swapped.val()) << 384)
+            | (bit_cast::<512, 64>(self.words[7].swapped.val()) << 448);
+        if self.g_take.val() {
+            self.g_valid.d.next = false;
+        }
+        if self.g_free.val() && self.s_valid.q.val() {
+            self.g_valid.d.next = true;
+            self.g_kind.d.next = self.s_kind.q.val();
+            self.g_raw.d.next = self.s_raw.q.val();
+            self.g_hdr0.d.next = self.hdr0.val();
+            self.g_hdr1.d.next = self.hdr1.val();
+            self.g_left.d.next = bit_cast::<11, 17>((self.s_frame_len.q.val() - 1_u64) >> 6);
+            self.g_keep_last.d.next = self.keep_tail.keep.val();
+            self.g_short.d.next = self.s_frame_len.q.val() <= 64_u64;
         }
         // Stage A.
         self.emit.next = false;
@@ -493,13 +663,7 @@ impl Logic for TxBuilder {
         self.emit_last.next = false;
         self.emit_done.next = false;
         self.sent.next = false;
-        self.sent_kind.next = self.q_kind.data_out.val();
-        self.q_kind.pop.next = false;
-        self.q_to.pop.next = false;
-        self.q_ballot.pop.next = false;
-        self.q_slot.pop.next = false;
-        self.q_commit.pop.next = false;
-        self.q_len.pop.next = false;
+        self.sent_kind.next = self.g_kind.q.val();
         self.rd_addr.next = self.b_addr.q.val();
         if self.advance.val() {
             self.rd_addr.next = self.a_addr.q.val();
@@ -520,34 +684,28 @@ impl Logic for TxBuilder {
                     self.emit_done.next = self.a_is_raw.q.val() || self.a_payload.q.val();
                     self.busy.d.next = false;
                 }
-            } else if self.head_ready.val() {
+            } else if self.g_valid.q.val() {
                 self.emit.next = true;
-                self.emit_hdr.next = self.hdr0.val();
+                self.emit_hdr.next = self.g_hdr0.q.val();
                 self.sent.next = true;
-                self.q_kind.pop.next = true;
-                self.q_to.pop.next = true;
-                self.q_ballot.pop.next = true;
-                self.q_slot.pop.next = true;
-                self.q_commit.pop.next = true;
-                self.q_len.pop.next = true;
-                self.a_hdr1.d.next = self.hdr1.val();
-                self.a_is_raw.d.next = self.head_raw.val();
-                self.a_payload.d.next = self.q_kind.data_out.val() == self.t_accept.val();
-                self.a_second.d.next = !self.head_raw.val();
+                self.a_hdr1.d.next = self.g_hdr1.q.val();
+                self.a_is_raw.d.next = self.g_raw.q.val();
+                self.a_payload.d.next = self.g_kind.q.val() == self.t_accept.val();
+                self.a_second.d.next = !self.g_raw.q.val();
                 self.a_addr.d.next = 1.into();
-                self.a_left.d.next = bit_cast::<11, 17>((self.frame_len.val() - 1_u64) >> 6);
-                self.a_keep_last.d.next = self.keep_last.val();
-                if self.head_raw.val() {
+                self.a_left.d.next = self.g_left.q.val();
+                self.a_keep_last.d.next = self.g_keep_last.q.val();
+                if self.g_raw.q.val() {
                     // The datagram's first bytes share beat 0 with the headers.
                     self.rd_addr.next = 1.into();
                     self.a_addr.d.next = 2.into();
                     self.emit_store.next = true;
                     self.emit_mask.next = self.after_headers.val();
                 }
-                if self.frame_len.val() <= 64_u64 {
-                    self.emit_keep.next = self.keep_last.val();
+                if self.g_short.q.val() {
+                    self.emit_keep.next = self.g_keep_last.q.val();
                     self.emit_last.next = true;
-                    self.emit_done.next = self.head_raw.val();
+                    self.emit_done.next = self.g_raw.q.val();
                 } else {
                     self.busy.d.next = true;
                 }
@@ -576,6 +734,9 @@ impl Logic for TxBuilder {
             self.h2c_done.next = self.b_valid.q.val() && self.b_done.q.val();
         }
         if self.rst.val() {
+            self.h_valid.d.next = false;
+            self.s_valid.d.next = false;
+            self.g_valid.d.next = false;
             self.busy.d.next = false;
             self.b_valid.d.next = false;
             self.c_valid.d.next = false;
