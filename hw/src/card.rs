@@ -8,6 +8,7 @@
 //! nothing is in flight in it (`RtlNic::drain`), so everything the input
 //! causes is out before the caller polls; polls do not clock the core further.
 
+use crate::ports::{CorePorts, HdlCore};
 use crate::sim::RtlNic;
 use riptide_driver::NicWire;
 use riptide_driver::pcie::{BoardError, CardLogic, SimulatedBoard};
@@ -19,8 +20,8 @@ use riptide_wire::regs::{self, Counter};
 /// [`RtlNic`] as a card: clocks the core once per input (not once more per
 /// empty poll), and hands card-to-host packets that are not records to the
 /// fake board as faults, which report them to the host.
-pub struct RtlCard {
-    rtl: RtlNic,
+pub struct RtlCard<C: CorePorts = HdlCore> {
+    rtl: RtlNic<C>,
     /// An input went in since the core last ran until quiet.
     dirty: bool,
     /// Frames and records taken from the core's queues. The core's timing
@@ -32,11 +33,18 @@ pub struct RtlCard {
 }
 
 impl RtlCard {
-    /// The core of replica `id` in group `group`, with every replica's
-    /// address (indexed by id). `name` names its VCD trace, if traced.
+    /// The RustHDL core of replica `id` in group `group`, with every
+    /// replica's address (indexed by id). `name` names its VCD trace, if traced.
     pub fn new(name: &str, id: u8, group: u16, peers: Vec<Endpoint>) -> RtlCard {
+        RtlCard::on(HdlCore::new(name), id, group, peers)
+    }
+}
+
+impl<C: CorePorts> RtlCard<C> {
+    /// `core` as the card of replica `id` (see [`RtlCard::new`]).
+    pub fn on(core: C, id: u8, group: u16, peers: Vec<Endpoint>) -> RtlCard<C> {
         RtlCard {
-            rtl: RtlNic::new(name, id, group, peers),
+            rtl: RtlNic::on(core, id, group, peers),
             dirty: false,
             frames_taken: 0,
             records_taken: 0,
@@ -55,7 +63,7 @@ impl RtlCard {
     }
 }
 
-impl NicWire for RtlCard {
+impl<C: CorePorts> NicWire for RtlCard<C> {
     fn receive(&mut self, frame: &[u8]) {
         self.rtl.receive(frame);
         self.dirty = true;
@@ -72,7 +80,7 @@ impl NicWire for RtlCard {
     }
 }
 
-impl CardLogic for RtlCard {
+impl<C: CorePorts> CardLogic for RtlCard<C> {
     /// Carried out to completion (`RtlNic::command` runs the core until quiet).
     fn take_command(&mut self, command: NicCommand) {
         self.rtl.command(command);
@@ -111,7 +119,18 @@ pub fn rtl_board(
     group: u16,
     peers: Vec<Endpoint>,
 ) -> Result<SimulatedBoard<RtlCard>, BoardError> {
-    let card = RtlCard::new(name, id, group, peers.clone());
+    board_on(HdlCore::new(name), id, group, peers)
+}
+
+/// `core` as replica `id`'s card on a simulated Alveo board, opened and
+/// programmed through the driver like [`rtl_board`]'s.
+pub fn board_on<C: CorePorts>(
+    core: C,
+    id: u8,
+    group: u16,
+    peers: Vec<Endpoint>,
+) -> Result<SimulatedBoard<RtlCard<C>>, BoardError> {
+    let card = RtlCard::on(core, id, group, peers.clone());
     SimulatedBoard::open(card, id, group, &peers)
 }
 

@@ -14,6 +14,7 @@ pub mod fifo;
 pub mod leader;
 pub mod parser;
 pub mod paths;
+pub mod ports;
 pub mod quorum;
 pub mod regfile;
 pub mod sim;

@@ -7,23 +7,17 @@
 //! gap so card-to-host records keep up); commands are register writes or
 //! host-to-card records and are carried out to completion, as are polls
 //! (the core is run until it has been quiet for a while).
+//!
+//! The harness sees only the core's ports ([`CorePorts`]): the RustHDL model
+//! by default ([`HdlCore`]), or the Verilated Verilog (`riptide-verilated`).
 
 use crate::beat::{Beat, beats};
-
-use crate::core::RiptideCore;
-use crate::testbench::{Bench, Clocked};
+use crate::ports::{CorePorts, HdlCore};
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicRole};
 use riptide_wire::records::{self, RecordError};
 use riptide_wire::regs::{self, Counter};
-use rust_hdl::prelude::*;
 use std::collections::VecDeque;
-
-impl Clocked for RiptideCore {
-    fn clock(&mut self) -> &mut Signal<In, Clock> {
-        &mut self.clk
-    }
-}
 
 /// Idle cycles after each received frame, so that the card-to-host stream
 /// (up to three beats per two-beat frame) never falls behind, and a commit
@@ -52,8 +46,8 @@ impl ReadyPattern {
     }
 }
 
-pub struct RtlNic {
-    bench: Bench<RiptideCore>,
+pub struct RtlNic<C: CorePorts = HdlCore> {
+    core: C,
     peers: Vec<Endpoint>,
     /// Receive beats, each with its `tuser` (bad FCS, on a last beat).
     rx: VecDeque<Option<(Beat, bool)>>,
@@ -87,11 +81,19 @@ fn track(first: &mut Option<u64>, log: &mut Vec<(u64, u64)>, cycle: u64, last: b
 }
 
 impl RtlNic {
-    /// The core of replica `id` in group `group`, with every replica's
-    /// address (indexed by id; the core listens on the port of its own).
+    /// The RustHDL core of replica `id` in group `group`, with every
+    /// replica's address (indexed by id; the core listens on the port of its
+    /// own). `name` names its VCD trace, if traced.
     pub fn new(name: &str, id: u8, group: u16, peers: Vec<Endpoint>) -> RtlNic {
+        RtlNic::on(HdlCore::new(name), id, group, peers)
+    }
+}
+
+impl<C: CorePorts> RtlNic<C> {
+    /// `core` as the NIC of replica `id` in group `group` (see [`RtlNic::new`]).
+    pub fn on(core: C, id: u8, group: u16, peers: Vec<Endpoint>) -> RtlNic<C> {
         let mut nic = RtlNic {
-            bench: Bench::new(name, RiptideCore::default()),
+            core,
             peers,
             rx: VecDeque::new(),
             h2c: VecDeque::new(),
@@ -129,10 +131,10 @@ impl RtlNic {
         self.transmit.clear();
         self.host.clear();
         self.timing = Timing::default();
-        self.bench.uut.rst.next = true;
-        self.bench.step();
-        self.bench.step();
-        self.bench.uut.rst.next = false;
+        self.core.inputs().rst = true;
+        self.core.tick();
+        self.core.tick();
+        self.core.inputs().rst = false;
     }
 
     /// Programs replica id and group and turns the fast path on (idle role).
@@ -155,43 +157,36 @@ impl RtlNic {
     }
 
     pub fn cycles(&self) -> u64 {
-        self.bench.cycle
+        self.core.cycles()
     }
 
     /// One clock cycle: stream inputs offered, outputs collected.
     fn step(&mut self) {
-        let u = &mut self.bench.uut;
-        match self.rx.front() {
-            Some(Some((beat, user))) => {
-                u.net_rx_tdata.next = beat.tdata();
-                u.net_rx_tkeep.next = beat.keep.into();
-                u.net_rx_tlast.next = beat.last;
-                u.net_rx_tuser.next = *user;
-                u.net_rx_tvalid.next = true;
-            }
-            _ => {
-                u.net_rx_tvalid.next = false;
-                u.net_rx_tuser.next = false;
-            }
-        }
-        if let Some(beat) = self.h2c.front() {
-            u.h2c_tdata.next = beat.tdata();
-            u.h2c_tkeep.next = beat.keep.into();
-            u.h2c_tlast.next = beat.last;
-            u.h2c_tvalid.next = true;
-        } else {
-            u.h2c_tvalid.next = false;
-        }
         let (tx_ready, c2h_ready) = match &mut self.ready {
             Some(pattern) => (pattern.next(), pattern.next()),
             None => (true, true),
         };
-        u.net_tx_tready.next = tx_ready;
-        u.c2h_tready.next = c2h_ready;
-        self.bench.settle();
-        let u = &self.bench.uut;
+        let i = self.core.inputs();
+        match self.rx.front() {
+            Some(Some((beat, user))) => {
+                i.net_rx = Some(beat.clone());
+                i.net_rx_tuser = *user;
+            }
+            _ => {
+                i.net_rx = None;
+                i.net_rx_tuser = false;
+            }
+        }
+        i.h2c = self.h2c.front().cloned();
+        let h2c_offered = i.h2c.is_some();
+        i.net_tx_tready = tx_ready;
+        i.c2h_tready = c2h_ready;
         // Handshakes happen at the rising edge: sample before it.
-        let cycle = self.bench.cycle;
+        let cycle = self.core.cycles();
+        let out = self.core.outputs();
+        let h2c_taken = h2c_offered && out.h2c_tready;
+        let tx = out.net_tx.clone().filter(|_| tx_ready);
+        let c2h = out.c2h.clone().filter(|_| c2h_ready);
         if let Some(Some((beat, _))) = self.rx.pop_front() {
             track(
                 &mut self.timing.rx_first,
@@ -200,15 +195,10 @@ impl RtlNic {
                 beat.last,
             );
         }
-        if u.h2c_tvalid.val() && u.h2c_tready.val() {
+        if h2c_taken {
             self.h2c.pop_front();
         }
-        if u.net_tx_tvalid.val() && tx_ready {
-            let beat = Beat::from_tdata(
-                u.net_tx_tdata.val(),
-                u.net_tx_tkeep.val(),
-                u.net_tx_tlast.val(),
-            );
+        if let Some(beat) = tx {
             self.tx_partial.extend_from_slice(beat.bytes());
             track(
                 &mut self.timing.tx_first,
@@ -222,8 +212,7 @@ impl RtlNic {
                 self.transmit.push_back((to, frame));
             }
         }
-        if u.c2h_tvalid.val() && c2h_ready {
-            let beat = Beat::from_tdata(u.c2h_tdata.val(), u.c2h_tkeep.val(), u.c2h_tlast.val());
+        if let Some(beat) = c2h {
             self.c2h_partial.extend_from_slice(beat.bytes());
             track(
                 &mut self.timing.c2h_first,
@@ -236,7 +225,7 @@ impl RtlNic {
                 self.host.push_back(records::decode_c2h(&record));
             }
         }
-        self.bench.step();
+        self.core.tick();
     }
 
     /// The replica whose MAC a frame is addressed to (`u8::MAX` if none).
@@ -251,11 +240,11 @@ impl RtlNic {
     /// (the core's own view of its queues, pipelines and strobes): further
     /// idle cycles would change nothing but a heartbeat timer.
     pub fn drain(&mut self) {
-        let start = self.bench.cycle;
-        while !self.rx.is_empty() || !self.h2c.is_empty() || self.bench.uut.in_flight() {
+        let start = self.core.cycles();
+        while !self.rx.is_empty() || !self.h2c.is_empty() || self.core.in_flight() {
             self.step();
             assert!(
-                self.bench.cycle - start < MAX_DRAIN,
+                self.core.cycles() - start < MAX_DRAIN,
                 "core did not go quiet in {MAX_DRAIN} cycles"
             );
         }
@@ -263,33 +252,31 @@ impl RtlNic {
 
     /// AXI4-Lite write of one register.
     pub fn write(&mut self, offset: u32, value: u32) {
-        let u = &mut self.bench.uut;
-        u.s_axil_awaddr.next = u64::from(offset).into();
-        u.s_axil_wdata.next = u64::from(value).into();
-        u.s_axil_wstrb.next = 0xF.into();
-        u.s_axil_awvalid.next = true;
-        u.s_axil_wvalid.next = true;
-        u.s_axil_bready.next = true;
+        let a = &mut self.core.inputs().axil;
+        a.awaddr = offset;
+        a.wdata = value;
+        a.wstrb = 0xF;
+        a.awvalid = true;
+        a.wvalid = true;
+        a.bready = true;
         for _ in 0..16 {
-            self.bench.settle();
-            let taken = self.bench.uut.s_axil_awready.val();
-            self.bench.step();
+            let taken = self.core.outputs().axil.awready;
+            self.core.tick();
             if taken {
                 break;
             }
         }
-        let u = &mut self.bench.uut;
-        u.s_axil_awvalid.next = false;
-        u.s_axil_wvalid.next = false;
+        let a = &mut self.core.inputs().axil;
+        a.awvalid = false;
+        a.wvalid = false;
         for _ in 0..16 {
-            self.bench.settle();
-            let done = self.bench.uut.s_axil_bvalid.val();
-            self.bench.step();
+            let done = self.core.outputs().axil.bvalid;
+            self.core.tick();
             if done {
                 break;
             }
         }
-        self.bench.uut.s_axil_bready.next = false;
+        self.core.inputs().axil.bready = false;
     }
 
     /// AXI4-Lite read of one register.
@@ -303,30 +290,31 @@ impl RtlNic {
         let mut values = Vec::with_capacity(offsets.len());
         let mut issued = 0;
         let mut waited = 0;
-        self.bench.uut.s_axil_rready.next = true;
+        self.core.inputs().axil.rready = true;
         while values.len() < offsets.len() {
-            let u = &mut self.bench.uut;
-            u.s_axil_arvalid.next = issued < offsets.len();
+            let offered = issued < offsets.len();
+            let a = &mut self.core.inputs().axil;
+            a.arvalid = offered;
             if let Some(&offset) = offsets.get(issued) {
-                u.s_axil_araddr.next = u64::from(offset).into();
+                a.araddr = offset;
             }
-            self.bench.settle();
-            let u = &self.bench.uut;
-            if u.s_axil_arvalid.val() && u.s_axil_arready.val() {
+            let out = self.core.outputs().axil;
+            if offered && out.arready {
                 issued += 1;
             }
-            if u.s_axil_rvalid.val() {
-                values.push(u.s_axil_rdata.val().to_u64() as u32);
+            if out.rvalid {
+                values.push(out.rdata);
             }
-            self.bench.step();
+            self.core.tick();
             waited += 1;
             assert!(
                 waited < 16 * (offsets.len() + 1),
                 "AXI4-Lite reads not answered"
             );
         }
-        self.bench.uut.s_axil_arvalid.next = false;
-        self.bench.uut.s_axil_rready.next = false;
+        let a = &mut self.core.inputs().axil;
+        a.arvalid = false;
+        a.rready = false;
         values
     }
 

@@ -217,7 +217,7 @@ impl<'a> Cluster<'a> {
             .map(|id| {
                 Node::boot(
                     replica_config(config, id, replica_seeds.next_u64()),
-                    config.nic,
+                    config.nic.of(id),
                     config.variant.nic(),
                 )
             })
@@ -870,7 +870,7 @@ impl<'a> Cluster<'a> {
             clients: config.clients,
             ops: config.ops,
             variant: config.variant,
-            nic: config.nic,
+            nic: config.nic.clone(),
             think_us: config.think_us,
             fault_kinds: match &config.faults {
                 FaultPlan::Generate { kinds, .. } => Some(kinds.clone()),

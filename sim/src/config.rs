@@ -28,7 +28,7 @@ pub enum FaultPlan {
     Explicit(FaultSchedule),
 }
 
-/// What simulates each replica's NIC.
+/// What simulates a replica's NIC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NicBackend {
     /// The behavioural model, called directly (fast; the default).
@@ -37,13 +37,19 @@ pub enum NicBackend {
     /// riptide_core's RTL in the RustHDL simulator on a simulated Alveo
     /// board, driven through the PCIe driver (`riptide_hw::card`).
     Rtl,
+    /// The Verilog riptide-hw emits, compiled with Verilator
+    /// (`riptide-verilated`), on the same simulated board as `Rtl`.
+    Verilator,
 }
 
 impl NicBackend {
+    pub const ALL: [NicBackend; 3] = [NicBackend::Model, NicBackend::Rtl, NicBackend::Verilator];
+
     pub fn name(self) -> &'static str {
         match self {
             NicBackend::Model => "model",
             NicBackend::Rtl => "rtl",
+            NicBackend::Verilator => "verilator",
         }
     }
 
@@ -53,14 +59,16 @@ impl NicBackend {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown NIC {0:?} (expected model or rtl)")]
+#[error(
+    "unknown NIC {0:?} (expected model, rtl or verilator, or one per replica: model,verilator,model)"
+)]
 pub struct UnknownNic(pub String);
 
 impl FromStr for NicBackend {
     type Err = UnknownNic;
 
     fn from_str(name: &str) -> Result<NicBackend, UnknownNic> {
-        [NicBackend::Model, NicBackend::Rtl]
+        NicBackend::ALL
             .into_iter()
             .find(|n| n.name() == name)
             .ok_or_else(|| UnknownNic(name.to_string()))
@@ -73,16 +81,98 @@ impl fmt::Display for NicBackend {
     }
 }
 
-impl Serialize for NicBackend {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
+/// Each replica's NIC: one backend for every replica, or one per replica
+/// (a mixed group of hardware and software NICs on one wire format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicGroup(Vec<NicBackend>);
+
+impl NicGroup {
+    /// `backend` for every replica.
+    pub fn all(backend: NicBackend) -> NicGroup {
+        NicGroup(vec![backend])
+    }
+
+    /// Replica `id`'s backend.
+    pub fn of(&self, id: u8) -> NicBackend {
+        match self.0.as_slice() {
+            [one] => *one,
+            each => each[usize::from(id)],
+        }
+    }
+
+    /// As given: one backend, or one per replica.
+    pub fn backends(&self) -> &[NicBackend] {
+        &self.0
+    }
+
+    pub fn is_model(&self) -> bool {
+        self.0.iter().all(NicBackend::is_model)
+    }
+
+    pub fn uses(&self, backend: NicBackend) -> bool {
+        self.0.contains(&backend)
     }
 }
 
-/// `--nic rtl` cannot plant a bug in the NIC: the bugs live in the model.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("variant {0} plants a bug in the NIC model; the RTL has no such bug: use --nic model")]
-pub struct NicBugOnRtl(pub SimVariant);
+impl Default for NicGroup {
+    fn default() -> NicGroup {
+        NicGroup::all(NicBackend::Model)
+    }
+}
+
+impl From<NicBackend> for NicGroup {
+    fn from(backend: NicBackend) -> NicGroup {
+        NicGroup::all(backend)
+    }
+}
+
+impl FromStr for NicGroup {
+    type Err = UnknownNic;
+
+    /// `verilator` (every replica) or `model,verilator,model` (one each).
+    fn from_str(list: &str) -> Result<NicGroup, UnknownNic> {
+        list.split(',')
+            .map(|name| name.trim().parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map(NicGroup)
+    }
+}
+
+impl fmt::Display for NicGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, backend) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(backend.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for NicGroup {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Why a NIC choice cannot run.
+#[derive(Debug, Error)]
+pub enum NicChoiceError {
+    /// The bugs of the variants live in the model; the RTL has none of them.
+    #[error("variant {0} plants a bug in the NIC model; the RTL has no such bug: use --nic model")]
+    BugOnRtl(SimVariant),
+    #[error(
+        "--nic {given} names {count} NICs for {replicas} replicas (give one, or one per replica)"
+    )]
+    Count {
+        given: NicGroup,
+        count: usize,
+        replicas: u8,
+    },
+    #[error("--nic verilator: {0}")]
+    Verilator(#[from] riptide_verilated::VerilatedError),
+}
 
 /// The control plane's timers, in ticks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,7 +211,7 @@ pub struct SimConfig {
     pub keys: u32,
     pub faults: FaultPlan,
     pub variant: SimVariant,
-    pub nic: NicBackend,
+    pub nic: NicGroup,
     pub latency: LatencyModel,
     pub timing: ReplicaTiming,
     /// After the heal time every operation must complete within this many ticks.
@@ -155,7 +245,7 @@ impl SimConfig {
                 heal_us: 0,
             },
             variant: SimVariant::Correct,
-            nic: NicBackend::Model,
+            nic: NicGroup::default(),
             latency: LatencyModel::default(),
             timing: ReplicaTiming::default(),
             liveness_ticks: 1_000,
@@ -176,16 +266,29 @@ impl SimConfig {
         self
     }
 
-    /// Every NIC simulated by `nic`. The RTL holds at most
-    /// `riptide_hw::quorum::WINDOW_SLOTS` slots in flight, so the leader's
-    /// window is clamped to that: the host then never submits beyond the
-    /// RTL's window (which it would back-pressure where the model refuses).
-    pub fn with_nic(mut self, nic: NicBackend) -> Result<SimConfig, NicBugOnRtl> {
-        if nic == NicBackend::Rtl {
+    /// The NICs simulated by `nic` (one backend, or one per replica). The
+    /// RTL holds at most `riptide_hw::quorum::WINDOW_SLOTS` slots in flight,
+    /// so with any RTL NIC in the group the leader's window is clamped to
+    /// that: the host then never submits beyond the RTL's window (which it
+    /// would back-pressure where the model refuses).
+    pub fn with_nic(mut self, nic: impl Into<NicGroup>) -> Result<SimConfig, NicChoiceError> {
+        let nic = nic.into();
+        let count = nic.backends().len();
+        if count != 1 && count != usize::from(self.replicas) {
+            return Err(NicChoiceError::Count {
+                given: nic,
+                count,
+                replicas: self.replicas,
+            });
+        }
+        if !nic.is_model() {
             if self.variant.nic() != ModelBugs::default() {
-                return Err(NicBugOnRtl(self.variant));
+                return Err(NicChoiceError::BugOnRtl(self.variant));
             }
             self.timing.window = self.timing.window.min(WINDOW_SLOTS as u64);
+        }
+        if nic.uses(NicBackend::Verilator) && !riptide_verilated::AVAILABLE {
+            return Err(riptide_verilated::VerilatedError::NotBuilt.into());
         }
         self.nic = nic;
         Ok(self)

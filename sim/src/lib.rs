@@ -5,7 +5,9 @@
 //! bit for bit. Each replica is the real control plane
 //! (`riptide_control::Replica`) driving a NIC through the `riptide_driver::SimulatedNic`
 //! trait (the behavioural model, or with [`NicBackend::Rtl`] the RTL behind
-//! the PCIe driver on a simulated board), with modelled host/card streams; the
+//! the PCIe driver on a simulated board, or with [`NicBackend::Verilator`]
+//! the emitted Verilog on the same board; one backend per replica in a mixed
+//! [`NicGroup`]), with modelled host/card streams; the
 //! network drops, duplicates, delays, reorders and partitions as a
 //! [`faults::FaultSchedule`] (data) says; replicas crash and restart with
 //! amnesia. Checkers: agreement at every step, the chosen-value invariant
@@ -38,7 +40,7 @@ pub mod timeline;
 pub mod trace;
 pub mod variant;
 
-pub use config::{FaultPlan, NicBackend, ReplicaTiming, SimConfig};
+pub use config::{FaultPlan, NicBackend, NicChoiceError, NicGroup, ReplicaTiming, SimConfig};
 pub use latency::LatencyModel;
 pub use minimize::minimize;
 pub use report::{Checks, SimReport, Stats};

@@ -324,6 +324,15 @@ fn boot_nic(config: &ReplicaConfig, backend: NicBackend, bugs: ModelBugs) -> Box
                 .expect("the driver opens a simulated board");
             Box::new(board)
         }
+        NicBackend::Verilator => {
+            let peers = (0..config.replicas)
+                .map(ModelNic::default_endpoint)
+                .collect();
+            // `SimConfig::with_nic` refuses a build without the model.
+            let board = riptide_verilated::verilated_board(config.id, config.group, peers)
+                .unwrap_or_else(|e| panic!("replica {}: {e}", config.id));
+            Box::new(board)
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::check::Check;
 use crate::check::agreement::AgreementViolation;
 use crate::check::chosen::ChosenViolation;
 use crate::check::liveness::{LivenessViolation, Stall};
-use crate::config::NicBackend;
+use crate::config::NicGroup;
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::history::History;
 use crate::latency::{LatencyModel, Micros, ms};
@@ -143,8 +143,8 @@ pub struct SimReport {
     pub clients: u32,
     pub ops: u64,
     pub variant: SimVariant,
-    #[serde(skip_serializing_if = "NicBackend::is_model")]
-    pub nic: NicBackend,
+    #[serde(skip_serializing_if = "NicGroup::is_model")]
+    pub nic: NicGroup,
     /// Mean client think time, if set rather than derived from the fault window.
     pub think_us: Option<Micros>,
     /// The kinds the schedule was generated from; `None` for an explicit schedule.

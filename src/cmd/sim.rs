@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use riptide_sim::faults::{FaultKind, FaultSchedule};
-use riptide_sim::{FaultPlan, NicBackend, SimConfig, SimVariant, history};
+use riptide_sim::{FaultPlan, NicGroup, SimConfig, SimVariant, history};
 
 use crate::progress;
 
@@ -44,11 +44,14 @@ pub struct Args {
     /// Protocol variant: `correct` or a planted bug.
     #[arg(long, default_value = "correct")]
     variant: SimVariant,
-    /// What simulates each replica's NIC: `model` (the behavioural model) or
-    /// `rtl` (riptide_core's RTL on a simulated board, through the PCIe
-    /// driver; about a thousand times slower, leader window clamped to 16).
+    /// What simulates each replica's NIC: `model` (the behavioural model),
+    /// `rtl` (riptide_core's RTL in RustHDL on a simulated board, through the
+    /// PCIe driver; about a thousand times slower) or `verilator` (the
+    /// emitted Verilog, Verilated, on the same board). One name for every
+    /// replica, or one per replica: `model,verilator,model`. With any RTL
+    /// NIC the leader window is clamped to 16.
     #[arg(long, default_value = "model")]
-    nic: NicBackend,
+    nic: NicGroup,
     /// Write the client history as JSON lines (docs/history.md).
     #[arg(long)]
     history: Option<PathBuf>,
@@ -115,7 +118,7 @@ fn config(args: &Args) -> anyhow::Result<SimConfig> {
     config.think_us = args.think_us;
     config.log = args.log;
     config.timeline = args.timeline;
-    config = config.with_nic(args.nic)?;
+    config = config.with_nic(args.nic.clone())?;
     config.faults = match &args.schedule {
         Some(path) => {
             let text = std::fs::read_to_string(path)

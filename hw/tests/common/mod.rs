@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use riptide_driver::model::{ModelBugs, ModelNic};
+use riptide_hw::ports::{CorePorts, HdlCore};
 use riptide_hw::sim::RtlNic;
 use riptide_wire::frame::Endpoint;
 use riptide_wire::host::{CardToHost, NicCommand, NicConfig, NicRole};
@@ -38,10 +39,11 @@ pub fn config(role: NicRole, ballot: Ballot, next_slot: u64, replicas: u8) -> Ni
     }
 }
 
-/// The model and the RTL of replica `id`, fed the same inputs.
-pub struct Pair {
+/// The model and the RTL of replica `id` (the RustHDL core unless given
+/// another), fed the same inputs.
+pub struct Pair<C: CorePorts = HdlCore> {
     pub model: ModelNic,
-    pub rtl: RtlNic,
+    pub rtl: RtlNic<C>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -52,9 +54,15 @@ pub struct Outputs {
 
 impl Pair {
     pub fn new(name: &str, id: u8, replicas: u8) -> Pair {
+        Pair::on(HdlCore::new(name), id, replicas)
+    }
+}
+
+impl<C: CorePorts> Pair<C> {
+    pub fn on(core: C, id: u8, replicas: u8) -> Pair<C> {
         Pair {
             model: ModelNic::new(id, replicas, GROUP, ModelBugs::default()),
-            rtl: RtlNic::new(name, id, GROUP, peers(replicas)),
+            rtl: RtlNic::on(core, id, GROUP, peers(replicas)),
         }
     }
 
