@@ -31,10 +31,13 @@ pub enum SimVariant {
     /// fence, crash vectors are neither merged nor checked, and the NICs'
     /// lives tables stay 0, so a vote of a replica's former life can count.
     StaleIncarnation,
+    /// Host: a snapshot holds the KV map without the session table, so a
+    /// retry of a write executed before an install executes again.
+    SnapshotDropsSessions,
 }
 
 impl SimVariant {
-    pub const ALL: [SimVariant; 7] = [
+    pub const ALL: [SimVariant; 8] = [
         SimVariant::Correct,
         SimVariant::PromiseBeforeFence,
         SimVariant::LeaderLogWins,
@@ -42,6 +45,7 @@ impl SimVariant {
         SimVariant::CommitOnMinority,
         SimVariant::AckWithoutStore,
         SimVariant::StaleIncarnation,
+        SimVariant::SnapshotDropsSessions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +57,7 @@ impl SimVariant {
             SimVariant::CommitOnMinority => "commit-on-minority",
             SimVariant::AckWithoutStore => "ack-without-store",
             SimVariant::StaleIncarnation => "stale-incarnation",
+            SimVariant::SnapshotDropsSessions => "snapshot-drops-sessions",
         }
     }
 
@@ -63,6 +68,7 @@ impl SimVariant {
             SimVariant::LeaderLogWins => Variant::LeaderLogWins,
             SimVariant::CommitOnAnyAck => Variant::CommitAcrossBallots,
             SimVariant::StaleIncarnation => Variant::StaleIncarnation,
+            SimVariant::SnapshotDropsSessions => Variant::SnapshotDropsSessions,
             _ => Variant::Correct,
         }
     }
@@ -79,7 +85,7 @@ impl SimVariant {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store or stale-incarnation)"
+    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store, stale-incarnation or snapshot-drops-sessions)"
 )]
 pub struct UnknownVariant(pub String);
 
