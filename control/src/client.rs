@@ -33,6 +33,13 @@ pub enum Progress {
 /// about one heartbeat, so the client does not spin.
 pub const NO_LEADER_PAUSE: Duration = Duration::from_millis(20);
 
+/// First pause after a `Busy` answer; each further `Busy` for the same
+/// request doubles it, up to [`BUSY_PAUSE_MAX`].
+pub const BUSY_PAUSE: Duration = Duration::from_millis(1);
+
+/// Longest pause after a `Busy` answer.
+pub const BUSY_PAUSE_MAX: Duration = Duration::from_millis(128);
+
 /// How many hints naming the replica that just timed out are disbelieved
 /// before the session tries it again. After a leader dies, the others keep
 /// naming it until their election timeout passes; believing them costs one
@@ -61,6 +68,8 @@ pub struct Session {
     /// The replica whose attempt last timed out for the pending request,
     /// and how many hints naming it are left to disbelieve.
     suspect: Option<(usize, u32)>,
+    /// `Busy` answers to the pending request so far: the backoff's exponent.
+    busy: u32,
 }
 
 impl Session {
@@ -78,6 +87,7 @@ impl Session {
             cookies: vec![0; replicas.max(1)],
             answered: false,
             suspect: None,
+            busy: 0,
         }
     }
 
@@ -121,6 +131,7 @@ impl Session {
         self.pending = Some((request, command.encode()));
         self.answered = false;
         self.suspect = None;
+        self.busy = 0;
         self.retry_datagram()
             .expect("a request is pending: it was just begun")
     }
@@ -213,6 +224,15 @@ impl Session {
                     delay: Duration::ZERO,
                 };
             }
+            // The leader holds as many requests as it may: back off, then
+            // ask it again (exponentially, so a crowd of clients thins out).
+            Some(Ok(Reply::Busy)) => {
+                let delay = BUSY_PAUSE
+                    .saturating_mul(1 << self.busy.min(16))
+                    .min(BUSY_PAUSE_MAX);
+                self.busy += 1;
+                return Progress::Resend { delay };
+            }
             Some(Ok(reply)) => {
                 self.pending = None;
                 return Progress::Done(reply);
@@ -290,6 +310,23 @@ mod tests {
         );
         s.begin(&put());
         assert_eq!(s.pending(), Some(2));
+    }
+
+    #[test]
+    fn busy_answers_back_off_exponentially_at_the_same_replica() {
+        let mut s = Session::new(1, GROUP, 3);
+        s.begin(&put());
+        let target = s.target();
+        let busy = reply(1, 1, Some(target as u8), Some(Reply::Busy));
+        let delays: Vec<Progress> = (0..9).map(|_| s.on_datagram(&busy)).collect();
+        let ms = |n| Progress::Resend {
+            delay: Duration::from_millis(n),
+        };
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 128].map(ms).to_vec());
+        assert_eq!((s.target(), s.pending()), (target, Some(1)));
+        // A new request starts from the shortest pause again.
+        s.begin(&put());
+        assert_eq!(s.on_datagram(&reply(1, 2, None, Some(Reply::Busy))), ms(1));
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub enum Reply {
     /// (`riptide_node::cookie`), sent instead of an answer larger than the
     /// request. The client sends the same request again with it.
     Cookie { cookie: u64 },
+    /// Not executed: the leader holds as many requests as it may
+    /// (`ReplicaConfig::max_pending`). Send the same request again after a
+    /// pause that grows while the answer stays the same.
+    Busy,
 }
 
 /// Longest log value a command may have ([`Command::log_len`]): a value
@@ -107,7 +111,13 @@ pub enum KvDecodeError {
     BadUtf8,
     #[error("{count} trailing bytes after the value")]
     TrailingBytes { count: usize },
+    #[error("snapshot {what} out of order: not strictly increasing")]
+    Unordered { what: &'static str },
 }
+
+/// Longest snapshot a replica accepts from a peer: a download is refused
+/// (never buffered) past it.
+pub const MAX_SNAPSHOT_LEN: u64 = 1 << 30;
 
 mod tag {
     pub const GET: u8 = 1;
@@ -121,6 +131,7 @@ mod tag {
     pub const NOT_LEADER: u8 = 4;
     pub const TOO_LARGE: u8 = 5;
     pub const COOKIE: u8 = 6;
+    pub const BUSY: u8 = 7;
 
     pub const NOOP: u8 = 0;
     pub const REQUEST: u8 = 1;
@@ -260,6 +271,7 @@ impl Reply {
                 out.push(tag::TOO_LARGE);
                 out.extend(max.to_be_bytes());
             }
+            Reply::Busy => out.push(tag::BUSY),
         }
         out
     }
@@ -287,6 +299,7 @@ impl Reply {
             },
             tag::TOO_LARGE => Reply::TooLarge { max: r.u32()? },
             tag::COOKIE => Reply::Cookie { cookie: r.u64()? },
+            tag::BUSY => Reply::Busy,
             other => {
                 return Err(KvDecodeError::UnknownTag {
                     what: "reply",
@@ -539,6 +552,76 @@ impl KvStore {
         Some((client, request, reply))
     }
 
+    /// The state as bytes, for a snapshot: the map and the session table
+    /// (at-most-once must survive an install). Format: `u64` count, then
+    /// (key, value) strings in key order; `u64` count, then (client `u64`,
+    /// request `u64`, reply as a `u32` length and [`Reply::encode`]) in
+    /// client order. Canonical: [`KvStore::from_snapshot`] rejects any
+    /// other order.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = self.snapshot_map();
+        out.extend((self.sessions.len() as u64).to_be_bytes());
+        for (client, session) in &self.sessions {
+            out.extend(client.to_be_bytes());
+            out.extend(session.request.to_be_bytes());
+            let reply = session.reply.encode();
+            out.extend((reply.len() as u32).to_be_bytes());
+            out.extend(reply);
+        }
+        out
+    }
+
+    /// The planted bug `snapshot-drops-sessions`: the map alone, with an
+    /// empty session table.
+    pub fn snapshot_without_sessions(&self) -> Vec<u8> {
+        let mut out = self.snapshot_map();
+        out.extend(0u64.to_be_bytes());
+        out
+    }
+
+    fn snapshot_map(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend((self.data.len() as u64).to_be_bytes());
+        for (key, value) in &self.data {
+            put_str(&mut out, key);
+            put_str(&mut out, value);
+        }
+        out
+    }
+
+    /// The state a [`KvStore::snapshot`] holds (untrusted bytes from a
+    /// peer: every count and length is checked against what is there).
+    pub fn from_snapshot(bytes: &[u8]) -> Result<KvStore, KvDecodeError> {
+        let mut r = Reader::new(bytes);
+        let mut kv = KvStore::new();
+        for _ in 0..r.u64()? {
+            let (key, value) = (r.string()?, r.string()?);
+            if kv
+                .data
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= key)
+            {
+                return Err(KvDecodeError::Unordered { what: "keys" });
+            }
+            kv.data.insert(key, value);
+        }
+        for _ in 0..r.u64()? {
+            let (client, request) = (r.u64()?, r.u64()?);
+            let len = r.u32()? as usize;
+            let reply = Reply::decode(r.take(len)?)?;
+            if kv
+                .sessions
+                .last_key_value()
+                .is_some_and(|(&last, _)| last >= client)
+            {
+                return Err(KvDecodeError::Unordered { what: "clients" });
+            }
+            kv.sessions.insert(client, Session { request, reply });
+        }
+        r.finish()?;
+        Ok(kv)
+    }
+
     /// The current value of `key` (for read-index gets, which bypass the log).
     pub fn read(&self, key: &str) -> Option<&str> {
         self.data.get(key).map(String::as_str)
@@ -549,6 +632,11 @@ impl KvStore {
         self.sessions
             .get(&client)
             .map(|session| (session.request, &session.reply))
+    }
+
+    /// How many clients the session table holds (for checkers and status).
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
     }
 
     /// The whole map, in key order (for checkers and status dumps).
@@ -606,6 +694,7 @@ mod tests {
             prop::option::of(any::<u8>()).prop_map(|leader| Reply::NotLeader { leader }),
             any::<u32>().prop_map(|max| Reply::TooLarge { max }),
             any::<u64>().prop_map(|cookie| Reply::Cookie { cookie }),
+            Just(Reply::Busy),
         ]
     }
 
@@ -840,6 +929,50 @@ mod tests {
         assert_eq!(kv.apply(&cas)[0].2, Reply::Swapped(true));
         // Re-executing would fail the comparison; the table keeps the truth.
         assert_eq!(kv.apply(&cas)[0].2, Reply::Swapped(true));
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_with_its_sessions_and_rejects_bad_bytes() {
+        let mut kv = KvStore::new();
+        kv.apply(&put(7, 1, "k", "v"));
+        kv.apply(&put(8, 3, "j", "w"));
+        let bytes = kv.snapshot();
+        let back = KvStore::from_snapshot(&bytes).unwrap();
+        assert_eq!(back, kv);
+        // After an install the retry is answered, not executed again.
+        let mut installed = back;
+        installed.apply(&put(9, 1, "k", "other"));
+        assert_eq!(
+            installed.apply(&put(7, 1, "k", "v")),
+            vec![(7, 1, Reply::Done)]
+        );
+        assert_eq!(installed.read("k"), Some("other"));
+        // The planted variant's snapshot forgets the sessions.
+        let dropped = KvStore::from_snapshot(&kv.snapshot_without_sessions()).unwrap();
+        assert_eq!(dropped.data(), kv.data());
+        assert_eq!(dropped.last_executed(7), None);
+        for len in 0..bytes.len() {
+            assert!(KvStore::from_snapshot(&bytes[..len]).is_err());
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(KvStore::from_snapshot(&trailing).is_err());
+        // A count far above what the bytes hold fails without allocating.
+        assert!(KvStore::from_snapshot(&u64::MAX.to_be_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_in_another_order_is_refused() {
+        let mut bytes = 2u64.to_be_bytes().to_vec();
+        for key in ["b", "a"] {
+            put_str(&mut bytes, key);
+            put_str(&mut bytes, "v");
+        }
+        bytes.extend(0u64.to_be_bytes());
+        assert_eq!(
+            KvStore::from_snapshot(&bytes),
+            Err(KvDecodeError::Unordered { what: "keys" })
+        );
     }
 
     #[test]

@@ -21,4 +21,7 @@ pub mod kv;
 pub mod replica;
 pub mod rng;
 
-pub use replica::{Input, Output, Replica, ReplicaConfig, Role, Status, Variant};
+pub use replica::{
+    DEFAULT_MAX_PENDING, DEFAULT_SNAPSHOT_EVERY, Input, Output, Replica, ReplicaConfig, Role,
+    Status, Variant,
+};

@@ -20,6 +20,7 @@ mod lives;
 mod log;
 mod phase2;
 mod recovery;
+mod snapshot;
 
 use std::collections::BTreeMap;
 
@@ -69,12 +70,22 @@ pub struct ReplicaConfig {
     /// f+1. Empty (the default): f+1 answers, which is what keeps the log
     /// from forking.
     pub survivors: Vec<u8>,
+    /// Applied entries between snapshots: once this many were applied since
+    /// the last, the state machine (with its sessions) is snapshotted and
+    /// the log up to it dropped (`docs/protocol.md`, "Snapshots and log
+    /// compaction"). 0 never snapshots.
+    pub snapshot_every: u64,
+    /// Most client requests a leader holds at once (writes queued or in
+    /// flight, gets waiting for their barrier); one more is answered
+    /// `Reply::Busy`, so a flood of clients costs bounded memory.
+    pub max_pending: usize,
 }
 
 impl ReplicaConfig {
     /// Replica `id` of a group of `replicas`, with the default timing: heartbeat
     /// every 5 ticks, election timeout 30..=60 ticks, retransmission after 10
-    /// ticks without progress, 64 slots in flight.
+    /// ticks without progress, 64 slots in flight, a snapshot every
+    /// [`DEFAULT_SNAPSHOT_EVERY`] applied entries.
     pub fn new(id: u8, replicas: u8, group: u16, seed: u64) -> ReplicaConfig {
         ReplicaConfig {
             id,
@@ -88,6 +99,8 @@ impl ReplicaConfig {
             window: 64,
             variant: Variant::Correct,
             survivors: Vec::new(),
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            max_pending: DEFAULT_MAX_PENDING,
         }
     }
 
@@ -96,6 +109,16 @@ impl ReplicaConfig {
         usize::from(self.replicas) / 2 + 1
     }
 }
+
+/// Applied entries between snapshots by default: at ~160 bytes an entry a
+/// log of this many is under a megabyte, and a snapshot of a few thousand
+/// keys costs about as much to take as the entries cost to apply.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 4096;
+
+/// Client requests a leader holds at once by default: thousands of clients
+/// with a request each, a few megabytes at the 16 KiB value limit... and
+/// far more than the window needs to stay full.
+pub const DEFAULT_MAX_PENDING: usize = 4096;
 
 /// Host-side protocol variants. The planted bugs exist so the checkers and the
 /// fault search can prove they catch them; they are never on by default.
@@ -120,6 +143,9 @@ pub enum Variant {
     /// Only the NIC's lives table is gone: the host keeps its crash vector
     /// but programs 0 for every peer, so the NIC counts acks of any life.
     NicIgnoresLives,
+    /// A snapshot holds the map without the session table: a retry of a
+    /// write executed before an install executes again.
+    SnapshotDropsSessions,
 }
 
 /// What a replica is doing now.
@@ -165,6 +191,10 @@ pub enum Output {
     /// The entry in `slot` is chosen and was applied to the state machine, in
     /// slot order (the agreement checker watches these).
     Applied { slot: u64, value: Vec<u8> },
+    /// A snapshot of every slot up to `slot` was installed in place of
+    /// applying them: the next `Applied` is `slot + 1`.
+    /// `state` is the snapshot's bytes ([`crate::kv::KvStore::snapshot`]).
+    Installed { slot: u64, state: Vec<u8> },
     /// Answer a client.
     Reply {
         client: u64,
@@ -238,6 +268,9 @@ pub struct Replica {
     /// The crash vector: the highest incarnation known of each replica,
     /// ours included. Entries never go back.
     lives: Vec<u32>,
+    /// The state machine at the log's base, encoded, to serve to replicas
+    /// that need slots we dropped.
+    snapshot: Option<snapshot::Snapshot>,
     /// Recoveries of others this replica fenced for, by requester.
     answering: BTreeMap<u8, Answering>,
     /// Outputs of the current step, in order.
@@ -308,6 +341,7 @@ impl Replica {
             pending_promise: None,
             promise_made: None,
             catchup: Catchup::default(),
+            snapshot: None,
             lives,
             answering: BTreeMap::new(),
             out: Vec::new(),
@@ -368,6 +402,16 @@ impl Replica {
             "NIC programmed at {:?} above promised {:?}",
             self.nic.ballot,
             self.promised
+        );
+        assert!(
+            self.log.base() <= applied,
+            "log compacted to {} past applied {applied}",
+            self.log.base()
+        );
+        assert_eq!(
+            self.snapshot_slot(),
+            self.log.base(),
+            "the snapshot and the log's base are one slot"
         );
         assert_eq!(self.lives.len(), usize::from(self.cfg.replicas));
         if self.role() == Role::Leader {
@@ -481,6 +525,17 @@ impl Replica {
                 commit, entries, ..
             } => self.catchup_response(from, commit, entries),
             Message::RecoveryRequest { nonce, .. } => self.recovery_request(from, nonce, knew),
+            Message::SnapshotRequest { slot, offset, .. } => {
+                self.snapshot_request(from, slot, offset)
+            }
+            Message::SnapshotChunk {
+                slot,
+                commit,
+                total,
+                offset,
+                data,
+                ..
+            } => self.snapshot_chunk(from, slot, commit, (total, offset), data),
             // Only a recovering replica wants these; clients do not talk to
             // replicas over the replica network.
             Message::RecoveryResponse { .. }
@@ -511,6 +566,7 @@ impl Replica {
             return self.recovery_requests();
         }
         self.apply_chosen();
+        self.maybe_snapshot();
         if self.role() == Role::Candidate {
             self.try_finish_phase1();
         }

@@ -1251,3 +1251,169 @@ fn a_command_too_large_for_the_log_is_refused_at_once_by_leader_and_follower() {
     let outputs = step(&mut follower, request(6, 1, too_large));
     assert_eq!(replies(&outputs), [(6, 1, refused)]);
 }
+
+#[test]
+fn a_leader_holding_max_pending_requests_answers_busy_and_executes_nothing_more() {
+    let mut config = config(0);
+    config.max_pending = 2;
+    let (mut replica, _, _) = leader_with(config);
+    // Two writes in flight (the window has room; they wait for their acks).
+    step(&mut replica, request(1, 1, put(1, 1, "a")));
+    step(&mut replica, request(2, 1, put(2, 1, "b")));
+    let outputs = step(&mut replica, request(3, 1, put(3, 1, "c")));
+    assert_eq!(replies(&outputs), [(3, 1, Reply::Busy)]);
+    assert!(submitted(&outputs).is_empty());
+    let get = step(
+        &mut replica,
+        request(4, 1, Command::Get { key: "k".into() }),
+    );
+    assert_eq!(replies(&get), [(4, 1, Reply::Busy)]);
+    // A retry of a write already held is neither refused nor submitted again.
+    let retry = step(&mut replica, request(1, 1, put(1, 1, "a")));
+    assert!(replies(&retry).is_empty() && submitted(&retry).is_empty());
+}
+
+/// Replica `id` (a follower) learns slots `1..=values.len()` chosen by
+/// catch-up from replica 0, each a put by its own client.
+fn follower_with_chosen(id: u8, snapshot_every: u64, values: &[String]) -> Replica {
+    let mut config = config(id);
+    config.snapshot_every = snapshot_every;
+    let mut replica = Replica::new(config);
+    let ballot = Ballot::new(1, 0);
+    let entries = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Entry {
+            slot: i as u64 + 1,
+            ballot,
+            value: LogValue::Request {
+                client: 100 + i as u64,
+                request: 1,
+                command: Command::Put {
+                    key: format!("k{i}"),
+                    value: v.clone(),
+                },
+            }
+            .encode(),
+        })
+        .collect();
+    receive(
+        &mut replica,
+        0,
+        Message::CatchupResponse {
+            ballot,
+            commit: values.len() as u64,
+            entries,
+        },
+    );
+    replica
+}
+
+#[test]
+fn a_replica_snapshots_at_its_interval_and_drops_the_log_below() {
+    let values: Vec<String> = (0..5).map(|i| format!("v{i}")).collect();
+    let replica = follower_with_chosen(1, 4, &values);
+    // Five applied in one step, four or more since the last snapshot: the
+    // snapshot is at the fifth and the log holds nothing.
+    assert_eq!((replica.applied(), replica.snapshot_slot()), (5, 5));
+    assert_eq!(replica.entries().count(), 0);
+    for every in [0, 6] {
+        let kept = follower_with_chosen(1, every, &values);
+        assert_eq!((kept.snapshot_slot(), kept.entries().count()), (0, 5));
+    }
+}
+
+#[test]
+fn a_catchup_below_the_snapshot_gets_it_in_bursts_and_the_install_keeps_sessions() {
+    // Twelve values of 15,000 bytes: a snapshot of six 32 KiB chunks, so
+    // two bursts of at most four.
+    let values: Vec<String> = (0..12).map(|i| "x".repeat(15_000 + i)).collect();
+    let mut server = follower_with_chosen(1, 12, &values);
+    assert_eq!(server.snapshot_slot(), 12);
+    let mut behind = Replica::new(config(2));
+    let ballot = server.status().promised;
+    let burst = sends(&receive(
+        &mut server,
+        2,
+        Message::CatchupRequest { ballot, from: 1 },
+    ));
+    let offsets: Vec<u64> = burst
+        .iter()
+        .map(|(to, m)| match m {
+            Message::SnapshotChunk {
+                slot: 12, offset, ..
+            } if *to == 2 => *offset,
+            other => panic!("not a chunk of snapshot 12: {other:?}"),
+        })
+        .collect();
+    assert_eq!(offsets, [0, 32_768, 65_536, 98_304]);
+    let mut asked = Vec::new();
+    for (_, chunk) in burst {
+        asked = sends(&receive(&mut behind, 1, chunk));
+    }
+    // The whole burst is in: the next one is asked for at once.
+    assert_eq!(
+        asked,
+        [(
+            1,
+            Message::SnapshotRequest {
+                ballot: Ballot::ZERO,
+                slot: 12,
+                offset: 131_072
+            }
+        )]
+    );
+    let rest = sends(&receive(&mut server, 2, asked[0].1.clone()));
+    assert_eq!(rest.len(), 2);
+    let mut installed = Vec::new();
+    for (_, chunk) in rest {
+        installed.extend(receive(&mut behind, 1, chunk));
+    }
+    assert!(
+        installed
+            .iter()
+            .any(|o| matches!(o, Output::Installed { slot: 12, .. })),
+        "{installed:?}"
+    );
+    assert_eq!((behind.applied(), behind.commit()), (12, 12));
+    assert_eq!(behind.kv(), server.kv());
+    // At-most-once survives the install: client 100's request 1 is known.
+    assert_eq!(behind.kv().last_executed(100), Some((1, &Reply::Done)));
+}
+
+#[test]
+fn chunks_out_of_place_and_snapshots_that_do_not_decode_are_not_installed() {
+    let mut replica = Replica::new(config(2));
+    let chunk = |offset: u64, total: u64, data: &[u8]| Message::SnapshotChunk {
+        ballot: Ballot::new(1, 0),
+        slot: 9,
+        commit: 9,
+        total,
+        offset,
+        data: data.to_vec(),
+    };
+    // Not at the start: nothing to continue; the commit it teaches makes
+    // the replica ask for slot 1 the ordinary way (of the leader it knows
+    // of: none, so replica 0).
+    let outputs = receive(&mut replica, 1, chunk(4, 8, &[0; 4]));
+    assert_eq!(
+        sends(&outputs),
+        [(
+            0,
+            Message::CatchupRequest {
+                ballot: Ballot::ZERO,
+                from: 1
+            }
+        )]
+    );
+    // Larger than any snapshot we accept: refused before anything is kept.
+    receive(&mut replica, 1, chunk(0, u64::MAX, &[0; 4]));
+    // Complete, but not a snapshot.
+    let outputs = receive(&mut replica, 1, chunk(0, 3, &[1, 2, 3]));
+    assert!(
+        !outputs
+            .iter()
+            .any(|o| matches!(o, Output::Installed { .. }))
+    );
+    assert_eq!((replica.applied(), replica.commit()), (0, 0));
+}

@@ -334,6 +334,7 @@ impl<F: ReplicaNic> Node<F> {
                 Output::Send { to, message } => self.transmit(to, message),
                 Output::Nic(command) => self.nic_command(command),
                 Output::Applied { .. } => self.counters.applied += 1,
+                Output::Installed { .. } => self.counters.snapshot_installs += 1,
                 Output::Reply {
                     client,
                     request,

@@ -76,6 +76,10 @@ pub struct HostCounters {
     pub status_requests: u64,
     /// Log entries applied to the state machine.
     pub applied: u64,
+    /// Snapshots installed in place of applying entries (catch-up of a
+    /// replica too far behind, `docs/protocol.md`).
+    #[serde(default)]
+    pub snapshot_installs: u64,
     /// Messages the control plane asked to send that do not fit a datagram.
     pub oversize: u64,
     /// Replica-port datagrams too long to frame for the NIC (over IPv6 only).

@@ -146,6 +146,11 @@ impl Cluster {
             Output::Applied { slot, value } => {
                 self.nodes[usize::from(id)].applied.push((slot, value))
             }
+            Output::Installed { slot, .. } => {
+                panic!(
+                    "replica {id} installed a snapshot at {slot}: these runs stay below the interval"
+                )
+            }
             Output::Reply {
                 client,
                 request,

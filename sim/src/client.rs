@@ -134,6 +134,17 @@ impl Client {
         let Some(in_flight) = self.in_flight.as_mut().filter(|f| f.request == request) else {
             return ClientAction::Nothing;
         };
+        if reply == Reply::Busy {
+            // Not executed: ask the same replica again after a pause.
+            if from != self.target {
+                return ClientAction::Nothing;
+            }
+            in_flight.attempt += 1;
+            return ClientAction::Send {
+                to: from,
+                delay: retry_us,
+            };
+        }
         if let Reply::NotLeader { leader } = reply {
             // Only the replica asked last can redirect: a redirect moves the
             // target, so duplicated or late redirects are ignored rather than

@@ -672,6 +672,16 @@ impl<'a> Cluster<'a> {
                     }
                     self.applied(node, slot, value)
                 }
+                Output::Installed { slot, state } => {
+                    self.stats.installs += 1;
+                    let application = Application {
+                        replica: node,
+                        incarnation: self.nodes[node as usize].incarnation,
+                        time_us: self.now,
+                        value: state,
+                    };
+                    self.agreement.installed(slot, application);
+                }
                 Output::Reply {
                     client,
                     request,
@@ -872,6 +882,7 @@ impl<'a> Cluster<'a> {
             variant: config.variant,
             nic: config.nic.clone(),
             think_us: config.think_us,
+            snapshot_every: config.timing.snapshot_every,
             fault_kinds: match &config.faults {
                 FaultPlan::Generate { kinds, .. } => Some(kinds.clone()),
                 FaultPlan::Explicit(_) => None,
@@ -913,5 +924,7 @@ fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {
         window: timing.window,
         variant: config.variant.host(),
         survivors: Vec::new(),
+        snapshot_every: timing.snapshot_every,
+        max_pending: riptide_control::DEFAULT_MAX_PENDING,
     }
 }

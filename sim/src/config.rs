@@ -182,6 +182,8 @@ pub struct ReplicaTiming {
     pub retransmit_ticks: u64,
     /// Most slots a leader keeps in flight.
     pub window: u64,
+    /// Applied entries between snapshots (0: never).
+    pub snapshot_every: u64,
 }
 
 impl Default for ReplicaTiming {
@@ -193,6 +195,7 @@ impl Default for ReplicaTiming {
             election_ticks: defaults.election_ticks,
             retransmit_ticks: defaults.retransmit_ticks,
             window: defaults.window,
+            snapshot_every: defaults.snapshot_every,
         }
     }
 }

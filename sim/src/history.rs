@@ -114,7 +114,10 @@ impl Output {
             Reply::Value(value) => Some(Output::Read(value.clone())),
             Reply::Done => Some(Output::Nothing),
             Reply::Swapped(swapped) => Some(Output::Swapped(*swapped)),
-            Reply::NotLeader { .. } | Reply::TooLarge { .. } | Reply::Cookie { .. } => None,
+            Reply::NotLeader { .. }
+            | Reply::TooLarge { .. }
+            | Reply::Cookie { .. }
+            | Reply::Busy => None,
         }
     }
 

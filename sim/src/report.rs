@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use riptide_control::DEFAULT_SNAPSHOT_EVERY;
 use serde::{Serialize, Serializer};
 
 use crate::check::Check;
@@ -116,6 +117,8 @@ pub struct Stats {
     pub commits: u64,
     /// Distinct ballots in which some replica became leader.
     pub elections: u64,
+    /// Snapshots installed by replicas that were too far behind.
+    pub installs: u64,
     pub ops_total: u64,
     pub ops_completed: u64,
     /// Invocation-to-reply time of each completed operation, in completion order.
@@ -147,6 +150,8 @@ pub struct SimReport {
     pub nic: NicGroup,
     /// Mean client think time, if set rather than derived from the fault window.
     pub think_us: Option<Micros>,
+    /// Applied entries between snapshots (`ReplicaConfig::snapshot_every`).
+    pub snapshot_every: u64,
     /// The kinds the schedule was generated from; `None` for an explicit schedule.
     pub fault_kinds: Option<Vec<FaultKind>>,
     pub latency: LatencyModel,
@@ -197,13 +202,18 @@ impl SimReport {
         let think = self
             .think_us
             .map_or(String::new(), |us| format!(" --think-us {us}"));
+        let snapshots = if self.snapshot_every == DEFAULT_SNAPSHOT_EVERY {
+            String::new()
+        } else {
+            format!(" --snapshot-every {}", self.snapshot_every)
+        };
         let nic = if self.nic.is_model() {
             String::new()
         } else {
             format!(" --nic {}", self.nic)
         };
         format!(
-            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think} --variant {}{nic} {faults}",
+            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think}{snapshots} --variant {}{nic} {faults}",
             self.replicas, self.seed, self.ops, self.clients, self.variant
         )
     }
@@ -273,8 +283,14 @@ impl fmt::Display for SimReport {
         }
         writeln!(
             f,
-            "{} commits, {} elections, {} crashes ({flavours}{} skipped: f replicas already without state); ops {}/{} completed",
-            s.commits, s.elections, s.crashes, s.crashes_skipped, s.ops_completed, s.ops_total
+            "{} commits, {} elections, {} snapshot installs, {} crashes ({flavours}{} skipped: f replicas already without state); ops {}/{} completed",
+            s.commits,
+            s.elections,
+            s.installs,
+            s.crashes,
+            s.crashes_skipped,
+            s.ops_completed,
+            s.ops_total
         )?;
         if let (Some(p50), Some(p99), Some(max)) = (
             s.latency_percentile(50),

@@ -37,10 +37,13 @@ pub enum SimVariant {
     /// Host programs the NIC's lives table with 0 for every peer (its own
     /// crash vector kept), so the NIC counts acks of a former life.
     NicIgnoresLives,
+    /// Host: a snapshot holds the KV map without the session table, so a
+    /// retry of a write executed before an install executes again.
+    SnapshotDropsSessions,
 }
 
 impl SimVariant {
-    pub const ALL: [SimVariant; 9] = [
+    pub const ALL: [SimVariant; 10] = [
         SimVariant::Correct,
         SimVariant::PromiseBeforeFence,
         SimVariant::LeaderLogWins,
@@ -50,6 +53,7 @@ impl SimVariant {
         SimVariant::StaleIncarnation,
         SimVariant::UnfencedRecovery,
         SimVariant::NicIgnoresLives,
+        SimVariant::SnapshotDropsSessions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +67,7 @@ impl SimVariant {
             SimVariant::StaleIncarnation => "stale-incarnation",
             SimVariant::UnfencedRecovery => "unfenced-recovery",
             SimVariant::NicIgnoresLives => "nic-ignores-lives",
+            SimVariant::SnapshotDropsSessions => "snapshot-drops-sessions",
         }
     }
 
@@ -75,6 +80,7 @@ impl SimVariant {
             SimVariant::StaleIncarnation => Variant::StaleIncarnation,
             SimVariant::UnfencedRecovery => Variant::UnfencedRecovery,
             SimVariant::NicIgnoresLives => Variant::NicIgnoresLives,
+            SimVariant::SnapshotDropsSessions => Variant::SnapshotDropsSessions,
             _ => Variant::Correct,
         }
     }
@@ -91,7 +97,7 @@ impl SimVariant {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store, stale-incarnation, unfenced-recovery or nic-ignores-lives)"
+    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store, stale-incarnation, unfenced-recovery, nic-ignores-lives or snapshot-drops-sessions)"
 )]
 pub struct UnknownVariant(pub String);
 

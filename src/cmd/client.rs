@@ -69,8 +69,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("not swapped");
             return Ok(ExitCode::from(1));
         }
-        // The client follows redirects and turns refusals into errors.
-        other @ (Reply::NotLeader { .. } | Reply::TooLarge { .. } | Reply::Cookie { .. }) => {
+        // The client follows redirects, backs off on Busy and turns
+        // refusals into errors.
+        other @ (Reply::NotLeader { .. }
+        | Reply::TooLarge { .. }
+        | Reply::Cookie { .. }
+        | Reply::Busy) => {
             anyhow::bail!("unexpected reply {other:?}")
         }
     }

@@ -44,6 +44,10 @@ pub struct Args {
     /// Protocol variant: `correct` or a planted bug.
     #[arg(long, default_value = "correct")]
     variant: SimVariant,
+    /// Applied entries between snapshots (0: never); small values make
+    /// replicas that fall behind install snapshots.
+    #[arg(long, default_value_t = riptide_control::DEFAULT_SNAPSHOT_EVERY)]
+    snapshot_every: u64,
     /// What simulates each replica's NIC: `model` (the behavioural model),
     /// `rtl` (riptide_core's RTL in RustHDL on a simulated board, through the
     /// PCIe driver; about a thousand times slower) or `verilator` (the
@@ -116,6 +120,7 @@ fn config(args: &Args) -> anyhow::Result<SimConfig> {
     config.clients = args.clients;
     config.variant = args.variant;
     config.think_us = args.think_us;
+    config.timing.snapshot_every = args.snapshot_every;
     config.log = args.log;
     config.timeline = args.timeline;
     config = config.with_nic(args.nic.clone())?;

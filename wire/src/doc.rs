@@ -219,7 +219,8 @@ fn message_types(out: &mut String) {
     }
     out.push_str(
         "\nCATCHUP_REQUEST's `SLOT` is the first slot asked for (`from`). \
-         The message structs are `riptide_wire::Message`.\n\n",
+         SNAPSHOT_REQUEST's and SNAPSHOT_CHUNK's `SLOT` is the last slot the \
+         snapshot covers. The message structs are `riptide_wire::Message`.\n\n",
     );
 }
 

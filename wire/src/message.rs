@@ -52,6 +52,8 @@ pub enum MsgType {
     CatchupResponse = 0x13,
     RecoveryRequest = 0x14,
     RecoveryResponse = 0x15,
+    SnapshotRequest = 0x16,
+    SnapshotChunk = 0x17,
     ClientRequest = 0x20,
     ClientReply = 0x21,
 }
@@ -122,6 +124,23 @@ pub enum Message {
         commit: u64,
         lives: Vec<u32>,
         entries: Vec<Entry>,
+    },
+    /// A replica downloading the snapshot that covers slots up to `slot` asks
+    /// for its bytes from `offset` on (`docs/protocol.md`, "Snapshots").
+    SnapshotRequest {
+        ballot: Ballot,
+        slot: u64,
+        offset: u64,
+    },
+    /// Part of the sender's snapshot of every slot up to `slot`: `data` is
+    /// its bytes from `offset`, of `total`; `commit` is the sender's commit.
+    SnapshotChunk {
+        ballot: Ballot,
+        slot: u64,
+        commit: u64,
+        total: u64,
+        offset: u64,
+        data: Vec<u8>,
     },
     /// A client command (opaque bytes, the state machine's encoding) with the
     /// client's id and request number for at-most-once execution. `cookie`
@@ -317,7 +336,7 @@ impl Header {
 
 impl MsgType {
     /// Every type, in code order.
-    pub const ALL: [MsgType; 12] = [
+    pub const ALL: [MsgType; 14] = [
         MsgType::Accept,
         MsgType::Accepted,
         MsgType::Commit,
@@ -328,6 +347,8 @@ impl MsgType {
         MsgType::CatchupResponse,
         MsgType::RecoveryRequest,
         MsgType::RecoveryResponse,
+        MsgType::SnapshotRequest,
+        MsgType::SnapshotChunk,
         MsgType::ClientRequest,
         MsgType::ClientReply,
     ];
@@ -356,6 +377,8 @@ impl MsgType {
             MsgType::CatchupResponse => "CATCHUP_RESPONSE",
             MsgType::RecoveryRequest => "RECOVERY_REQUEST",
             MsgType::RecoveryResponse => "RECOVERY_RESPONSE",
+            MsgType::SnapshotRequest => "SNAPSHOT_REQUEST",
+            MsgType::SnapshotChunk => "SNAPSHOT_CHUNK",
             MsgType::ClientRequest => "CLIENT_REQUEST",
             MsgType::ClientReply => "CLIENT_REPLY",
         }
@@ -380,7 +403,11 @@ impl MsgType {
         use header::{BALLOT, COMMIT, SLOT};
         match self {
             MsgType::Accept => &[BALLOT, SLOT, COMMIT],
-            MsgType::Accepted | MsgType::Nack | MsgType::CatchupRequest => &[BALLOT, SLOT],
+            MsgType::Accepted
+            | MsgType::Nack
+            | MsgType::CatchupRequest
+            | MsgType::SnapshotRequest => &[BALLOT, SLOT],
+            MsgType::SnapshotChunk => &[BALLOT, SLOT, COMMIT],
             MsgType::Commit
             | MsgType::Prepare
             | MsgType::Promise
@@ -402,6 +429,8 @@ impl MsgType {
             MsgType::CatchupResponse => "entries",
             MsgType::RecoveryRequest => "nonce: u64, lives",
             MsgType::RecoveryResponse => "nonce: u64, lives, entries",
+            MsgType::SnapshotRequest => "offset: u64",
+            MsgType::SnapshotChunk => "total: u64, offset: u64, data: bytes",
             MsgType::ClientRequest => "client: u64, request: u64, cookie: u64, command: bytes",
             MsgType::ClientReply => {
                 "client: u64, request: u64, leader: option<u8>, result: option<bytes>"
@@ -431,6 +460,8 @@ impl Message {
             Message::CatchupResponse { .. } => MsgType::CatchupResponse,
             Message::RecoveryRequest { .. } => MsgType::RecoveryRequest,
             Message::RecoveryResponse { .. } => MsgType::RecoveryResponse,
+            Message::SnapshotRequest { .. } => MsgType::SnapshotRequest,
+            Message::SnapshotChunk { .. } => MsgType::SnapshotChunk,
             Message::ClientRequest { .. } => MsgType::ClientRequest,
             Message::ClientReply { .. } => MsgType::ClientReply,
         }
@@ -450,9 +481,20 @@ impl Message {
                 slot,
                 commit,
             },
+            Message::SnapshotChunk {
+                ballot,
+                slot,
+                commit,
+                ..
+            } => HeaderValues {
+                ballot,
+                slot,
+                commit,
+            },
             Message::Accepted { ballot, slot }
             | Message::Nack { ballot, slot }
-            | Message::CatchupRequest { ballot, from: slot } => HeaderValues {
+            | Message::CatchupRequest { ballot, from: slot }
+            | Message::SnapshotRequest { ballot, slot, .. } => HeaderValues {
                 ballot,
                 slot,
                 commit: 0,
@@ -498,6 +540,17 @@ impl Message {
                 body::put_u64(out, *nonce);
                 body::put_lives(out, lives);
                 body::put_entries(out, entries);
+            }
+            Message::SnapshotRequest { offset, .. } => body::put_u64(out, *offset),
+            Message::SnapshotChunk {
+                total,
+                offset,
+                data,
+                ..
+            } => {
+                body::put_u64(out, *total);
+                body::put_u64(out, *offset);
+                body::put_bytes(out, data);
             }
             Message::ClientRequest {
                 client,
@@ -577,6 +630,19 @@ impl Message {
                 commit,
                 lives: body.lives()?,
                 entries: body.entries()?,
+            },
+            MsgType::SnapshotRequest => Message::SnapshotRequest {
+                ballot,
+                slot,
+                offset: body.u64()?,
+            },
+            MsgType::SnapshotChunk => Message::SnapshotChunk {
+                ballot,
+                slot,
+                commit,
+                total: body.u64()?,
+                offset: body.u64()?,
+                data: body.bytes()?,
             },
             MsgType::ClientRequest => Message::ClientRequest {
                 client: body.u64()?,

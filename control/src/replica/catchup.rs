@@ -28,9 +28,11 @@ pub(super) struct Catchup {
     /// The replica to ask first: one known to hold what we miss.
     preferred: Option<u8>,
     /// Requests sent since the last progress: rotates the target.
-    unanswered: u8,
+    pub(super) unanswered: u8,
     /// When the last request went out.
-    last_sent: Option<u64>,
+    pub(super) last_sent: Option<u64>,
+    /// A snapshot being received (`snapshot.rs`).
+    pub(super) download: Option<super::snapshot::Download>,
 }
 
 impl Catchup {
@@ -59,6 +61,9 @@ impl Replica {
         {
             return;
         }
+        if self.resume_download() {
+            return;
+        }
         let to = self.catchup_target();
         self.catchup.last_sent = Some(self.now);
         self.catchup.unanswered = self.catchup.unanswered.wrapping_add(1);
@@ -82,7 +87,11 @@ impl Replica {
     /// [`CATCHUP_RESPONSES`] responses, each as many entries as fit one
     /// datagram (at most [`CATCHUP_BATCH`]). Always at least one response,
     /// so a requester learns our commit even when we hold nothing it lacks.
+    /// A slot we compacted is answered with our snapshot instead.
     pub(super) fn catchup_request(&mut self, requester: u8, from: u64) {
+        if self.log.base() > 0 && from <= self.log.base() {
+            return self.serve_snapshot(requester, 0);
+        }
         let commit = self.log.commit();
         let ballot = self.promised;
         let mut next = from.max(1);

@@ -33,9 +33,11 @@ impl Replica {
                 return self.reply(client, request, reply);
             }
         }
+        let max_pending = self.cfg.max_pending;
         let State::Leader(leadership) = &mut self.state else {
             return;
         };
+        let full = leadership.writes_in_flight.len() + leadership.reads.len() >= max_pending;
         match command {
             Command::Get { key } => {
                 if leadership
@@ -44,6 +46,9 @@ impl Replica {
                     .any(|read| read.client == client && read.request == request)
                 {
                     return;
+                }
+                if full {
+                    return self.reply(client, request, Reply::Busy);
                 }
                 // Read-index: answer once the last value queued when the get
                 // arrived is applied. Its slot is assigned after the get
@@ -72,6 +77,9 @@ impl Replica {
             command => {
                 if leadership.writes_in_flight.get(&client) == Some(&request) {
                     return; // Already submitted: the leader proposes it once.
+                }
+                if full {
+                    return self.reply(client, request, Reply::Busy);
                 }
                 let write = Write {
                     client,

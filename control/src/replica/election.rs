@@ -267,19 +267,20 @@ impl Replica {
         else {
             unreachable!("only a candidate finishes phase 1");
         };
-        let values = self.merge(&candidacy);
-        self.configure_nic(
-            NicRole::Leader,
-            candidacy.ballot,
-            candidacy.commit + 1,
-            candidacy.commit,
-        );
-        self.start_leading(candidacy.ballot, candidacy.commit, values);
+        // Re-propose from our PREPARE's commit on, or from our snapshot's
+        // slot if catch-up (an install, or our own compaction) moved the
+        // log's base past it: slots at or below the base are chosen, but
+        // their values are in the snapshot only, and the merge must not
+        // take them for holes.
+        let from = candidacy.commit.max(self.log.base());
+        let values = self.merge(&candidacy, from);
+        self.configure_nic(NicRole::Leader, candidacy.ballot, from + 1, from);
+        self.start_leading(candidacy.ballot, from, values);
     }
 
-    /// The values to re-propose in slots `commit+1 ..`: per slot, a value we
+    /// The values to re-propose in slots `from+1 ..`: per slot, a value we
     /// know chosen, else the promised value of the highest ballot, else a no-op.
-    fn merge(&self, candidacy: &Candidacy) -> Vec<Vec<u8>> {
+    fn merge(&self, candidacy: &Candidacy, from: u64) -> Vec<Vec<u8>> {
         let mut reported: BTreeMap<u64, (Ballot, &[u8])> = BTreeMap::new();
         for promised in candidacy.promises.values() {
             for entry in &promised.entries {
@@ -296,7 +297,7 @@ impl Replica {
             .last_slot()
             .max(reported.last_key_value().map_or(0, |(&slot, _)| slot));
         let own_log_wins = self.cfg.variant == Variant::LeaderLogWins;
-        (candidacy.commit + 1..=top)
+        (from + 1..=top)
             .map(|slot| {
                 let own = self.log.get(slot);
                 let theirs = reported.get(&slot);

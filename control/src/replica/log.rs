@@ -1,7 +1,9 @@
 //! The replicated log as one replica holds it, with the two rules that keep it
 //! safe: an entry is replaced only by one of a ballot at least its own (a late
 //! NIC record of an old ballot must not overwrite a newer value), and a chosen
-//! entry is never replaced.
+//! entry is never replaced. Slots at or below `base` were compacted into a
+//! snapshot (`docs/protocol.md`, "Snapshots and log compaction"): chosen,
+//! applied, and no longer held.
 
 use std::collections::BTreeMap;
 
@@ -21,8 +23,11 @@ pub struct LogEntry {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Log {
     entries: BTreeMap<u64, LogEntry>,
-    /// Highest slot such that it and every slot below it is chosen and held.
+    /// Highest slot such that it and every slot below it is chosen and held
+    /// (or compacted).
     commit: u64,
+    /// Slots up to this one are in the snapshot and dropped; `base <= commit`.
+    base: u64,
 }
 
 impl Log {
@@ -30,13 +35,43 @@ impl Log {
         self.commit
     }
 
+    /// The last slot the snapshot covers: entries at or below it are gone.
+    pub(crate) fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Drop every entry up to `slot`, which the caller applied and
+    /// snapshotted (`slot <= commit`).
+    pub(crate) fn compact(&mut self, slot: u64) {
+        debug_assert!(slot <= self.commit, "compacting past commit");
+        self.drop_through(slot);
+    }
+
+    /// A snapshot of every slot up to `slot` was installed: those slots are
+    /// chosen and gone; entries above are kept.
+    pub(crate) fn install(&mut self, slot: u64) {
+        self.drop_through(slot);
+        self.commit = self.commit.max(slot);
+        self.advance_commit();
+    }
+
+    fn drop_through(&mut self, slot: u64) {
+        if slot <= self.base {
+            return;
+        }
+        self.entries = self.entries.split_off(&(slot + 1));
+        self.base = slot;
+    }
+
     pub(crate) fn get(&self, slot: u64) -> Option<&LogEntry> {
         self.entries.get(&slot)
     }
 
-    /// The highest slot held, 0 if none.
+    /// The highest slot held, or the base if none is held above it.
     pub(crate) fn last_slot(&self) -> u64 {
-        self.entries.last_key_value().map_or(0, |(&slot, _)| slot)
+        self.entries
+            .last_key_value()
+            .map_or(self.base, |(&slot, _)| slot)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &LogEntry)> {
@@ -57,7 +92,7 @@ impl Log {
 
     /// Store an accepted value under the ballot rule. Slot 0 does not exist.
     pub(crate) fn store(&mut self, slot: u64, ballot: Ballot, value: Vec<u8>) {
-        if slot == 0 {
+        if slot <= self.base {
             return;
         }
         match self.entries.get_mut(&slot) {
@@ -82,7 +117,7 @@ impl Log {
     /// Store a value known to be chosen (catch-up). A chosen entry already held
     /// is kept: both are the one chosen value.
     pub(crate) fn store_chosen(&mut self, slot: u64, ballot: Ballot, value: Vec<u8>) {
-        if slot == 0 {
+        if slot <= self.base {
             return;
         }
         let entry = self.entries.entry(slot).or_insert(LogEntry {
@@ -182,6 +217,38 @@ mod tests {
         log.store_chosen(0, B1, vec![]);
         assert_eq!(log.last_slot(), 0);
         assert_eq!(log.commit(), 0);
+    }
+
+    #[test]
+    fn compaction_drops_the_snapshotted_slots_and_keeps_them_chosen() {
+        let mut log = Log::default();
+        for slot in 1..=4 {
+            log.store(slot, B1, vec![slot as u8]);
+        }
+        log.mark_chosen(Some(B1), 3);
+        log.compact(2);
+        assert_eq!((log.base(), log.commit(), log.last_slot()), (2, 3, 4));
+        assert!(log.get(2).is_none() && log.get(3).is_some());
+        // A late record for a compacted slot changes nothing.
+        log.store(1, B2, vec![9]);
+        log.store_chosen(2, B2, vec![9]);
+        assert!(log.get(1).is_none() && log.get(2).is_none());
+        // An install past everything held moves commit and base with it.
+        log.install(6);
+        assert_eq!((log.base(), log.commit(), log.last_slot()), (6, 6, 6));
+        assert_eq!(log.iter().count(), 0);
+    }
+
+    #[test]
+    fn an_install_keeps_the_tail_above_it() {
+        let mut log = Log::default();
+        log.store(5, B1, vec![5]);
+        log.store_chosen(6, B1, vec![6]);
+        log.install(4);
+        // Slot 5 is held but not known chosen: commit stops at the base.
+        assert_eq!((log.base(), log.commit()), (4, 4));
+        log.store_chosen(5, B1, vec![5]);
+        assert_eq!(log.commit(), 6);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod fault_free;
 mod fault_kinds;
 mod recovery;
 mod schedules;
+mod snapshots;
 
 use riptide_sim::faults::FaultKind;
 use riptide_sim::{SimConfig, SimReport};
@@ -29,12 +30,15 @@ pub fn run(config: &SimConfig) -> SimReport {
 
 /// Runs `config(seed)` for every seed and fails with every failing seed's
 /// report (first lines: the violation; last line: the replay command).
-pub fn all_seeds_pass(seeds: std::ops::Range<u64>, config: impl Fn(u64) -> SimConfig) {
+/// Returns the snapshots installed over all the runs.
+pub fn all_seeds_pass(seeds: std::ops::Range<u64>, config: impl Fn(u64) -> SimConfig) -> u64 {
     let mut failures = Vec::new();
     let mut runs = 0;
+    let mut installs = 0;
     for seed in seeds {
         let report = run(&config(seed));
         runs += 1;
+        installs += report.stats.installs;
         if !report.all_ok() {
             failures.push(report.to_string());
         }
@@ -45,4 +49,5 @@ pub fn all_seeds_pass(seeds: std::ops::Range<u64>, config: impl Fn(u64) -> SimCo
         failures.len(),
         failures.join("\n\n")
     );
+    installs
 }

@@ -1,7 +1,10 @@
 //! 2,400 seeded fault schedules (every fault kind: drop, dup, reorder,
 //! partition, crash with amnesia) across 3 and 5 replicas: no violation of
-//! agreement, the chosen-value invariant, linearizability or liveness.
+//! agreement, the chosen-value invariant, linearizability or liveness. The
+//! second half of each range snapshots every few entries (`snapshots.rs`),
+//! so installs happen under every fault kind.
 
+use super::snapshots::{installs_happened, snapshotting};
 use super::{all_seeds_pass, faulty};
 
 const OPS: u64 = 200;
@@ -13,7 +16,8 @@ fn three_replicas_first_600_seeds() {
 
 #[test]
 fn three_replicas_next_600_seeds() {
-    all_seeds_pass(600..1200, |seed| faulty(3, seed, OPS));
+    let installs = all_seeds_pass(600..1200, |seed| snapshotting(faulty(3, seed, OPS)));
+    installs_happened("3 replicas, seeds 600..1200", installs);
 }
 
 #[test]
@@ -23,7 +27,8 @@ fn five_replicas_first_400_seeds() {
 
 #[test]
 fn five_replicas_next_400_seeds() {
-    all_seeds_pass(400..800, |seed| faulty(5, seed, OPS));
+    let installs = all_seeds_pass(400..800, |seed| snapshotting(faulty(5, seed, OPS)));
+    installs_happened("5 replicas, seeds 400..800", installs);
 }
 
 /// Six busy clients: reads contend with elections. This load found reads

@@ -92,6 +92,23 @@ fn message() -> impl Strategy<Value = Message> {
                 entries,
             }
         ),
+        (ballot(), number(), number()).prop_map(|(ballot, slot, offset)| {
+            Message::SnapshotRequest {
+                ballot,
+                slot,
+                offset,
+            }
+        }),
+        (ballot(), number(), number(), (number(), number()), value()).prop_map(
+            |(ballot, slot, commit, (total, offset), data)| Message::SnapshotChunk {
+                ballot,
+                slot,
+                commit,
+                total,
+                offset,
+                data,
+            }
+        ),
         (number(), number(), number(), value()).prop_map(|(client, request, cookie, command)| {
             Message::ClientRequest {
                 client,

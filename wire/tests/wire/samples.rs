@@ -57,6 +57,19 @@ pub fn envelopes() -> Vec<Envelope> {
             commit: 10,
             entries,
         },
+        Message::SnapshotRequest {
+            ballot,
+            slot: 4096,
+            offset: 65536,
+        },
+        Message::SnapshotChunk {
+            ballot,
+            slot: 4096,
+            commit: 4100,
+            total: 70000,
+            offset: 65536,
+            data: vec![7; 40],
+        },
         Message::ClientRequest {
             client: 42,
             request: 3,
