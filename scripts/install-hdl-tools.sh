@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the HDL tools the Verilog checks of riptide-hw use (yosys for
-# synthesis, verilator for lint, iverilog), from Debian's packages, only when
-# one is missing: idempotent, so CI and developers can run it every time.
+# Installs the HDL tools the Verilog checks of riptide-hw and riptide-deploy
+# use (yosys for synthesis, verilator for lint, iverilog, tclsh for the stub
+# Vivado), from Debian's packages, only when one is missing: idempotent, so CI
+# and developers can run it every time.
 set -euo pipefail
 
 missing=()
-for tool in yosys verilator iverilog; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+# tool:package
+for entry in yosys:yosys verilator:verilator iverilog:iverilog tclsh:tcl make:make; do
+    command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
