@@ -4,7 +4,7 @@
 
 use riptide_mc::explore::{Options, Report, Search, explore};
 use riptide_mc::liveness::{ROUNDS, fair_extension};
-use riptide_mc::trace::Trace;
+use riptide_mc::trace::{ReplayError, Trace};
 use riptide_mc::{Bounds, Property, World};
 use riptide_sim::SimVariant;
 
@@ -95,4 +95,55 @@ fn commit_on_minority_loses_a_chosen_value_and_replays() {
     let bounds = Bounds::new(3, 2, 2, 1).with_variant(SimVariant::CommitOnMinority);
     let report = explore(&bounds, &bfs(2, None), &quiet);
     assert_eq!(replays(&bounds, &report), Property::NoAcknowledgedWriteLost);
+}
+
+/// Seeded random walks (the same walk on every run) over wider bounds:
+/// 4 ballots, 2 clients, walks of up to 100 steps.
+fn random_walks(variant: SimVariant) -> (Bounds, Report) {
+    let bounds = Bounds::new(3, 4, 2, 1)
+        .with_clients(2)
+        .with_variant(variant);
+    let options = Options {
+        search: Search::Random { seed: 7 },
+        max_depth: Some(100),
+        liveness_every: 64,
+        // A cap, not a goal: the walks are deterministic and find both
+        // variants below within 40,000 steps.
+        time_limit: Some(std::time::Duration::from_secs(600)),
+        ..Options::default()
+    };
+    let report = explore(&bounds, &options, &quiet);
+    (bounds, report)
+}
+
+/// The counterexample is the variant's: the same steps on the correct
+/// protocol are all enabled and break nothing.
+fn is_the_variants_bug(bounds: &Bounds, report: &Report) {
+    let counterexample = report.counterexample.as_ref().unwrap();
+    let mut trace = Trace::of(bounds, counterexample, ROUNDS);
+    trace.model_check.variant = SimVariant::Correct;
+    let replayed = trace.replay();
+    assert!(
+        matches!(replayed, Err(ReplayError::NoViolation)),
+        "{replayed:?}"
+    );
+}
+
+/// `commit-on-any-ack` and `leader-log-wins` need three elections and a
+/// crash: deeper than breadth-first reaches in CI, found by random walks.
+#[test]
+fn commit_on_any_ack_breaks_agreement_in_a_random_walk_and_replays() {
+    let (bounds, report) = random_walks(SimVariant::CommitOnAnyAck);
+    assert_eq!(replays(&bounds, &report), Property::Agreement);
+    is_the_variants_bug(&bounds, &report);
+}
+
+/// The walk reaches a state from which the fair extension never commits;
+/// two host steps further the new leader breaks leader completeness
+/// (`docs/model-check.md`).
+#[test]
+fn leader_log_wins_stalls_the_group_in_a_random_walk_and_replays() {
+    let (bounds, report) = random_walks(SimVariant::LeaderLogWins);
+    assert_eq!(replays(&bounds, &report), Property::Liveness);
+    is_the_variants_bug(&bounds, &report);
 }
