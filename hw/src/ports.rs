@@ -87,7 +87,10 @@ impl Clocked for RiptideCore {
 
 /// riptide_core in the RustHDL simulator.
 pub struct HdlCore {
-    bench: Bench<RiptideCore>,
+    /// Boxed: the design is large, and a core passed by value through the
+    /// card and board constructors would otherwise overflow a test
+    /// thread's stack.
+    bench: Box<Bench<RiptideCore>>,
     inputs: Inputs,
     outputs: Outputs,
 }
@@ -96,7 +99,7 @@ impl HdlCore {
     /// `name` names its VCD trace, if traced (`RIPTIDE_VCD`).
     pub fn new(name: &str) -> HdlCore {
         HdlCore {
-            bench: Bench::new(name, RiptideCore::default()),
+            bench: Box::new(Bench::new(name, RiptideCore::default())),
             inputs: Inputs::default(),
             outputs: Outputs::default(),
         }

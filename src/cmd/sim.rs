@@ -53,7 +53,7 @@ pub struct Args {
     /// PCIe driver; about a thousand times slower) or `verilator` (the
     /// emitted Verilog, Verilated, on the same board). One name for every
     /// replica, or one per replica: `model,verilator,model`. With any RTL
-    /// NIC the leader window is clamped to 16.
+    /// NIC the leader window is clamped to the RTL's.
     #[arg(long, default_value = "model")]
     nic: NicGroup,
     /// Write the client history as JSON lines (docs/history.md).
