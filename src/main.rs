@@ -38,6 +38,9 @@ enum Command {
     Client(cmd::client::Args),
     /// Print a running group's roles, ballots, commit indexes and counters.
     Status(cmd::status::Args),
+    /// Check that this host (IOMMU, VFIO, PCIe link, locked memory) and its
+    /// Alveo board are ready; one line per check, each failure with its fix.
+    Doctor(cmd::doctor::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         }
         Command::Client(args) => cmd::client::run(args),
         Command::Status(args) => cmd::status::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
     };
     match outcome {
         Ok(code) => code,
