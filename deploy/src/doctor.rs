@@ -4,9 +4,12 @@
 //! tests); board checks read registers through any [`PcieDevice`].
 
 use crate::shell::{LINK_STATUS, LINK_STATUS_UP};
+use riptide_driver::pcie::AlveoOptions;
 use riptide_driver::pcie::board::{DEFAULT_DMA_BAR, DEFAULT_USER_BAR, RIPTIDE_IDS};
 use riptide_driver::pcie::vfio::VfioError;
-use riptide_driver::pcie::xdma::{IDENTIFIER_STREAM, IDENTIFIER_SUBSYSTEM, reg};
+use riptide_driver::pcie::xdma::{
+    Alignments, Direction, IDENTIFIER_STREAM, IDENTIFIER_SUBSYSTEM, reg,
+};
 use riptide_driver::pcie::{PciAddress, PcieDevice};
 use riptide_wire::regs;
 use std::fmt;
@@ -20,12 +23,6 @@ pub const MIN_MEMLOCK_BYTES: u64 = 64 << 20;
 pub const MIN_USER_BAR: u64 = 2 * 4096;
 /// The DMA BAR holds the XDMA's register blocks up to 0x6FFF (PG195).
 pub const MIN_DMA_BAR: u64 = 64 * 1024;
-/// PG195 `alignments` register, per channel: [23:16] address alignment in
-/// bytes, [15:8] length granularity, [7:0] address bits.
-pub const ALIGNMENTS: u64 = 0x4C;
-/// The driver's buffers are page-aligned and records are multiples of 64 bytes.
-const DRIVER_BUFFER_ALIGN: u32 = 4096;
-const RECORD_GRANULE: u32 = 64;
 /// Drivers these may share the board's IOMMU group with (as `vfio::preflight`).
 const GROUP_SAFE_DRIVERS: [&str; 3] = ["vfio-pci", "pci-stub", "pcieport"];
 
@@ -427,10 +424,19 @@ pub fn board_checks(device: &mut dyn PcieDevice) -> Vec<Check> {
         )),
         Err(e) => checks.push(Check::fail("max-window", e, flash)),
     }
-    for (name, block, target) in [("xdma-h2c", 0x0000u64, 0u32), ("xdma-c2h", 0x1000, 1)] {
+    let options = AlveoOptions::default();
+    for (name, block, direction, buffer_size) in [
+        (
+            "xdma-h2c",
+            0x0000u64,
+            Direction::H2c,
+            options.h2c.buffer_size,
+        ),
+        ("xdma-c2h", 0x1000, Direction::C2h, options.c2h.buffer_size),
+    ] {
         let identifier = read(DEFAULT_DMA_BAR, block + reg::IDENTIFIER);
-        let alignments = read(DEFAULT_DMA_BAR, block + ALIGNMENTS);
-        checks.push(engine(name, target, identifier, alignments));
+        let alignments = read(DEFAULT_DMA_BAR, block + reg::ALIGNMENTS);
+        checks.push(engine(name, direction, buffer_size, identifier, alignments));
     }
     match read(DEFAULT_USER_BAR, u64::from(LINK_STATUS)) {
         Ok(status) if status & LINK_STATUS_UP != 0 => checks.push(Check::pass(
@@ -450,12 +456,17 @@ pub fn board_checks(device: &mut dyn PcieDevice) -> Vec<Check> {
 
 fn engine(
     name: &'static str,
-    target: u32,
+    direction: Direction,
+    buffer_size: usize,
     identifier: Result<u32, String>,
     alignments: Result<u32, String>,
 ) -> Check {
     let fix = "BAR 1 is not an XDMA in streaming mode: the loaded bitstream is not riptide's \
                shell; build and flash it (riptide hw project; make flash)";
+    let target = match direction {
+        Direction::H2c => 0,
+        Direction::C2h => 1,
+    };
     let id = match identifier {
         Ok(id) => id,
         Err(e) => return Check::fail(name, e, fix),
@@ -464,33 +475,23 @@ fn engine(
     {
         return Check::fail(name, format!("identifier {id:#010x}"), fix);
     }
-    let w = match alignments {
-        Ok(w) => w,
+    let found = match alignments {
+        Ok(word) => Alignments::decode(word),
         Err(e) => return Check::fail(name, e, fix),
     };
-    // A zero register means "unspecified": byte alignment, byte granularity,
-    // 64 address bits, as the reference driver assumes.
-    let (align, granule, bits) = if w == 0 {
-        (1, 1, 64)
-    } else {
-        ((w >> 16) & 0xFF, (w >> 8) & 0xFF, w & 0xFF)
-    };
-    let found = format!(
-        "identifier {id:#010x}, alignment {align} B, granularity {granule} B, {bits} address bits"
+    let text = format!(
+        "identifier {id:#010x}, alignment {} B, granularity {} B, {} address bits",
+        found.address, found.granularity, found.address_bits
     );
-    let fits = align != 0
-        && granule != 0
-        && DRIVER_BUFFER_ALIGN.is_multiple_of(align)
-        && RECORD_GRANULE.is_multiple_of(granule)
-        && bits >= 32;
-    if fits {
-        Check::pass(name, found)
+    if found.fit(direction, buffer_size) {
+        Check::pass(name, text)
     } else {
         Check::fail(
             name,
-            found,
-            "the engine's alignment needs differ from the driver's (4 KiB buffers, 64-byte \
-             records): rebuild the bitstream with riptide hw project's xdma_0.tcl",
+            text,
+            "the engine's alignment needs differ from the driver's (64-byte aligned buffers, \
+             any H2C length, 64-bit addresses): rebuild the bitstream with riptide hw \
+             project's xdma_0.tcl",
         )
     }
 }
@@ -716,7 +717,7 @@ mod tests {
             ),
             ((1, 0x0000), 0x1FC0_8006),
             ((1, 0x1000), 0x1FC1_8006),
-            ((1, 0x004C), 0x0040_4040),
+            ((1, 0x004C), 0x0040_0140),
             ((1, 0x104C), 0),
         ]))
     }
