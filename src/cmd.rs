@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_round;
 pub mod check;
 pub mod client;
+pub mod doctor;
 pub mod hw;
 pub mod ldfi;
 pub mod model_check;

@@ -38,6 +38,9 @@ enum Command {
     Client(cmd::client::Args),
     /// Print a running group's roles, ballots, commit indexes and counters.
     Status(cmd::status::Args),
+    /// Check that this host (IOMMU, VFIO, PCIe link, locked memory) and its
+    /// Alveo board are ready; one line per check, each failure with its fix.
+    Doctor(cmd::doctor::Args),
     /// A member of the bare UDP round that `bench --baseline` measures.
     #[command(hide = true)]
     BenchRound(cmd::bench_round::Args),
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         }
         Command::Client(args) => cmd::client::run(args),
         Command::Status(args) => cmd::status::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::BenchRound(args) => cmd::bench_round::run(args),
         Command::OpenraftNode(args) => cmd::openraft_node::run(args),
     };

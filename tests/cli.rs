@@ -415,3 +415,28 @@ fn a_reader_that_stops_early_ends_riptide_quietly_not_with_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{stderr}");
 }
+
+#[test]
+fn doctor_on_this_machine_exits_non_zero_with_one_fix_per_failed_check() {
+    // CI machines and this one have no Alveo board: the doctor must say so
+    // plainly, line by line, and not panic.
+    let output = riptide(&["doctor"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}{}", stderr(&output));
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(!failed.is_empty(), "{out}");
+    assert!(failed.iter().all(|l| l.contains("; fix: ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("FAIL  device")), "{out}");
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+#[test]
+fn doctor_rejects_a_malformed_device_address() {
+    let output = riptide(&["doctor", "--device", "3b:00"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("DDDD:BB:DD.F"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -44,6 +44,9 @@ pub mod reg {
     /// Status, cleared by the read.
     pub const STATUS_RC: u64 = 0x44;
     pub const COMPLETED_COUNT: u64 = 0x48;
+    /// PG195 channel register 0x4C: the engine's alignment requirements
+    /// ([`super::Alignments`]).
+    pub const ALIGNMENTS: u64 = 0x4C;
     pub const POLL_WB_LO: u64 = 0x88;
     pub const POLL_WB_HI: u64 = 0x8C;
     /// Which status bits raise the channel interrupt.
@@ -165,6 +168,51 @@ impl fmt::Display for Direction {
             Direction::H2c => "H2C",
             Direction::C2h => "C2H",
         })
+    }
+}
+
+/// An engine's `alignments` register (PG195): source/destination address
+/// alignment and length granularity in bytes, and address bits. A zero
+/// register means unspecified, which Xilinx's reference driver
+/// (`dma_ip_drivers`, libxdma) takes as byte alignment, byte granularity and
+/// 64 address bits; so do we.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alignments {
+    pub address: u32,
+    pub granularity: u32,
+    pub address_bits: u32,
+}
+
+impl Alignments {
+    pub const fn decode(word: u32) -> Alignments {
+        if word == 0 {
+            return Alignments {
+                address: 1,
+                granularity: 1,
+                address_bits: 64,
+            };
+        }
+        Alignments {
+            address: (word >> 16) & 0xFF,
+            granularity: (word >> 8) & 0xFF,
+            address_bits: word & 0xFF,
+        }
+    }
+
+    /// Whether riptide's rings meet them: buffers start at multiples of the
+    /// (64-byte multiple) buffer size in a page-aligned mapping; C2H lengths
+    /// are the buffer size, H2C lengths are any record's.
+    pub fn fit(&self, direction: Direction, buffer_size: usize) -> bool {
+        let address = self.address as usize;
+        let granularity = self.granularity as usize;
+        address != 0
+            && granularity != 0
+            && STREAM_LEN_MULTIPLE.is_multiple_of(address)
+            && match direction {
+                Direction::C2h => buffer_size.is_multiple_of(granularity),
+                Direction::H2c => granularity == 1,
+            }
+            && self.address_bits >= 64
     }
 }
 
@@ -353,6 +401,12 @@ pub enum XdmaError {
          AXI4-Stream interface: rebuild the bitstream with the XDMA IP in AXI-Stream mode"
     )]
     NotStreaming { engine: Engine, found: u32 },
+    #[error(
+        "XDMA {engine} needs {found:?} (alignments register), which riptide's rings do not \
+         meet (64-byte aligned buffers, any H2C length, 64-bit addresses): rebuild the \
+         bitstream with riptide hw project's xdma_0.tcl"
+    )]
+    Alignment { engine: Engine, found: Alignments },
     #[error("XDMA {engine} stopped: {status}")]
     Engine {
         engine: Engine,
@@ -620,6 +674,13 @@ impl Ring {
             return Err(XdmaError::NotStreaming {
                 engine: e,
                 found: id,
+            });
+        }
+        let alignments = Alignments::decode(dev.read32(bar, e.channel_reg(reg::ALIGNMENTS))?);
+        if !alignments.fit(e.direction, self.config.buffer_size) {
+            return Err(XdmaError::Alignment {
+                engine: e,
+                found: alignments,
             });
         }
         let ring = self.descriptors.iova();
@@ -952,6 +1013,39 @@ impl C2hChannel {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn alignments_decode_as_the_reference_driver_and_are_checked_against_the_rings() {
+        use super::{Alignments, Direction};
+        let unspecified = Alignments::decode(0);
+        assert_eq!(
+            (
+                unspecified.address,
+                unspecified.granularity,
+                unspecified.address_bits
+            ),
+            (1, 1, 64)
+        );
+        assert!(unspecified.fit(Direction::H2c, 4096) && unspecified.fit(Direction::C2h, 4096));
+        let wide = Alignments::decode(0x0040_4040);
+        assert_eq!(
+            (wide.address, wide.granularity, wide.address_bits),
+            (64, 64, 64)
+        );
+        assert!(wide.fit(Direction::C2h, 4096));
+        assert!(
+            !wide.fit(Direction::H2c, 4096),
+            "H2C records have any length"
+        );
+        assert!(
+            !Alignments::decode(0x0080_0140).fit(Direction::C2h, 4096),
+            "128-byte addresses"
+        );
+        assert!(
+            !Alignments::decode(0x0001_0120).fit(Direction::C2h, 4096),
+            "32 address bits"
+        );
+    }
+
     use super::*;
 
     #[test]
