@@ -138,12 +138,17 @@ fn commit_on_any_ack_breaks_agreement_in_a_random_walk_and_replays() {
     is_the_variants_bug(&bounds, &report);
 }
 
-/// The walk reaches a state from which the fair extension never commits;
-/// two host steps further the new leader breaks leader completeness
-/// (`docs/model-check.md`).
+/// The walk reaches a state from which the fair extension never commits,
+/// or, two host steps further, the one where the new leader breaks leader
+/// completeness (`docs/model-check.md`): which comes first depends on the
+/// walk's interleaving.
 #[test]
 fn leader_log_wins_stalls_the_group_in_a_random_walk_and_replays() {
     let (bounds, report) = random_walks(SimVariant::LeaderLogWins);
-    assert_eq!(replays(&bounds, &report), Property::Liveness);
+    let property = replays(&bounds, &report);
+    assert!(
+        matches!(property, Property::Liveness | Property::LeaderCompleteness),
+        "{property:?}"
+    );
     is_the_variants_bug(&bounds, &report);
 }
