@@ -514,21 +514,8 @@ mod tests {
             })
         };
         let mut report = StatusReport {
-            id: 1,
-            group: 3,
-            role: "follower".to_string(),
             ballot_round: 0,
-            ballot_leader: 0,
-            commit: 0,
-            applied: 0,
-            ticks: 0,
-            incarnation: 0,
-            recovery_answers: vec![],
-            nic: "model".to_string(),
-            nic_invalid_frames: 0,
-            nic_counters: BTreeMap::new(),
-            host: HostCounters::default(),
-            transport: TransportStats::default(),
+            ..report(1, Role::Follower)
         };
         let threads = [
             answer(live, serde_json::to_vec(&report).unwrap()),
