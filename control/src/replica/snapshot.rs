@@ -53,6 +53,9 @@ impl Replica {
         if every == 0 || self.applied < self.log.base() + every {
             return;
         }
+        if self.cfg.variant == Variant::SessionsExpireLocally {
+            self.kv.expire_idle_locally();
+        }
         let bytes = if self.cfg.variant == Variant::SnapshotDropsSessions {
             self.kv.snapshot_without_sessions()
         } else {
@@ -214,6 +217,7 @@ impl Replica {
         let Ok(kv) = KvStore::from_snapshot(&bytes) else {
             return;
         };
+        let kv = kv.with_max_sessions(self.cfg.max_sessions);
         if slot <= self.log.commit() {
             return;
         }

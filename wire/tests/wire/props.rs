@@ -66,14 +66,16 @@ fn message() -> impl Strategy<Value = Message> {
             commit,
             lives
         }),
-        (ballot(), number(), lives(), entries()).prop_map(|(ballot, commit, lives, entries)| {
-            Message::Promise {
+        (ballot(), number(), (number(), number()), lives(), entries()).prop_map(
+            |(ballot, commit, (from, upto), lives, entries)| Message::Promise {
                 ballot,
                 commit,
+                from,
+                upto,
                 lives,
                 entries,
             }
-        }),
+        ),
         (ballot(), number()).prop_map(|(ballot, from)| Message::CatchupRequest { ballot, from }),
         (ballot(), number(), entries()).prop_map(|(ballot, commit, entries)| {
             Message::CatchupResponse {
@@ -83,15 +85,25 @@ fn message() -> impl Strategy<Value = Message> {
             }
         }),
         (number(), lives()).prop_map(|(nonce, lives)| Message::RecoveryRequest { nonce, lives }),
-        (number(), ballot(), number(), lives(), entries()).prop_map(
-            |(nonce, ballot, commit, lives, entries)| Message::RecoveryResponse {
-                nonce,
-                ballot,
-                commit,
-                lives,
-                entries,
-            }
-        ),
+        (
+            number(),
+            ballot(),
+            number(),
+            (number(), number()),
+            lives(),
+            entries()
+        )
+            .prop_map(|(nonce, ballot, commit, (from, upto), lives, entries)| {
+                Message::RecoveryResponse {
+                    nonce,
+                    ballot,
+                    commit,
+                    from,
+                    upto,
+                    lives,
+                    entries,
+                }
+            }),
         (ballot(), number(), number()).prop_map(|(ballot, slot, offset)| {
             Message::SnapshotRequest {
                 ballot,
@@ -109,6 +121,8 @@ fn message() -> impl Strategy<Value = Message> {
                 data,
             }
         ),
+        (ballot(), number()).prop_map(|(ballot, commit)| Message::PreVote { ballot, commit }),
+        ballot().prop_map(|ballot| Message::PreVoteGrant { ballot }),
         (number(), number(), number(), value()).prop_map(|(client, request, cookie, command)| {
             Message::ClientRequest {
                 client,
