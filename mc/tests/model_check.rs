@@ -152,3 +152,45 @@ fn leader_log_wins_stalls_the_group_in_a_random_walk_and_replays() {
     );
     is_the_variants_bug(&bounds, &report);
 }
+
+fn por(options: Options) -> Options {
+    Options {
+        por: true,
+        ..options
+    }
+}
+
+/// The reduction (`reduction.rs`) reaches the same verdict on the correct
+/// protocol, exhaustively, through fewer states.
+#[test]
+fn partial_order_reduction_keeps_the_verdict_with_fewer_states() {
+    let bounds = Bounds::new(3, 1, 1, 0).with_clients(0);
+    let full = explore(&bounds, &bfs(2, None), &quiet);
+    let reduced = explore(&bounds, &por(bfs(2, None)), &quiet);
+    eprintln!("full {:?}\nreduced {:?}", full.stats, reduced.stats);
+    assert!(full.complete && reduced.complete);
+    assert!(full.counterexample.is_none() && reduced.counterexample.is_none());
+    assert!(reduced.stats.reduced > 0, "{:?}", reduced.stats);
+    assert!(
+        reduced.stats.unique < full.stats.unique,
+        "{:?} vs {:?}",
+        reduced.stats,
+        full.stats
+    );
+}
+
+#[test]
+fn partial_order_reduction_still_finds_the_planted_fence_and_quorum_bugs() {
+    for (variant, property) in [
+        (SimVariant::PromiseBeforeFence, Property::Fence),
+        (
+            SimVariant::CommitOnMinority,
+            Property::NoAcknowledgedWriteLost,
+        ),
+    ] {
+        let bounds = Bounds::new(3, 2, 2, 1).with_variant(variant);
+        let report = explore(&bounds, &por(bfs(2, None)), &quiet);
+        eprintln!("{variant:?} {:?}", report.stats);
+        assert_eq!(replays(&bounds, &report), property);
+    }
+}
