@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use riptide_mc::explore::{Options, Search, Stats, explore};
+use riptide_mc::prefix::Named;
 use riptide_mc::trace::{Prefix, Trace};
 use riptide_mc::{Bounds, Report};
 use riptide_sim::SimVariant;
@@ -76,13 +77,20 @@ pub struct Args {
     por: bool,
     /// Start the (breadth-first) search where this file's steps leave the
     /// group: a prefix from --write-prefix, or a counterexample's steps.
-    #[arg(long, conflicts_with_all = ["dfs", "random"])]
+    #[arg(long, conflicts_with_all = ["dfs", "random", "prefix"])]
     from: Option<PathBuf>,
+    /// Start the (breadth-first) search where a named prefix leaves the
+    /// group: `election-and-write` (r0 elected, client 0's write taken,
+    /// its ACCEPTs in flight), `crash-after-ack` (that, then r1's NIC
+    /// acks the ACCEPT and r1 crashes) or `recovered-from-others` (that,
+    /// then r1 recovers from r2, r3 and r4's answers); `docs/model-check.md`.
+    #[arg(long, conflicts_with_all = ["dfs", "random"])]
+    prefix: Option<Named>,
     /// Only the first N steps of --from.
     #[arg(long, requires = "from")]
     from_steps: Option<usize>,
-    /// Write a prefix that elects replica 0 and has it take client 0's
-    /// write (ACCEPTs left in flight) to this file, and exit.
+    /// Write the prefix --prefix names (by default `election-and-write`)
+    /// to this file, and exit.
     #[arg(long, conflicts_with_all = ["from", "replay"])]
     write_prefix: Option<PathBuf>,
     /// Replay a counterexample file instead of searching.
@@ -100,11 +108,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_host_queue(args.host_queue)
         .with_variant(args.variant);
     if let Some(path) = &args.write_prefix {
-        return write_prefix(&bounds, path);
+        return write_prefix(
+            &bounds,
+            args.prefix.unwrap_or(Named::ElectionAndWrite),
+            path,
+        );
     }
-    let prefix = match &args.from {
-        Some(path) => read_prefix(&bounds, path, args.from_steps)?,
-        None => Vec::new(),
+    let prefix = match (&args.from, args.prefix) {
+        (Some(path), _) => read_prefix(&bounds, path, args.from_steps)?,
+        (None, Some(named)) => named_prefix(&bounds, named)?,
+        (None, None) => Vec::new(),
     };
     let options = Options {
         search: match (args.dfs, args.random) {
@@ -158,10 +171,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     if !options.prefix.is_empty() {
+        let source = match (&args.from, args.prefix) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(named)) => format!("the {named} prefix"),
+            (None, None) => String::new(),
+        };
         println!(
-            "starting after the {} steps of {}",
-            options.prefix.len(),
-            args.from.as_deref().unwrap_or(Path::new("")).display()
+            "starting after the {} steps of {source}",
+            options.prefix.len()
         );
     }
     let report = explore(&bounds, &options, &progress);
@@ -197,9 +214,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn write_prefix(bounds: &Bounds, path: &Path) -> anyhow::Result<ExitCode> {
-    let actions = riptide_mc::prefix::election_and_write(bounds, 0)
-        .context("replica 0 could not be elected and take a write within these bounds")?;
+fn named_prefix(bounds: &Bounds, named: Named) -> anyhow::Result<Vec<riptide_mc::Action>> {
+    named
+        .actions(bounds)
+        .with_context(|| format!("the {named} prefix does not fit these bounds"))
+}
+
+fn write_prefix(bounds: &Bounds, named: Named, path: &Path) -> anyhow::Result<ExitCode> {
+    let actions = named_prefix(bounds, named)?;
     let prefix = Prefix::of(bounds, &actions);
     for (i, step) in prefix.steps.iter().enumerate() {
         println!("  {:>3}. {}", i + 1, step.what);
