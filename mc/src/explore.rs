@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::bounds::Bounds;
 use crate::liveness::fair_extension;
 use crate::properties::Violation;
+use crate::reduction::ample;
 use crate::world::{Action, Outcome, World};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,12 @@ pub struct Options {
     pub liveness_every: u64,
     /// Rounds of the fair extension (`liveness.rs`).
     pub liveness_rounds: usize,
+    /// Start where these actions (checked, from the initial state) leave
+    /// the group (`--from`); a counterexample starts with them.
+    pub prefix: Vec<Action>,
+    /// Partial-order reduction (`reduction.rs`; breadth-first only). Liveness
+    /// is not sampled under it.
+    pub por: bool,
 }
 
 impl Default for Options {
@@ -55,6 +62,8 @@ impl Default for Options {
             max_depth: None,
             liveness_every: 0,
             liveness_rounds: crate::liveness::ROUNDS,
+            prefix: Vec::new(),
+            por: false,
         }
     }
 }
@@ -72,6 +81,8 @@ pub struct Stats {
     pub out_of_bounds: u64,
     /// States the liveness extension was run from.
     pub liveness_checked: u64,
+    /// States expanded by an ample set only (`--por`).
+    pub reduced: u64,
     pub elapsed: Duration,
 }
 
@@ -172,7 +183,15 @@ struct Shared {
     unique: AtomicU64,
     out_of_bounds: AtomicU64,
     liveness_checked: AtomicU64,
+    reduced: AtomicU64,
     stop: AtomicBool,
+}
+
+/// Whether a step's successor was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Child {
+    New,
+    Seen,
 }
 
 /// Where a violation was found: at the state `fp` itself (liveness), or
@@ -189,7 +208,20 @@ fn bfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
     let visited = Visited::new();
     let shared = Shared::default();
     let found: Mutex<Option<Found>> = Mutex::new(None);
-    let initial = World::initial(bounds);
+    let initial = match replay(bounds, &options.prefix) {
+        Ok(world) => world,
+        Err(violation) => {
+            return Report {
+                stats: Stats::default(),
+                complete: false,
+                counterexample: Some(Counterexample {
+                    actions: options.prefix.clone(),
+                    violation,
+                }),
+            };
+        }
+    };
+    let start_world = initial.clone();
     let root = initial.fingerprint();
     visited.insert(root, root, 0);
     shared.unique.store(1, Ordering::Relaxed);
@@ -202,10 +234,11 @@ fn bfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
         depth,
         out_of_bounds: shared.out_of_bounds.load(Ordering::Relaxed),
         liveness_checked: shared.liveness_checked.load(Ordering::Relaxed),
+        reduced: shared.reduced.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
     };
     let check_live = |world: &World, fp: u64| {
-        if !liveness_due(options, fp) {
+        if options.por || !liveness_due(options, fp) {
             return;
         }
         shared.liveness_checked.fetch_add(1, Ordering::Relaxed);
@@ -247,17 +280,18 @@ fn bfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
                             let Some((world, fp)) = frontier.get(i) else {
                                 break;
                             };
-                            for (index, action) in world.actions(bounds).into_iter().enumerate() {
+                            let actions = world.actions(bounds);
+                            let mut handle = |index: u32, outcome: Outcome| {
                                 shared.explored.fetch_add(1, Ordering::Relaxed);
-                                let index = index as u32;
-                                match world.apply(bounds, action) {
+                                match outcome {
                                     Outcome::Next(child) => {
                                         let child_fp = child.fingerprint();
-                                        if visited.insert(child_fp, *fp, index) {
-                                            shared.unique.fetch_add(1, Ordering::Relaxed);
-                                            check_live(&child, child_fp);
-                                            next.push((*child, child_fp));
+                                        if !visited.insert(child_fp, *fp, index) {
+                                            return Child::Seen;
                                         }
+                                        shared.unique.fetch_add(1, Ordering::Relaxed);
+                                        check_live(&child, child_fp);
+                                        next.push((*child, child_fp));
                                     }
                                     Outcome::OutOfBounds => {
                                         shared.out_of_bounds.fetch_add(1, Ordering::Relaxed);
@@ -269,6 +303,29 @@ fn bfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
                                             violation,
                                         };
                                         record(&found, &shared, at);
+                                    }
+                                }
+                                Child::New
+                            };
+                            let mut taken = vec![false; actions.len()];
+                            let mut expand_fully = true;
+                            if let Some(ample) = options
+                                .por
+                                .then(|| ample(world, bounds, &actions))
+                                .flatten()
+                            {
+                                shared.reduced.fetch_add(1, Ordering::Relaxed);
+                                expand_fully = false;
+                                for (index, outcome) in ample.steps {
+                                    taken[index as usize] = true;
+                                    // The cycle proviso (`reduction.rs`).
+                                    expand_fully |= handle(index, outcome) == Child::Seen;
+                                }
+                            }
+                            if expand_fully {
+                                for (index, action) in actions.iter().enumerate() {
+                                    if !taken[index] {
+                                        handle(index as u32, world.apply(bounds, *action));
                                     }
                                 }
                             }
@@ -313,8 +370,10 @@ fn bfs(bounds: &Bounds, options: &Options, progress: &(dyn Fn(&Stats) + Sync)) -
     let counterexample = found.map(|found| {
         let mut indices = visited.path_to(found.fp);
         indices.extend(found.index);
+        let mut actions = options.prefix.clone();
+        actions.extend(actions_of(bounds, start_world, &indices));
         Counterexample {
-            actions: actions_of(bounds, &indices),
+            actions,
             violation: found.violation,
         }
     });
@@ -333,9 +392,8 @@ fn record(found: &Mutex<Option<Found>>, shared: &Shared, at: Found) {
     shared.stop.store(true, Ordering::Relaxed);
 }
 
-/// The actions that the indices name, replayed from the initial state.
-fn actions_of(bounds: &Bounds, indices: &[u32]) -> Vec<Action> {
-    let mut world = World::initial(bounds);
+/// The actions that the indices name, replayed from `world`.
+fn actions_of(bounds: &Bounds, mut world: World, indices: &[u32]) -> Vec<Action> {
     let mut actions = Vec::new();
     for &index in indices {
         let action = world.actions(bounds)[index as usize];

@@ -77,6 +77,39 @@ impl Node {
         self.fingerprint = h.finish();
     }
 
+    /// A digest of what the properties read of this replica: its role,
+    /// promised ballot and applied index, log, crash vector, whether
+    /// it holds its state, and the acks waiting for its host. A step that
+    /// leaves it (and the ghost and the abstract log) unchanged is invisible
+    /// to every property (`reduction.rs`).
+    pub fn observable(&self) -> u64 {
+        let mut h = HashWriter::new();
+        let acks = self.to_host.iter().filter(|record| {
+            matches!(
+                record,
+                CardToHost::Event(riptide_wire::host::NicEvent::Accepted { .. })
+            )
+        });
+        // The commit index is left out: no property reads it (what was
+        // learned chosen is in the log's chosen marks and the ghost).
+        let status = self.replica.status();
+        let _ = write!(
+            h,
+            "{:?}{:?}{}{:?}{:?}{}{}",
+            status.role,
+            status.promised,
+            status.applied,
+            self.replica.entries().collect::<Vec<_>>(),
+            self.replica.lives(),
+            self.replica.recovered(),
+            self.replica.incarnation(),
+        );
+        for ack in acks {
+            let _ = write!(h, "{ack:?}");
+        }
+        h.finish()
+    }
+
     /// Steps the control plane.
     pub fn step(&mut self, input: Input) -> Vec<Output> {
         self.replica.step(input)

@@ -64,6 +64,11 @@ impl AbstractLog {
     }
 }
 
+/// Whether `bytes` (a frame) carry any client's write.
+pub(crate) fn carries_a_write(bytes: &[u8], bounds: &Bounds) -> bool {
+    (0..bounds.clients).any(|c| contains(bytes, &client_log_value(c)))
+}
+
 /// Whether any log, card-to-host record or frame in flight holds `value`.
 fn carried(world: &World, value: &[u8]) -> bool {
     world.nodes.iter().any(|node| {

@@ -52,6 +52,52 @@ pub struct Trace {
     pub steps: Vec<Step>,
 }
 
+/// A start state for a search (`--from`): the steps that reach it. A
+/// counterexample file is one too (its steps; the violation is not read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefix {
+    pub steps: Vec<Step>,
+}
+
+impl Prefix {
+    pub fn of(bounds: &Bounds, actions: &[Action]) -> Prefix {
+        Prefix {
+            steps: steps_of(bounds, actions),
+        }
+    }
+
+    /// The first `count` steps (all if `None`) as actions under `bounds`:
+    /// every one enabled, within the bounds, and breaking nothing.
+    pub fn actions(
+        &self,
+        bounds: &Bounds,
+        count: Option<usize>,
+    ) -> Result<Vec<Action>, ReplayError> {
+        let mut world = World::initial(bounds);
+        let mut actions = Vec::new();
+        let count = count.unwrap_or(self.steps.len()).min(self.steps.len());
+        for (i, step) in self.steps[..count].iter().enumerate() {
+            let action =
+                resolve(&world, bounds, &step.action).ok_or_else(|| ReplayError::NotEnabled {
+                    step: i + 1,
+                    action: step.action.clone(),
+                })?;
+            match world.apply(bounds, action) {
+                Outcome::Next(next) => world = *next,
+                Outcome::OutOfBounds => return Err(ReplayError::OutOfBounds { step: i + 1 }),
+                Outcome::Violation(violation) => {
+                    return Err(ReplayError::Early {
+                        step: i + 1,
+                        violation,
+                    });
+                }
+            }
+            actions.push(action);
+        }
+        Ok(actions)
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("step {step}: {action:?} is not enabled in the state the trace reached")]
@@ -66,17 +112,7 @@ pub enum ReplayError {
 
 impl Trace {
     pub fn of(bounds: &Bounds, counterexample: &Counterexample, liveness_rounds: usize) -> Trace {
-        let mut world = World::initial(bounds);
-        let mut steps = Vec::new();
-        for &action in &counterexample.actions {
-            steps.push(Step {
-                action: record(&world, action),
-                what: world.describe(action),
-            });
-            if let Outcome::Next(next) = world.apply(bounds, action) {
-                world = *next;
-            }
-        }
+        let steps = steps_of(bounds, &counterexample.actions);
         Trace {
             model_check: bounds.clone(),
             violation: counterexample.violation.clone(),
@@ -120,6 +156,22 @@ impl Trace {
             None => Err(ReplayError::NoViolation),
         }
     }
+}
+
+/// `actions` from the initial state, as steps.
+fn steps_of(bounds: &Bounds, actions: &[Action]) -> Vec<Step> {
+    let mut world = World::initial(bounds);
+    let mut steps = Vec::new();
+    for &action in actions {
+        steps.push(Step {
+            action: record(&world, action),
+            what: world.describe(action),
+        });
+        if let Outcome::Next(next) = world.apply(bounds, action) {
+            world = *next;
+        }
+    }
+    steps
 }
 
 fn record(world: &World, action: Action) -> ActionRecord {

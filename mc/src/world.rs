@@ -18,6 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use riptide_control::kv::Reply;
 use riptide_control::{Input, Output, Role};
 use riptide_wire::Message;
+use riptide_wire::host::NicCommand;
 
 use crate::bounds::Bounds;
 use crate::fingerprint::HashWriter;
@@ -78,6 +79,18 @@ pub struct World {
     /// The last delivery wrote a card-to-host record identical to one its
     /// host has not taken yet (not part of the state; see `out_of_bounds`).
     duplicate_record: bool,
+    /// What the last step did beyond its replica's control plane (not part
+    /// of the state): the partial-order reduction asks (`reduction.rs`).
+    pub(crate) effects: Effects,
+}
+
+/// What one step did to the NIC and the network (not part of the state).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Effects {
+    /// Host software gave its NIC a command other than `Transmit`.
+    pub nic_programmed: bool,
+    /// Frames put on the network, in order (merged ones included).
+    pub sent: Vec<Frame>,
 }
 
 impl World {
@@ -92,6 +105,7 @@ impl World {
             duplicates: 0,
             ghost: Ghost::default(),
             duplicate_record: false,
+            effects: Effects::default(),
         }
     }
 
@@ -178,6 +192,7 @@ impl World {
     pub fn apply(&self, bounds: &Bounds, action: Action) -> Outcome {
         let mut next = self.clone();
         next.duplicate_record = false;
+        next.effects = Effects::default();
         if let Err(violation) = next.take(bounds, action) {
             return Outcome::Violation(violation);
         }
@@ -266,7 +281,9 @@ impl World {
 
     fn send(&mut self, frames: Frames) {
         for (to, bytes) in frames {
-            self.network.insert(Frame { to, bytes });
+            let frame = Frame { to, bytes };
+            self.effects.sent.push(frame.clone());
+            self.network.insert(frame);
         }
     }
 
@@ -300,6 +317,9 @@ impl World {
                     self.send(frames);
                 }
                 Output::Nic(command) => {
+                    if !matches!(command, NicCommand::Transmit { .. }) {
+                        self.effects.nic_programmed = true;
+                    }
                     let frames = self.nodes[index].command(command);
                     self.send(frames);
                 }

@@ -4,6 +4,7 @@
 
 use riptide_mc::explore::{Options, Report, Search, explore};
 use riptide_mc::liveness::{ROUNDS, fair_extension};
+use riptide_mc::prefix::Named;
 use riptide_mc::trace::{ReplayError, Trace};
 use riptide_mc::{Bounds, Property, World};
 use riptide_sim::SimVariant;
@@ -151,4 +152,129 @@ fn leader_log_wins_stalls_the_group_in_a_random_walk_and_replays() {
         "{property:?}"
     );
     is_the_variants_bug(&bounds, &report);
+}
+
+fn por(options: Options) -> Options {
+    Options {
+        por: true,
+        ..options
+    }
+}
+
+/// The reduction (`reduction.rs`) reaches the same verdict on the correct
+/// protocol, exhaustively, through fewer states.
+#[test]
+fn partial_order_reduction_keeps_the_verdict_with_fewer_states() {
+    let bounds = Bounds::new(3, 1, 1, 0).with_clients(0);
+    let full = explore(&bounds, &bfs(2, None), &quiet);
+    let reduced = explore(&bounds, &por(bfs(2, None)), &quiet);
+    eprintln!("full {:?}\nreduced {:?}", full.stats, reduced.stats);
+    assert!(full.complete && reduced.complete);
+    assert!(full.counterexample.is_none() && reduced.counterexample.is_none());
+    assert!(reduced.stats.reduced > 0, "{:?}", reduced.stats);
+    assert!(
+        reduced.stats.unique < full.stats.unique,
+        "{:?} vs {:?}",
+        reduced.stats,
+        full.stats
+    );
+}
+
+#[test]
+fn partial_order_reduction_still_finds_the_planted_fence_and_quorum_bugs() {
+    for (variant, property) in [
+        (SimVariant::PromiseBeforeFence, Property::Fence),
+        (
+            SimVariant::CommitOnMinority,
+            Property::NoAcknowledgedWriteLost,
+        ),
+    ] {
+        let bounds = Bounds::new(3, 2, 2, 1).with_variant(variant);
+        let report = explore(&bounds, &por(bfs(2, None)), &quiet);
+        eprintln!("{variant:?} {:?}", report.stats);
+        assert_eq!(replays(&bounds, &report), property);
+    }
+}
+
+/// At 5 replicas breadth-first from the initial state does not get past
+/// the election in a CI budget; from the election-and-write prefix it finds
+/// the NIC's minority commit in a few steps, and the whole counterexample
+/// (prefix included) replays.
+#[test]
+fn from_the_election_and_write_prefix_five_replicas_expose_a_minority_commit() {
+    let bounds = Bounds::new(5, 1, 1, 0).with_variant(SimVariant::CommitOnMinority);
+    let prefix = riptide_mc::prefix::election_and_write(&bounds, 0).expect("r0 is elected");
+    let budget = Some(6);
+    let from_start = explore(&bounds, &bfs(2, budget), &quiet);
+    assert!(
+        from_start.counterexample.is_none(),
+        "{:?}",
+        from_start.stats
+    );
+    let options = Options {
+        prefix: prefix.clone(),
+        ..bfs(2, budget)
+    };
+    let report = explore(&bounds, &options, &quiet);
+    eprintln!(
+        "from the start {:?}\nfrom the prefix {:?}",
+        from_start.stats, report.stats
+    );
+    assert_eq!(replays(&bounds, &report), Property::NoAcknowledgedWriteLost);
+    let actions = &report.counterexample.as_ref().unwrap().actions;
+    assert_eq!(&actions[..prefix.len()], prefix.as_slice());
+}
+
+/// The vote of a former life (`docs/protocol.md`, "Crash with amnesia"),
+/// which needs 5 replicas and one crash. From the start, breadth-first does
+/// not reach it (`docs/model-check.md`); from the recovered-from-others
+/// prefix (r0 elected and holding client 0's write, r1's NIC acked it, r1
+/// crashed and recovered from r2, r3 and r4, none holding it) the search
+/// finds the rest: one of them acks the ACCEPT still in flight and the
+/// leader counts the former life's ack, so the chosen value is held by two
+/// of five replicas that hold their state.
+#[test]
+fn stale_incarnation_from_the_recovered_from_others_prefix_loses_a_chosen_value_and_replays() {
+    let bounds = Bounds::new(5, 1, 1, 1).with_variant(SimVariant::StaleIncarnation);
+    let prefix = Named::RecoveredFromOthers
+        .actions(&bounds)
+        .expect("r1 recovers without the value");
+    let options = Options {
+        prefix: prefix.clone(),
+        ..por(bfs(2, None))
+    };
+    let report = explore(&bounds, &options, &quiet);
+    eprintln!("{:?}", report.stats);
+    assert_eq!(replays(&bounds, &report), Property::NoAcknowledgedWriteLost);
+    let actions = &report.counterexample.as_ref().unwrap().actions;
+    assert_eq!(&actions[..prefix.len()], prefix.as_slice());
+}
+
+/// The same prefix on the protocol with its fences (which take a second
+/// ballot): the responders fenced above the leader's ballot before
+/// answering, so the leader's ACCEPTs are refused, and nothing breaks to
+/// the depth at which the variant's counterexample ends (4 steps).
+#[test]
+fn the_recovered_from_others_prefix_breaks_nothing_on_the_correct_protocol() {
+    let stale = Bounds::new(5, 1, 1, 1).with_variant(SimVariant::StaleIncarnation);
+    assert!(
+        Named::RecoveredFromOthers.actions(&stale).is_some(),
+        "the variant recovers without a fence"
+    );
+    let bounds = Bounds::new(5, 2, 1, 1);
+    let prefix = Named::RecoveredFromOthers
+        .actions(&bounds)
+        .expect("the fences fit in a second ballot");
+    let options = Options {
+        prefix,
+        ..por(bfs(2, Some(4)))
+    };
+    let report = explore(&bounds, &options, &quiet);
+    eprintln!("{:?}", report.stats);
+    assert!(
+        report.counterexample.is_none(),
+        "{:?}",
+        report.counterexample
+    );
+    assert_eq!(report.stats.depth, 4, "{:?}", report.stats);
 }

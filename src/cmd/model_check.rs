@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use riptide_mc::explore::{Options, Search, Stats, explore};
-use riptide_mc::trace::Trace;
+use riptide_mc::prefix::Named;
+use riptide_mc::trace::{Prefix, Trace};
 use riptide_mc::{Bounds, Report};
 use riptide_sim::SimVariant;
 
@@ -69,6 +70,29 @@ pub struct Args {
     /// Where a counterexample is written.
     #[arg(long, default_value = "model-check-counterexample.json")]
     out: PathBuf,
+    /// Partial-order reduction (breadth-first only): expand one replica's
+    /// invisible host-side steps alone where that is sound
+    /// (`docs/model-check.md`); liveness is not sampled under it.
+    #[arg(long, conflicts_with_all = ["dfs", "random"])]
+    por: bool,
+    /// Start the (breadth-first) search where this file's steps leave the
+    /// group: a prefix from --write-prefix, or a counterexample's steps.
+    #[arg(long, conflicts_with_all = ["dfs", "random", "prefix"])]
+    from: Option<PathBuf>,
+    /// Start the (breadth-first) search where a named prefix leaves the
+    /// group: `election-and-write` (r0 elected, client 0's write taken,
+    /// its ACCEPTs in flight), `crash-after-ack` (that, then r1's NIC
+    /// acks the ACCEPT and r1 crashes) or `recovered-from-others` (that,
+    /// then r1 recovers from r2, r3 and r4's answers); `docs/model-check.md`.
+    #[arg(long, conflicts_with_all = ["dfs", "random"])]
+    prefix: Option<Named>,
+    /// Only the first N steps of --from.
+    #[arg(long, requires = "from")]
+    from_steps: Option<usize>,
+    /// Write the prefix --prefix names (by default `election-and-write`)
+    /// to this file, and exit.
+    #[arg(long, conflicts_with_all = ["from", "replay"])]
+    write_prefix: Option<PathBuf>,
     /// Replay a counterexample file instead of searching.
     #[arg(long, conflicts_with_all = ["bfs", "dfs"])]
     replay: Option<PathBuf>,
@@ -83,6 +107,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_duplicates(args.duplicates)
         .with_host_queue(args.host_queue)
         .with_variant(args.variant);
+    if let Some(path) = &args.write_prefix {
+        return write_prefix(
+            &bounds,
+            args.prefix.unwrap_or(Named::ElectionAndWrite),
+            path,
+        );
+    }
+    let prefix = match (&args.from, args.prefix) {
+        (Some(path), _) => read_prefix(&bounds, path, args.from_steps)?,
+        (None, Some(named)) => named_prefix(&bounds, named)?,
+        (None, None) => Vec::new(),
+    };
     let options = Options {
         search: match (args.dfs, args.random) {
             (_, Some(seed)) => Search::Random { seed },
@@ -94,9 +130,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_depth: args.max_depth,
         liveness_every: args.liveness_every,
         liveness_rounds: args.liveness_rounds,
+        por: args.por,
+        prefix,
     };
     println!(
-        "model-check: {} replicas, ballots {}, slots {}, crashes {}, clients {}, duplicates {}, variant {}, {} ({} thread{})",
+        "model-check: {} replicas, ballots {}, slots {}, crashes {}, clients {}, duplicates {}, variant {}, {}{} ({} thread{})",
         bounds.replicas,
         bounds.ballots,
         bounds.slots,
@@ -108,6 +146,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Search::Bfs => "bfs".to_string(),
             Search::Dfs => "dfs".to_string(),
             Search::Random { seed } => format!("random walks, seed {seed}"),
+        },
+        if options.por {
+            " with partial-order reduction"
+        } else {
+            ""
         },
         options.threads,
         if options.threads == 1 { "" } else { "s" }
@@ -127,6 +170,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     };
+    if !options.prefix.is_empty() {
+        let source = match (&args.from, args.prefix) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(named)) => format!("the {named} prefix"),
+            (None, None) => String::new(),
+        };
+        println!(
+            "starting after the {} steps of {source}",
+            options.prefix.len()
+        );
+    }
     let report = explore(&bounds, &options, &progress);
     print_stats(&report);
     match &report.counterexample {
@@ -160,6 +214,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn named_prefix(bounds: &Bounds, named: Named) -> anyhow::Result<Vec<riptide_mc::Action>> {
+    named
+        .actions(bounds)
+        .with_context(|| format!("the {named} prefix does not fit these bounds"))
+}
+
+fn write_prefix(bounds: &Bounds, named: Named, path: &Path) -> anyhow::Result<ExitCode> {
+    let actions = named_prefix(bounds, named)?;
+    let prefix = Prefix::of(bounds, &actions);
+    for (i, step) in prefix.steps.iter().enumerate() {
+        println!("  {:>3}. {}", i + 1, step.what);
+    }
+    std::fs::write(path, serde_json::to_string_pretty(&prefix)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{} steps written to {}", actions.len(), path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_prefix(
+    bounds: &Bounds,
+    path: &Path,
+    count: Option<usize>,
+) -> anyhow::Result<Vec<riptide_mc::Action>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let prefix: Prefix = serde_json::from_str(&text)
+        .with_context(|| format!("{} holds no steps", path.display()))?;
+    prefix
+        .actions(bounds, count)
+        .with_context(|| format!("{} does not replay under these bounds", path.display()))
+}
+
 fn print_stats(report: &Report) {
     let stats = &report.stats;
     println!("states explored  {}", stats.explored);
@@ -169,6 +255,7 @@ fn print_stats(report: &Report) {
     println!("time             {:.2} s", stats.elapsed.as_secs_f64());
     println!("past the bounds  {}", stats.out_of_bounds);
     println!("liveness checked {}", stats.liveness_checked);
+    println!("ample-set states {}", stats.reduced);
 }
 
 /// Replays a counterexample file through the checker; exit 1 when it
