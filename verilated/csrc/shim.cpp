@@ -6,7 +6,8 @@
 // Speed is the point of this model (the simulator's RTL backend), so it
 // evaluates only what can change:
 // - the inputs are driven and evaluated with the clock low only when they
-//   differ from the last evaluation's, and an edge evaluates once more;
+//   differ from the last evaluation's, and an edge runs only the clocked
+//   (act/NBA) regions, not the input-combinational one: see `edge()`;
 // - once the core has *settled* (two edges in a row left every bit of the
 //   model outside its memories as it was), an edge with the same inputs is a
 //   fixed point and is not evaluated at all: see `settled()`.
@@ -21,6 +22,14 @@
 #include "Vriptide_core___024root.h"
 #include "rc_model.h"
 #include "verilated.h"
+
+#ifdef RC_EDGE_WITHOUT_ICO
+// The pieces of the generated `eval` that `edge()` calls (build.rs checks
+// this Verilator generates them so).
+void Vriptide_core___024root___eval_triggers__act(Vriptide_core___024root* vlSelf);
+void Vriptide_core___024root___eval_act(Vriptide_core___024root* vlSelf);
+void Vriptide_core___024root___eval_nba(Vriptide_core___024root* vlSelf);
+#endif
 
 namespace {
 
@@ -146,8 +155,9 @@ std::vector<Span> state_spans(const Root& root) {
 struct Core {
     VerilatedContext context;
     Vriptide_core model;
-    // Evaluate every edge even when settled (a reference for the test that
-    // skipping changes nothing).
+    // Evaluate like plain Verilator usage: clock low, then high, with the
+    // whole `eval` each time, and every edge even when settled (a reference
+    // for the test that the shortcuts change nothing).
     bool every_edge;
     // The inputs of the last evaluation, and whether there was one: the
     // outputs the model holds are those of `applied` and its state.
@@ -255,13 +265,14 @@ void settle_low(Core& c, const rc_inputs& in, bool for_edge) {
     Vriptide_core& m = c.model;
     m.clk = 0;
     c.low = true;
-    if (current) {
+    if (current && !c.every_edge) {
 #ifdef RC_CLK_PREV
         // Nothing to settle: only the clock must be seen low for the edge.
         m.rootp->RC_CLK_PREV = 0;
         return;
 #endif
-    } else {
+    }
+    if (!current) {
         // A fixed point holds for the inputs it was reached with.
         c.unchanged = 0;
     }
@@ -269,6 +280,57 @@ void settle_low(Core& c, const rc_inputs& in, bool for_edge) {
     m.eval();
     c.applied = in;
     c.evaluated = true;
+}
+
+// The rising edge `settle_low(.., true)` prepared (the logic settled for the
+// inputs, the clock seen low) with `clk` now high. Verilator's `eval` first
+// runs its input-combinational region in full whatever changed (its first
+// iteration is always triggered), which here would recompute exactly the
+// values the model holds; only the clocked regions are run, in the loop
+// `eval` runs them in. Those end with the logic settled for the new state,
+// so the next edge with the same inputs may do the same. The ico region's
+// own change detectors are left as they were: the next full `eval` at most
+// runs its combinational logic once more, to the same values.
+void edge(Core& c) {
+#ifdef RC_EDGE_WITHOUT_ICO
+    if (!c.every_edge) {
+        Root& r = *c.model.rootp;
+        // The same bound as the generated loops: a design that does not
+        // converge is a bug in it, not a case to simulate.
+        constexpr unsigned LIMIT = 100;
+        unsigned nba_iterations = 0;
+        bool nba = true;
+        while (nba) {
+            nba = false;
+            r.__VnbaTriggered.clear();
+            r.__VactIterCount = 0;
+            r.__VactContinue = 1;
+            while (r.__VactContinue) {
+                r.__VactContinue = 0;
+                Vriptide_core___024root___eval_triggers__act(&r);
+                if (r.__VactTriggered.any()) {
+                    r.__VactContinue = 1;
+                    if (VL_UNLIKELY(LIMIT < r.__VactIterCount)) {
+                        VL_FATAL_MT(__FILE__, __LINE__, "", "Active region did not converge.");
+                    }
+                    ++r.__VactIterCount;
+                    r.__VnbaTriggered.set(r.__VactTriggered);
+                    Vriptide_core___024root___eval_act(&r);
+                }
+            }
+            if (r.__VnbaTriggered.any()) {
+                nba = true;
+                if (VL_UNLIKELY(LIMIT < nba_iterations)) {
+                    VL_FATAL_MT(__FILE__, __LINE__, "", "NBA region did not converge.");
+                }
+                ++nba_iterations;
+                Vriptide_core___024root___eval_nba(&r);
+            }
+        }
+        return;
+    }
+#endif
+    c.model.eval();
 }
 
 }  // namespace
@@ -304,7 +366,7 @@ uint8_t rc_tick(void* core, const rc_inputs* in, rc_outputs* before) {
     settle_low(c, *in, true);
     sample(m, *before);
     m.clk = 1;
-    m.eval();
+    edge(c);
     c.low = false;
     c.was_busy = busy(*in, *before);
     c.compare_state();

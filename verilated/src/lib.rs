@@ -64,8 +64,9 @@ impl VerilatedCore {
         VerilatedCore::build(false)
     }
 
-    /// A core that evaluates every edge, the fixed points a settled core
-    /// skips included: the reference that skipping them changes nothing.
+    /// A core evaluated as Verilator is plainly used: the whole `eval` with
+    /// the clock low, then high, on every edge, the fixed points a settled
+    /// core skips included. The reference that the shortcuts change nothing.
     pub fn evaluating_every_edge() -> Result<VerilatedCore, VerilatedError> {
         VerilatedCore::build(true)
     }
