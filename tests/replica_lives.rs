@@ -244,6 +244,7 @@ fn fast_group() -> ProcessGroup {
         election_ticks: [40, 80],
         retransmit_ticks: 10,
         window: 64,
+        ..Timing::default()
     };
     let group =
         ProcessGroup::start(env!("CARGO_BIN_EXE_riptide").as_ref(), options).expect("group starts");
