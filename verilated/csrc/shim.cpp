@@ -1,21 +1,39 @@
 // A C ABI over the Verilated riptide_core, for riptide-verilated's Rust
-// side: one call sets every input and evaluates, one clocks a rising edge.
-// The structs mirror `RawInputs` / `RawOutputs` in src/ffi.rs field for field.
+// side: one call gives the outputs for a set of inputs, one clocks a rising
+// edge. The structs mirror `RawInputs` / `RawOutputs` in src/ffi.rs field
+// for field.
+//
+// Speed is the point of this model (the simulator's RTL backend), so it
+// evaluates only what can change:
+// - the inputs are driven and evaluated with the clock low only when they
+//   differ from the last evaluation's, and an edge runs only the clocked
+//   (act/NBA) regions, not the input-combinational one: see `edge()`;
+// - once the core has *settled* (two edges in a row left every bit of the
+//   model outside its memories as it was), an edge with the same inputs is a
+//   fixed point and is not evaluated at all: see `settled()`.
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "Vriptide_core.h"
+#include "Vriptide_core___024root.h"
+#include "rc_model.h"
 #include "verilated.h"
+
+#ifdef RC_EDGE_WITHOUT_ICO
+// The pieces of the generated `eval` that `edge()` calls (build.rs checks
+// this Verilator generates them so).
+void Vriptide_core___024root___eval_triggers__act(Vriptide_core___024root* vlSelf);
+void Vriptide_core___024root___eval_act(Vriptide_core___024root* vlSelf);
+void Vriptide_core___024root___eval_nba(Vriptide_core___024root* vlSelf);
+#endif
 
 namespace {
 
 constexpr int WORDS = 16;  // 512-bit tdata as 32-bit words, word 0 = bits 31:0
-
-struct Core {
-    VerilatedContext context;
-    Vriptide_core model;
-    Core() : context(), model(&context, "riptide_core") {}
-};
 
 }  // namespace
 
@@ -66,11 +84,126 @@ struct rc_outputs {
     uint8_t rresp;
 };
 
-void* rc_new() { return new (std::nothrow) Core(); }
+}  // extern "C"
 
-void rc_free(void* core) { delete static_cast<Core*>(core); }
+namespace {
 
-static void drive(Vriptide_core& m, const rc_inputs& in) {
+using Root = Vriptide_core___024root;
+
+// What the model would do with `a` is what it does with `b`: tdata is only
+// driven with its tvalid (see `drive`).
+bool same_inputs(const rc_inputs& a, const rc_inputs& b) {
+    auto same_words = [](const uint32_t* x, const uint32_t* y) {
+        return std::memcmp(x, y, WORDS * sizeof(uint32_t)) == 0;
+    };
+    return a.rst == b.rst && a.net_rx_tvalid == b.net_rx_tvalid &&
+           (!a.net_rx_tvalid || same_words(a.net_rx_tdata, b.net_rx_tdata)) &&
+           a.net_rx_tkeep == b.net_rx_tkeep && a.net_rx_tlast == b.net_rx_tlast &&
+           a.net_rx_tuser == b.net_rx_tuser && a.net_tx_tready == b.net_tx_tready &&
+           a.h2c_tvalid == b.h2c_tvalid &&
+           (!a.h2c_tvalid || same_words(a.h2c_tdata, b.h2c_tdata)) &&
+           a.h2c_tkeep == b.h2c_tkeep && a.h2c_tlast == b.h2c_tlast &&
+           a.c2h_tready == b.c2h_tready && a.awaddr == b.awaddr && a.awvalid == b.awvalid &&
+           a.wdata == b.wdata && a.wstrb == b.wstrb && a.wvalid == b.wvalid &&
+           a.bready == b.bready && a.araddr == b.araddr && a.arvalid == b.arvalid &&
+           a.rready == b.rready;
+}
+
+// A beat offered or leaving, or a register write, in a cycle. Reads are
+// left out: they start nothing (and the host polls by reading).
+bool busy(const rc_inputs& in, const rc_outputs& out) {
+    return (in.net_rx_tvalid | in.h2c_tvalid | in.awvalid | in.wvalid) != 0 ||
+           (out.net_tx_tvalid | out.c2h_tvalid | out.bvalid) != 0;
+}
+
+// A byte range of the model's root.
+struct Span {
+    size_t at;
+    size_t len;
+};
+
+// The root's bytes outside its memories (`rc_model.h`, listed by the
+// build script): inputs, registers, and the combinational values and
+// scheduler flags derived from them. A few kilobytes, where the memories
+// are tens: comparing these after each edge is cheap.
+std::vector<Span> state_spans(const Root& root) {
+    const auto base = reinterpret_cast<const unsigned char*>(&root);
+    std::vector<Span> memories;
+#define RC_MEMORY_SPAN(name)                                                              \
+    memories.push_back(                                                                   \
+        {static_cast<size_t>(reinterpret_cast<const unsigned char*>(&root.name) - base), \
+         sizeof(root.name)});
+    RC_MEMORIES(RC_MEMORY_SPAN)
+#undef RC_MEMORY_SPAN
+    std::vector<Span> spans;
+    size_t at = 0;
+    while (at < sizeof(Root)) {
+        size_t end = sizeof(Root);
+        size_t skip_to = end;
+        for (const Span& m : memories) {
+            if (m.at >= at && m.at < end) {
+                end = m.at;
+                skip_to = m.at + m.len;
+            }
+        }
+        if (end > at) spans.push_back({at, end - at});
+        at = skip_to;
+    }
+    return spans;
+}
+
+struct Core {
+    VerilatedContext context;
+    Vriptide_core model;
+    // Evaluate like plain Verilator usage: clock low, then high, with the
+    // whole `eval` each time, and every edge even when settled (a reference
+    // for the test that the shortcuts change nothing).
+    bool every_edge;
+    // The inputs of the last evaluation, and whether there was one: the
+    // outputs the model holds are those of `applied` and its state.
+    rc_inputs applied{};
+    bool evaluated = false;
+    // Evaluated with the clock low since the last edge (an edge needs it).
+    bool low = false;
+    std::vector<Span> spans;
+    // The bytes of `spans` after the last edge.
+    std::vector<unsigned char> last;
+    // Edges in a row that left those bytes unchanged.
+    int unchanged = 0;
+    // The last edge was busy (`busy`).
+    bool was_busy = true;
+
+    explicit Core(bool every_edge)
+        : context(), model(&context, "riptide_core"), every_edge(every_edge) {
+        spans = state_spans(*model.rootp);
+        size_t total = 0;
+        for (const Span& s : spans) total += s.len;
+        last.resize(total);
+    }
+
+    // Two edges in a row with inputs `applied` left the bytes of `spans`
+    // unchanged: the registers and the inputs stayed, and so did what the
+    // memories are written with (an address, data and enable are
+    // registers or functions of them and the inputs; reads are registered),
+    // so the second edge at most repeated the first's write. The model,
+    // memories included, is then a fixed point of an edge with `applied`.
+    bool settled() const { return unchanged >= 2; }
+
+    // Records whether the edge just evaluated changed the bytes of `spans`.
+    void compare_state() {
+        const auto root = reinterpret_cast<const unsigned char*>(model.rootp);
+        bool same = true;
+        unsigned char* saved = last.data();
+        for (const Span& s : spans) {
+            if (same && std::memcmp(saved, root + s.at, s.len) != 0) same = false;
+            if (!same) std::memcpy(saved, root + s.at, s.len);
+            saved += s.len;
+        }
+        unchanged = same ? unchanged + 1 : 0;
+    }
+};
+
+void drive(Vriptide_core& m, const rc_inputs& in) {
     m.rst = in.rst;
     if (in.net_rx_tvalid) {
         for (int i = 0; i < WORDS; ++i) m.net_rx_tdata[i] = in.net_rx_tdata[i];
@@ -98,7 +231,7 @@ static void drive(Vriptide_core& m, const rc_inputs& in) {
     m.s_axil_rready = in.rready;
 }
 
-static void sample(const Vriptide_core& m, rc_outputs& out) {
+void sample(const Vriptide_core& m, rc_outputs& out) {
     out.net_rx_tready = m.net_rx_tready;
     out.net_tx_tvalid = m.net_tx_tvalid;
     if (m.net_tx_tvalid) {
@@ -123,25 +256,121 @@ static void sample(const Vriptide_core& m, rc_outputs& out) {
     out.rresp = m.s_axil_rresp;
 }
 
+// Settles the logic for `in` with the clock low, unless the model already
+// holds the outputs for `in` and its state (an edge settles them with the
+// same inputs). `for_edge`: an edge follows, which needs the clock seen low.
+void settle_low(Core& c, const rc_inputs& in, bool for_edge) {
+    const bool current = c.evaluated && same_inputs(in, c.applied);
+    if (current && (c.low || !for_edge)) return;
+    Vriptide_core& m = c.model;
+    m.clk = 0;
+    c.low = true;
+    if (current && !c.every_edge) {
+#ifdef RC_CLK_PREV
+        // Nothing to settle: only the clock must be seen low for the edge.
+        m.rootp->RC_CLK_PREV = 0;
+        return;
+#endif
+    }
+    if (!current) {
+        // A fixed point holds for the inputs it was reached with.
+        c.unchanged = 0;
+    }
+    drive(m, in);
+    m.eval();
+    c.applied = in;
+    c.evaluated = true;
+}
+
+// The rising edge `settle_low(.., true)` prepared (the logic settled for the
+// inputs, the clock seen low) with `clk` now high. Verilator's `eval` first
+// runs its input-combinational region in full whatever changed (its first
+// iteration is always triggered), which here would recompute exactly the
+// values the model holds; only the clocked regions are run, in the loop
+// `eval` runs them in. Those end with the logic settled for the new state,
+// so the next edge with the same inputs may do the same. The ico region's
+// own change detectors are left as they were: the next full `eval` at most
+// runs its combinational logic once more, to the same values.
+void edge(Core& c) {
+#ifdef RC_EDGE_WITHOUT_ICO
+    if (!c.every_edge) {
+        Root& r = *c.model.rootp;
+        // The same bound as the generated loops: a design that does not
+        // converge is a bug in it, not a case to simulate.
+        constexpr unsigned LIMIT = 100;
+        unsigned nba_iterations = 0;
+        bool nba = true;
+        while (nba) {
+            nba = false;
+            r.__VnbaTriggered.clear();
+            r.__VactIterCount = 0;
+            r.__VactContinue = 1;
+            while (r.__VactContinue) {
+                r.__VactContinue = 0;
+                Vriptide_core___024root___eval_triggers__act(&r);
+                if (r.__VactTriggered.any()) {
+                    r.__VactContinue = 1;
+                    if (VL_UNLIKELY(LIMIT < r.__VactIterCount)) {
+                        VL_FATAL_MT(__FILE__, __LINE__, "", "Active region did not converge.");
+                    }
+                    ++r.__VactIterCount;
+                    r.__VnbaTriggered.set(r.__VactTriggered);
+                    Vriptide_core___024root___eval_act(&r);
+                }
+            }
+            if (r.__VnbaTriggered.any()) {
+                nba = true;
+                if (VL_UNLIKELY(LIMIT < nba_iterations)) {
+                    VL_FATAL_MT(__FILE__, __LINE__, "", "NBA region did not converge.");
+                }
+                ++nba_iterations;
+                Vriptide_core___024root___eval_nba(&r);
+            }
+        }
+        return;
+    }
+#endif
+    c.model.eval();
+}
+
+}  // namespace
+
+extern "C" {
+
+// A new model (its own `VerilatedContext`), or null if out of memory.
+// `every_edge`: never skip the edges of a settled core.
+void* rc_new(uint8_t every_edge) { return new (std::nothrow) Core(every_edge != 0); }
+
+void rc_free(void* core) { delete static_cast<Core*>(core); }
+
 // The outputs for `in` and the current state (the clock held where it is:
 // the flip-flops only move on a rising edge).
 void rc_eval(void* core, const rc_inputs* in, rc_outputs* out) {
-    Vriptide_core& m = static_cast<Core*>(core)->model;
-    drive(m, *in);
-    m.eval();
-    sample(m, *out);
+    Core& c = *static_cast<Core*>(core);
+    settle_low(c, *in, false);
+    sample(c.model, *out);
 }
 
 // One cycle: `in` settles with the clock low, then the rising edge samples
 // it. `before` gets the outputs the edge saw (the cycle's handshakes).
-void rc_tick(void* core, const rc_inputs* in, rc_outputs* before) {
-    Vriptide_core& m = static_cast<Core*>(core)->model;
-    drive(m, *in);
-    m.clk = 0;
-    m.eval();
+// Returns whether the core is quiet: settled, with no beat offered or
+// leaving and no register write at its last edge, so further idle cycles
+// change nothing.
+uint8_t rc_tick(void* core, const rc_inputs* in, rc_outputs* before) {
+    Core& c = *static_cast<Core*>(core);
+    Vriptide_core& m = c.model;
+    if (c.settled() && !c.every_edge && c.evaluated && same_inputs(*in, c.applied)) {
+        sample(m, *before);
+        return !c.was_busy;
+    }
+    settle_low(c, *in, true);
     sample(m, *before);
     m.clk = 1;
-    m.eval();
+    edge(c);
+    c.low = false;
+    c.was_busy = busy(*in, *before);
+    c.compare_state();
+    return c.settled() && !c.was_busy;
 }
 
 }  // extern "C"

@@ -55,9 +55,12 @@ pub struct RawOutputs {
 }
 
 unsafe extern "C" {
-    /// A new model (its own `VerilatedContext`), or null if out of memory.
-    pub fn rc_new() -> *mut c_void;
+    /// A new model (its own `VerilatedContext`), or null if out of memory;
+    /// `every_edge` nonzero: evaluate every edge in full, with none of the
+    /// shim's shortcuts.
+    pub fn rc_new(every_edge: u8) -> *mut c_void;
     pub fn rc_free(core: *mut c_void);
     pub fn rc_eval(core: *mut c_void, inputs: *const RawInputs, outputs: *mut RawOutputs);
-    pub fn rc_tick(core: *mut c_void, inputs: *const RawInputs, before: *mut RawOutputs);
+    /// Nonzero when the core is quiet after this edge.
+    pub fn rc_tick(core: *mut c_void, inputs: *const RawInputs, before: *mut RawOutputs) -> u8;
 }

@@ -31,23 +31,28 @@ pub enum VerilatedError {
 /// Whether this build has the Verilated core.
 pub const AVAILABLE: bool = cfg!(verilated);
 
-/// Idle cycles (no beat offered or leaving, no register write) after which
-/// the Verilated core counts as quiet. The model has only its ports, so it
-/// cannot tell in-flight work the way the RustHDL core's `in_flight` does;
-/// this is several times the core's deepest pipeline (receive to record is
-/// 8 cycles, `docs/hw.md`), and the differential test checks that nothing
-/// ever leaves a core after it went quiet.
-pub const QUIET_CYCLES: u32 = 24;
-
 /// The Verilated riptide_core.
+///
+/// It knows when it is quiet without asking the units (it has only its
+/// ports and the model's bytes): after an edge with no beat offered or
+/// leaving and no register write, when two edges in a row left the model's
+/// state unchanged, so further idle edges are a fixed point
+/// (`csrc/shim.cpp`). Those edges are then skipped, not evaluated: idle
+/// cycles cost nothing, which is most of what makes this the fast RTL
+/// backend (`docs/simulator.md`).
 pub struct VerilatedCore {
     #[cfg(verilated)]
     raw: std::ptr::NonNull<std::ffi::c_void>,
     inputs: Inputs,
+    /// `inputs` as the shim takes them, converted when they may have changed.
+    #[cfg(verilated)]
+    driven: ffi::RawInputs,
+    /// `inputs` was handed out mutably since `driven` was converted.
+    #[cfg(verilated)]
+    stale: bool,
     outputs: Outputs,
     cycles: u64,
-    /// Cycles since the last with a beat or a register write at the ports.
-    quiet: u32,
+    quiet: bool,
 }
 
 // The model is owned by this value alone and has no thread affinity.
@@ -56,21 +61,46 @@ unsafe impl Send for VerilatedCore {}
 
 impl VerilatedCore {
     pub fn new() -> Result<VerilatedCore, VerilatedError> {
+        VerilatedCore::build(false)
+    }
+
+    /// A core evaluated as Verilator is plainly used: the whole `eval` with
+    /// the clock low, then high, on every edge, the fixed points a settled
+    /// core skips included. The reference that the shortcuts change nothing.
+    pub fn evaluating_every_edge() -> Result<VerilatedCore, VerilatedError> {
+        VerilatedCore::build(true)
+    }
+
+    fn build(every_edge: bool) -> Result<VerilatedCore, VerilatedError> {
         #[cfg(verilated)]
         {
             // SAFETY: rc_new has no preconditions; null means no memory.
-            let raw = std::ptr::NonNull::new(unsafe { ffi::rc_new() })
+            let raw = std::ptr::NonNull::new(unsafe { ffi::rc_new(every_edge.into()) })
                 .ok_or(VerilatedError::OutOfMemory)?;
             Ok(VerilatedCore {
                 raw,
                 inputs: Inputs::default(),
+                driven: ffi::RawInputs::default(),
+                stale: true,
                 outputs: Outputs::default(),
                 cycles: 0,
-                quiet: 0,
+                quiet: false,
             })
         }
         #[cfg(not(verilated))]
-        Err(VerilatedError::NotBuilt)
+        {
+            let _ = every_edge;
+            Err(VerilatedError::NotBuilt)
+        }
+    }
+
+    /// The inputs in the shim's form.
+    #[cfg(verilated)]
+    fn driven(&mut self) -> &ffi::RawInputs {
+        if std::mem::take(&mut self.stale) {
+            self.driven = convert::raw(&self.inputs);
+        }
+        &self.driven
     }
 }
 
@@ -157,27 +187,24 @@ mod convert {
             },
         }
     }
-
-    /// A beat offered or leaving, or a register write, in a cycle. Reads
-    /// are left out: they start nothing (and the host polls by reading).
-    pub fn busy(i: &RawInputs, o: &RawOutputs) -> bool {
-        (i.net_rx_tvalid | i.h2c_tvalid | i.awvalid | i.wvalid) != 0
-            || (o.net_tx_tvalid | o.c2h_tvalid | o.bvalid) != 0
-    }
 }
 
 impl CorePorts for VerilatedCore {
     fn inputs(&mut self) -> &mut Inputs {
+        #[cfg(verilated)]
+        {
+            self.stale = true;
+        }
         &mut self.inputs
     }
 
     fn outputs(&mut self) -> &Outputs {
         #[cfg(verilated)]
         {
-            let raw = convert::raw(&self.inputs);
+            let raw = self.raw.as_ptr();
             let mut out = ffi::RawOutputs::default();
             // SAFETY: `raw` is live; both structs match the shim's layout.
-            unsafe { ffi::rc_eval(self.raw.as_ptr(), &raw, &mut out) };
+            unsafe { ffi::rc_eval(raw, self.driven(), &mut out) };
             self.outputs = convert::outputs(&out);
         }
         &self.outputs
@@ -186,15 +213,10 @@ impl CorePorts for VerilatedCore {
     fn tick(&mut self) {
         #[cfg(verilated)]
         {
-            let raw = convert::raw(&self.inputs);
+            let raw = self.raw.as_ptr();
             let mut before = ffi::RawOutputs::default();
             // SAFETY: as in `outputs`.
-            unsafe { ffi::rc_tick(self.raw.as_ptr(), &raw, &mut before) };
-            self.quiet = if convert::busy(&raw, &before) {
-                0
-            } else {
-                self.quiet.saturating_add(1)
-            };
+            self.quiet = unsafe { ffi::rc_tick(raw, self.driven(), &mut before) } != 0;
         }
         self.cycles += 1;
     }
@@ -204,7 +226,7 @@ impl CorePorts for VerilatedCore {
     }
 
     fn in_flight(&self) -> bool {
-        self.quiet < QUIET_CYCLES
+        !self.quiet
     }
 }
 
