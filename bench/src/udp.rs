@@ -15,6 +15,7 @@ pub mod group;
 pub mod load;
 pub mod netns;
 pub mod plot;
+pub mod soak;
 
 use std::fmt;
 use std::path::Path;
