@@ -298,18 +298,7 @@ mod tests {
         assert!(svg.contains("a &lt;test&gt;"));
         assert!(svg.contains("riptide (n = 1000)"));
         assert!(svg.contains("100 ms"), "the y axis reaches the max decade");
-        for pair in svg
-            .split("points=\"")
-            .skip(1)
-            .map(|rest| rest.split('"').next().unwrap())
-        {
-            for point in pair.split(' ') {
-                let (px, py) = point.split_once(',').unwrap();
-                let (px, py): (f64, f64) = (px.parse().unwrap(), py.parse().unwrap());
-                assert!((LEFT..=WIDTH - RIGHT).contains(&px), "{px}");
-                assert!((TOP..=HEIGHT - BOTTOM).contains(&py), "{py}");
-            }
-        }
+        assert_points_inside_the_frame(&svg);
     }
 
     #[test]
@@ -332,6 +321,11 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("memory &lt;MiB&gt;") && svg.contains("bound"));
+        assert_points_inside_the_frame(&svg);
+    }
+
+    /// Every polyline point of `svg` lies inside the plot area.
+    fn assert_points_inside_the_frame(svg: &str) {
         for pair in svg
             .split("points=\"")
             .skip(1)
