@@ -24,6 +24,7 @@ use riptide_node::{ClusterConfig, Timing};
 use riptide_wire::{Envelope, Message};
 
 use crate::processes::{Children, cpu_time, cpu_us_per_op};
+use crate::request::{ClientRequest, client_request};
 use crate::udp::group::free_ports;
 use crate::udp::load::{self, LoadOptions, LoadResult};
 
@@ -95,16 +96,11 @@ fn forward_requests(
         let SocketAddr::V4(client_addr) = from else {
             continue;
         };
-        let Ok(Envelope {
-            message:
-                Message::ClientRequest {
-                    client,
-                    request,
-                    command,
-                    ..
-                },
-            ..
-        }) = Envelope::decode(&buf[..len], group)
+        let Some(ClientRequest {
+            client,
+            request,
+            command,
+        }) = client_request(&buf[..len], group)
         else {
             continue;
         };

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::processes::{Children, cpu_time, cpu_us_per_op};
+use crate::request::{ClientRequest, client_request};
 use crate::udp::load::{self, LoadOptions, LoadResult};
 use store::{LogStore, StateMachine};
 
@@ -260,18 +261,11 @@ async fn front(socket: UdpSocket, raft: Raft<Types>, machine: StateMachine, grou
     let socket = Arc::new(socket);
     let mut buf = vec![0; 1 << 16];
     while let Ok((len, from)) = socket.recv_from(&mut buf).await {
-        let Ok(Envelope {
-            message:
-                // The peer answers on loopback for the benchmark only: it
-                // asks no cookie (`riptide_node::cookie`).
-                Message::ClientRequest {
-                    client,
-                    request,
-                    command,
-                    ..
-                },
-            ..
-        }) = Envelope::decode(&buf[..len], group)
+        let Some(ClientRequest {
+            client,
+            request,
+            command,
+        }) = client_request(&buf[..len], group)
         else {
             continue;
         };

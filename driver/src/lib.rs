@@ -67,4 +67,9 @@ pub enum NicError {
         malformed_records: u64,
         bad_descriptors: u64,
     },
+    /// The driver used a simulated board's XDMA engine in a way a real one
+    /// would not do as meant (a descriptor rewritten while the engine owned
+    /// it, an adjacent block across 4 KiB): silent on hardware, a driver bug.
+    #[error("XDMA misuse: {0}")]
+    Xdma(pcie::fake::Violation),
 }

@@ -24,7 +24,7 @@ pub mod xdma;
 
 pub use board::{AlveoNic, AlveoOptions, BoardError, HostStats};
 pub use device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake};
-pub use fake::{CardLogic, FakeDevice, Fault};
+pub use fake::{CardLogic, FakeDevice, Fault, Violation};
 pub use simulated::SimulatedBoard;
 pub use vfio::{PciAddress, VfioDevice, VfioError};
 pub use xdma::{RingConfig, XdmaError};

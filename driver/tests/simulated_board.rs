@@ -98,3 +98,42 @@ fn a_record_the_driver_drops_is_the_polls_error_and_the_next_record_still_comes(
     );
     assert_eq!(board.poll_host().unwrap(), None);
 }
+
+#[test]
+fn a_descriptor_rewritten_while_the_engine_owns_it_is_the_next_calls_error() {
+    use riptide_driver::pcie::board::DEFAULT_DMA_BAR;
+    use riptide_driver::pcie::device::{DmaBuffer, PcieDevice};
+    use riptide_driver::pcie::fake::Violation;
+    use riptide_driver::pcie::xdma::{DESCRIPTOR_LEN, Direction, Engine, reg};
+    let mut board = board();
+    board.command(leader(16)).unwrap();
+    // The C2H engine fetched its credited descriptors when the board opened;
+    // a driver that rewrote one of them now would not be seen by it.
+    let device = board.driver().device_mut();
+    let c2h = Engine::new(Direction::C2h, 0);
+    let lo = device.read32(DEFAULT_DMA_BAR, c2h.sgdma_reg(reg::DESC_LO));
+    let hi = device.read32(DEFAULT_DMA_BAR, c2h.sgdma_reg(reg::DESC_HI));
+    let first = u64::from(lo.unwrap()) | u64::from(hi.unwrap()) << 32;
+    let raw = device.peek(first, DESCRIPTOR_LEN).unwrap();
+    device
+        .dma_write(&DmaBuffer::new(first, DESCRIPTOR_LEN), 0, &raw)
+        .unwrap();
+    let error = board.command(submit(b"v")).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            NicError::Xdma(Violation::DescriptorRewritten {
+                direction: Direction::C2h,
+                iova,
+            }) if iova == first
+        ),
+        "{error}"
+    );
+    assert!(
+        matches!(
+            board.poll_host().unwrap(),
+            Some(CardToHost::Event(NicEvent::Accepted { .. }))
+        ),
+        "reported once; the board goes on"
+    );
+}

@@ -2,18 +2,20 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use riptide_bench::latency::Latencies;
+use riptide_bench::line_rate::{Card, LineRate, LineRateOptions};
 use riptide_bench::report::{Column, Comparison};
 use riptide_bench::simulated::SimulatedBench;
-use riptide_bench::udp::load::Mode;
+use riptide_bench::udp::load::{LoadResult, Mode};
 use riptide_bench::udp::plot::{Series, percentile_svg};
 use riptide_bench::udp::soak::{Soak, SoakOptions};
-use riptide_bench::udp::{UdpBench, UdpBenchOptions};
-use riptide_node::stop_on_signals;
+use riptide_bench::udp::{GroupSource, UdpBench, UdpBenchOptions};
+use riptide_node::{ClusterConfig, stop_on_signals};
 use riptide_sim::SimConfig;
 
 use crate::progress;
@@ -27,9 +29,23 @@ pub struct Args {
     /// Group size.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
     replicas: u8,
-    /// Client operations in total.
+    /// Drive the group this cluster file describes, already running
+    /// (`riptide replica --config FILE --id N` on each of its hosts), instead
+    /// of starting one: implies `--backend udp`; the group size, addresses
+    /// and window are the file's. The comparisons (`--peer`, `--baseline`)
+    /// and `--soak` start groups of their own, so they do not combine with it.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["replicas", "window", "peer", "baseline", "soak"]
+    )]
+    config: Option<PathBuf>,
+    /// Client operations in total (line-rate: entries injected).
     #[arg(long, default_value_t = 20_000)]
     ops: u64,
+    /// line-rate: the card behind each simulated board.
+    #[arg(long, value_enum, default_value_t = NicCard::Model)]
+    nic: NicCard,
     /// Closed-loop clients.
     #[arg(long, default_value_t = 8)]
     clients: u32,
@@ -37,8 +53,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Also write the latency distribution in HdrHistogram's .hgrm format
-    /// (udp: default target/bench/udp-<replicas>.hgrm, with an .svg plot
-    /// next to it).
+    /// (udp: default target/bench/udp-<replicas>.hgrm, or with --config
+    /// target/bench/group-<replicas>.hgrm, with an .svg plot next to it).
     #[arg(long)]
     hgrm: Option<PathBuf>,
     /// udp: offered load in operations per second (open loop, coordinated-
@@ -48,10 +64,10 @@ pub struct Args {
     /// udp: seconds of measured load (after a warm-up of a tenth, at most 1 s).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// udp: bytes of each put's value.
+    /// udp, line-rate: bytes of each put's (entry's) value.
     #[arg(long, default_value_t = 16)]
     payload: usize,
-    /// udp: riptide's window, the slots in flight past the commit at most
+    /// udp, line-rate: riptide's window, the slots in flight past the commit at most
     /// (`timing.window`). The leader batches every write that arrives while
     /// the window is full into the next slot, so a small window batches
     /// more under load.
@@ -99,15 +115,57 @@ enum Backend {
     /// `rtl`: riptide_core in the RustHDL simulator (throughput and latency
     /// in cycles, simulator speed) and yosys (resources, longest path).
     Rtl,
+    /// `line-rate`: `--ops` synthetic entries pushed straight into the
+    /// leader NIC's host-to-card stream of three simulated boards (driver,
+    /// fake XDMA board, `--nic` card); per-entry commit latency and entries/s
+    /// from the card's commit records.
+    LineRate,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NicCard {
+    /// The behavioural model.
+    Model,
+    /// riptide_core in the RustHDL simulator (slow: about a hundred core
+    /// cycles per entry, thousands of cycles per second).
+    Rtl,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.config.is_some() {
+        return match args.backend {
+            Backend::Sim | Backend::Udp => udp(&args),
+            Backend::Rtl | Backend::LineRate => {
+                anyhow::bail!("--config drives a running group over UDP: it implies --backend udp")
+            }
+        };
+    }
     match args.backend {
         Backend::Sim => simulated(&args),
         Backend::Udp if args.soak.is_some() => soak(&args),
         Backend::Udp => udp(&args),
         Backend::Rtl => rtl(&args),
+        Backend::LineRate => line_rate(&args),
     }
+}
+
+fn line_rate(args: &Args) -> anyhow::Result<ExitCode> {
+    let card = match args.nic {
+        NicCard::Model => Card::Model,
+        NicCard::Rtl => Card::Rtl,
+    };
+    let run = LineRate::run(LineRateOptions {
+        card,
+        entries: args.ops,
+        payload: args.payload,
+        window: args.window,
+    })?;
+    print!("{run}");
+    if let Some(path) = &args.hgrm {
+        write_hgrm(path, &run.latencies)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rtl(args: &Args) -> anyhow::Result<ExitCode> {
@@ -135,8 +193,20 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
             clients: args.clients,
         },
     };
+    let existing = match &args.config {
+        Some(path) => {
+            let source = path.display().to_string();
+            let config =
+                ClusterConfig::load(path).with_context(|| format!("cluster file {source}"))?;
+            Some((config, source))
+        }
+        None => None,
+    };
+    let replicas = existing
+        .as_ref()
+        .map_or(args.replicas, |(config, _)| config.size());
     let mut options = UdpBenchOptions::new(
-        args.replicas,
+        replicas,
         mode,
         Duration::from_secs_f64(args.duration),
         args.payload,
@@ -147,66 +217,44 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = stop_on_signals();
     let total = options.load.warmup + options.load.duration;
     let bar = progress::bar(total.as_millis() as u64, "benchmarking");
-    let bench = UdpBench::run(&exe, options, stop, &mut |done, _| {
-        bar.set_position(done.as_millis() as u64)
-    });
+    let mut on_progress = |done: Duration, _| bar.set_position(done.as_millis() as u64);
+    let bench = match existing {
+        Some((config, source)) => {
+            UdpBench::existing(config, &source, options.load, stop, &mut on_progress)
+        }
+        None => UdpBench::run(&exe, options, stop, &mut on_progress),
+    };
     bar.finish_and_clear();
     let bench = bench?;
     print!("{bench}");
+    let kind = match bench.options.group {
+        GroupSource::Loopback => "udp",
+        GroupSource::Existing(_) => "group",
+    };
     let hgrm = args
         .hgrm
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("target/bench/udp-{}.hgrm", args.replicas)));
-    if let Some(dir) = hgrm.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let file = File::create(&hgrm).with_context(|| format!("cannot create {}", hgrm.display()))?;
+        .unwrap_or_else(|| PathBuf::from(format!("target/bench/{kind}-{replicas}.hgrm")));
     let latencies = &bench.result.latencies;
-    latencies
-        .write_hgrm(BufWriter::new(file))
-        .with_context(|| format!("cannot write {}", hgrm.display()))?;
+    write_hgrm(&hgrm, latencies)?;
+    let load = &bench.options.load;
     let peer = match args.peer {
-        Some(Peer::Openraft) => {
-            let bar = progress::bar(total.as_millis() as u64, "openraft");
-            let peer = riptide_bench::peer::measure(
-                &exe,
-                args.replicas,
-                &bench.options.load,
-                stop,
-                &mut |done, _| bar.set_position(done.as_millis() as u64),
-            );
-            bar.finish_and_clear();
-            let peer = peer?;
-            println!(
-                "openraft: {} (throughput {:.0} ops/s, {} unfinished)",
-                peer.result.latencies,
-                peer.result.throughput(),
-                peer.result.unfinished
-            );
-            print_cpu("openraft node", &peer.cpu_us_per_op);
-            Some(peer.result)
-        }
+        Some(Peer::Openraft) => Some(compare_with("openraft", "openraft node", total, |p| {
+            riptide_bench::peer::measure(&exe, replicas, load, stop, p)
+                .map(|r| (r.result, r.cpu_us_per_op))
+        })?),
         None => None,
     };
     let baseline = if args.baseline {
-        let bar = progress::bar(total.as_millis() as u64, "baseline");
-        let base = riptide_bench::baseline::measure(
-            &exe,
-            args.replicas,
-            &bench.options.load,
-            stop,
-            &mut |done, _| bar.set_position(done.as_millis() as u64),
-        );
-        bar.finish_and_clear();
-        let base = base?;
-        println!(
-            "baseline (bare UDP round): {} (throughput {:.0} ops/s, {} unfinished)",
-            base.result.latencies,
-            base.result.throughput(),
-            base.result.unfinished
-        );
-        print_cpu("baseline member", &base.cpu_us_per_op);
-        Some(base.result)
+        Some(compare_with(
+            "baseline (bare UDP round)",
+            "baseline member",
+            total,
+            |p| {
+                riptide_bench::baseline::measure(&exe, replicas, load, stop, p)
+                    .map(|r| (r.result, r.cpu_us_per_op))
+            },
+        )?)
     } else {
         None
     };
@@ -234,9 +282,12 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let svg_path = hgrm.with_extension("svg");
+    let over = match &bench.options.group {
+        GroupSource::Loopback => "over loopback".to_string(),
+        GroupSource::Existing(source) => format!("running from {source}"),
+    };
     let title = format!(
-        "commit latency, {} replicas over loopback, {}",
-        args.replicas,
+        "commit latency, {replicas} replicas {over}, {}",
         bench.mode()
     );
     let mut series = vec![Series {
@@ -323,12 +374,7 @@ fn simulated(args: &Args) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     print!("{bench}");
     if let Some(path) = &args.hgrm {
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        bench
-            .latencies
-            .write_hgrm(BufWriter::new(file))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_hgrm(path, &bench.latencies)?;
         println!("wrote {}", path.display());
     }
     Ok(if bench.report.all_ok() {
@@ -336,6 +382,40 @@ fn simulated(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes `latencies` as an `.hgrm` file at `path`, creating its directory.
+fn write_hgrm(path: &Path, latencies: &Latencies) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    latencies
+        .write_hgrm(BufWriter::new(file))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Measures a system to compare with under the same load (`measure` gets the
+/// progress callback and returns its result and its processes' CPU µs per
+/// operation), prints its figures as `name`, its processes as `process i`.
+fn compare_with(
+    name: &str,
+    process: &str,
+    total: Duration,
+    measure: impl FnOnce(&mut dyn FnMut(Duration, Duration)) -> anyhow::Result<(LoadResult, Vec<f64>)>,
+) -> anyhow::Result<LoadResult> {
+    let bar = progress::bar(total.as_millis() as u64, name);
+    let measured = measure(&mut |done, _| bar.set_position(done.as_millis() as u64));
+    bar.finish_and_clear();
+    let (result, cpu_us_per_op) = measured?;
+    println!(
+        "{name}: {} (throughput {:.0} ops/s, {} unfinished)",
+        result.latencies,
+        result.throughput(),
+        result.unfinished
+    );
+    print_cpu(process, &cpu_us_per_op);
+    Ok(result)
 }
 
 /// One line per process: CPU µs per operation over the run.

@@ -13,9 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use riptide_node::status::{StatusReport, query};
+use anyhow::Context;
+use riptide_node::status::StatusReport;
 use riptide_node::{ClusterConfig, Timing};
+
+use super::probe::GroupProbe;
 
 /// How to start a group.
 #[derive(Debug, Clone)]
@@ -45,12 +47,11 @@ impl GroupOptions {
 pub struct ProcessGroup {
     exe: PathBuf,
     dir: PathBuf,
-    config: ClusterConfig,
     config_path: PathBuf,
     options: GroupOptions,
     children: Vec<Option<Child>>,
     incarnations: Vec<u32>,
-    status_socket: UdpSocket,
+    probe: GroupProbe,
 }
 
 impl ProcessGroup {
@@ -73,27 +74,29 @@ impl ProcessGroup {
         let config_path = dir.join("cluster.toml");
         fs::write(&config_path, config.to_toml())
             .with_context(|| format!("cannot write {}", config_path.display()))?;
-        let status_socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-        status_socket.set_read_timeout(Some(Duration::from_millis(200)))?;
         let n = usize::from(config.size());
         let mut group = ProcessGroup {
             exe: exe.to_path_buf(),
             dir,
-            config,
             config_path,
             options,
             children: (0..n).map(|_| None).collect(),
             incarnations: vec![0; n],
-            status_socket,
+            probe: GroupProbe::new(config)?,
         };
-        for id in 0..group.config.size() {
+        for id in 0..group.size() {
             group.spawn(id, &[])?;
         }
         Ok(group)
     }
 
     pub fn config(&self) -> &ClusterConfig {
-        &self.config
+        self.probe.config()
+    }
+
+    /// Status queries to the members.
+    pub fn probe(&self) -> &GroupProbe {
+        &self.probe
     }
 
     pub fn config_path(&self) -> &Path {
@@ -101,7 +104,7 @@ impl ProcessGroup {
     }
 
     pub fn size(&self) -> u8 {
-        self.config.size()
+        self.probe.size()
     }
 
     /// Where the members keep their start records: `riptide-state` next to
@@ -171,7 +174,7 @@ impl ProcessGroup {
     /// ring holds its sockets until then.
     pub fn restart_with(&mut self, id: u8, extra_args: &[&str]) -> anyhow::Result<()> {
         self.kill(id)?;
-        let me = *self.config.replica(id).context("no such replica")?;
+        let me = *self.config().replica(id).context("no such replica")?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let peer = UdpSocket::bind(std::net::SocketAddr::from(me.peer));
@@ -213,16 +216,12 @@ impl ProcessGroup {
 
     /// Replica `id`'s status, if it answers.
     pub fn status(&self, id: u8) -> Option<StatusReport> {
-        let addr = self.config.replica(id)?.client;
-        query(&self.status_socket, addr.into()).ok()
+        self.probe.status(id)
     }
 
     /// Every running replica's status (the ones that answer), by id.
     pub fn statuses(&self) -> Vec<StatusReport> {
-        (0..self.size())
-            .filter(|&id| self.is_running(id))
-            .filter_map(|id| self.status(id))
-            .collect()
+        self.probe.statuses(&|id| self.is_running(id))
     }
 
     /// The leader with the highest ballot among the running replicas.
@@ -236,32 +235,9 @@ impl ProcessGroup {
     /// Waits until a running replica other than `not` leads and a majority
     /// agrees on its ballot.
     pub fn wait_for_leader(&self, not: Option<u8>, timeout: Duration) -> anyhow::Result<u8> {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            let statuses = self.statuses();
-            if let Some(leader) = statuses
-                .iter()
-                .filter(|s| s.is_leader() && Some(s.id) != not)
-                .max_by_key(|s| s.ballot())
-            {
-                let agree = statuses
-                    .iter()
-                    .filter(|s| s.ballot() == leader.ballot())
-                    .count();
-                if agree > usize::from(self.size()) / 2 {
-                    return Ok(leader.id);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        bail!(
-            "no leader within {timeout:?}; statuses: {:?}; logs in {}",
-            self.statuses()
-                .iter()
-                .map(|s| (s.id, s.role.clone(), s.ballot_round, s.commit))
-                .collect::<Vec<_>>(),
-            self.dir.display()
-        )
+        let logs = format!("logs in {}", self.dir.display());
+        self.probe
+            .wait_for_leader(&|id| self.is_running(id), not, timeout, &logs)
     }
 
     /// Every log file written so far, concatenated (for a failing test's output).

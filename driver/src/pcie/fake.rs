@@ -2,10 +2,15 @@
 //! on "DMA memory" plus riptide's register file, with a card model behind them.
 //!
 //! Everything happens synchronously and deterministically: after every register
-//! access the fake runs its engines until nothing moves (the H2C engine fetches
-//! credited descriptors and hands whole packets to the card; the card's output
-//! records go out through credited C2H descriptors with writebacks). Faults can
-//! be injected, and every register write is logged for sequence tests.
+//! access the fake runs its engines until nothing moves. An engine prefetches
+//! descriptors as soon as it may (at Run, or when credits arrive in credit
+//! mode), block by block as the adjacent counts say, and works from its copies;
+//! the H2C engine hands whole packets to the card, the card's output records go
+//! out through credited C2H descriptors with writebacks. What a real engine
+//! would do differently from what the driver meant (a descriptor or buffer
+//! rewritten while the engine owns it, an adjacent block crossing 4 KiB, past a
+//! Stop or off the chain) is recorded as a [`Violation`]. Faults can be
+//! injected, and every register write is logged for sequence tests.
 //!
 //! The card logic is any [`CardLogic`]: the behavioural model
 //! ([`ModelNic`]) today, the RTL simulation later.
@@ -13,9 +18,9 @@
 use super::board::{DEFAULT_DMA_BAR, DEFAULT_USER_BAR, RIPTIDE_IDS};
 use super::device::{Bar, DeviceError, DmaBuffer, PciIds, PcieDevice, Wake, check_dma_range};
 use super::xdma::{
-    C2hWriteback, DESC_COMPLETED, DESC_EOP, DESC_STOP, DESCRIPTOR_LEN, Descriptor, Direction,
-    Engine, MAX_CREDITS, POLL_WB_COUNT_MASK, POLL_WB_ERROR, STREAM_LEN_MULTIPLE, control, reg,
-    status,
+    C2H_WB_LEN, C2hWriteback, DESC_COMPLETED, DESC_EOP, DESC_STOP, DESCRIPTOR_FETCH_BOUNDARY,
+    DESCRIPTOR_LEN, Descriptor, Direction, Engine, MAX_CREDITS, POLL_WB_COUNT_MASK, POLL_WB_ERROR,
+    STREAM_LEN_MULTIPLE, control, reg, status,
 };
 use crate::NicWire;
 use crate::model::ModelNic;
@@ -25,6 +30,7 @@ use riptide_wire::records::{RecordError, decode_h2c, encode_c2h};
 use riptide_wire::{layout, regs};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+use thiserror::Error;
 
 /// Size of each fake BAR.
 pub const BAR_SIZE: u64 = 0x1_0000;
@@ -51,6 +57,41 @@ pub enum Fault {
     /// The next c2h record leaves with an unknown record kind (a card bug
     /// the host must survive).
     CorruptRecord,
+}
+
+/// Something the host did that a real XDMA engine would not do as the host
+/// meant: each is a driver bug, silent on hardware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Violation {
+    #[error(
+        "{direction}: the host rewrote descriptor {iova:#x} while the engine owned it \
+         (fetched, not completed); the engine goes on with the copy it fetched"
+    )]
+    DescriptorRewritten { direction: Direction, iova: u64 },
+    #[error(
+        "{direction}: the host wrote buffer {iova:#x} of a descriptor the engine owns; \
+         the data the engine moves is whichever it reads first"
+    )]
+    BufferRewritten { direction: Direction, iova: u64 },
+    #[error(
+        "{direction}: a block of {adjacent} adjacent descriptors from {iova:#x} crosses a \
+         4 KiB boundary (PG195: it must not)"
+    )]
+    BlockCrossesPage {
+        direction: Direction,
+        iova: u64,
+        adjacent: u32,
+    },
+    #[error(
+        "{direction}: the adjacent count reaches past the Stop descriptor at {iova:#x}: \
+         the engine fetches descriptors that are not part of the chain"
+    )]
+    BlockPastStop { direction: Direction, iova: u64 },
+    #[error(
+        "{direction}: descriptor {iova:#x} links elsewhere but the adjacent count says \
+         the next descriptor follows it in memory; the engine uses the one in memory"
+    )]
+    BlockOffChain { direction: Direction, iova: u64 },
 }
 
 /// One register write, in the order the host made them.
@@ -115,10 +156,17 @@ struct EngineModel {
     desc_addr: u64,
     adjacent: u32,
     credits: u32,
-    /// Where the next descriptor is fetched; `None` while stopped.
+    /// Where the next descriptor is fetched; `None` while stopped or after a
+    /// Stop descriptor was fetched.
     next: Option<u64>,
+    /// End (exclusive) of the block of adjacent descriptors being fetched.
+    block_end: u64,
+    /// Descriptors fetched and not yet completed, with their addresses: the
+    /// engine works from these copies.
+    owned: VecDeque<(u64, Descriptor)>,
     /// A packet spanning several H2C descriptors, gathered so far.
     packet: Vec<u8>,
+    violations: Vec<Violation>,
 }
 
 impl EngineModel {
@@ -134,8 +182,52 @@ impl EngineModel {
             adjacent: 0,
             credits: 0,
             next: None,
+            block_end: 0,
+            owned: VecDeque::new(),
             packet: Vec::new(),
+            violations: Vec::new(),
         }
+    }
+
+    /// The next fetch starts a block of `1 + adjacent` descriptors at `at`.
+    fn begin_block(&mut self, at: u64, adjacent: u32) {
+        self.next = Some(at);
+        self.block_end = at + u64::from(adjacent + 1) * DESCRIPTOR_LEN as u64;
+        if at / DESCRIPTOR_FETCH_BOUNDARY != (self.block_end - 1) / DESCRIPTOR_FETCH_BOUNDARY {
+            self.violations.push(Violation::BlockCrossesPage {
+                direction: self.engine.direction,
+                iova: at,
+                adjacent,
+            });
+        }
+    }
+
+    /// Takes a fetched descriptor and moves on: within a block to the next
+    /// descriptor in memory, at a block's end to where its link points.
+    fn fetched(&mut self, at: u64, descriptor: Descriptor) {
+        let direction = self.engine.direction;
+        let following = at + DESCRIPTOR_LEN as u64;
+        let stop = descriptor.control & DESC_STOP != 0;
+        if following < self.block_end {
+            if stop {
+                self.violations.push(Violation::BlockPastStop {
+                    direction,
+                    iova: at,
+                });
+            } else if descriptor.next != following {
+                self.violations.push(Violation::BlockOffChain {
+                    direction,
+                    iova: at,
+                });
+            }
+            self.next = Some(following);
+        } else {
+            self.begin_block(descriptor.next, descriptor.next_adjacent.into());
+        }
+        if stop {
+            self.next = None;
+        }
+        self.owned.push_back((at, descriptor));
     }
 
     fn set_control(&mut self, value: u32) {
@@ -145,18 +237,51 @@ impl EngineModel {
         if running && !was_running {
             self.status = status::BUSY;
             self.completed = 0;
-            self.next = Some(self.desc_addr);
+            self.owned.clear();
+            self.begin_block(self.desc_addr, self.adjacent);
             self.packet.clear();
         } else if !running && was_running {
             self.credits = 0;
             self.next = None;
+            self.owned.clear();
             self.status &= !status::BUSY;
         }
     }
 
-    /// Whether the engine may fetch a descriptor now.
+    /// Whether the engine may fetch another descriptor now: in credit mode
+    /// only against a credit not yet spoken for.
     fn can_fetch(&self, credit_mode: bool) -> bool {
-        self.next.is_some() && (!credit_mode || self.credits > 0)
+        self.next.is_some()
+            && self.owned.len() < MAX_CREDITS
+            && (!credit_mode || self.credits as usize > self.owned.len())
+    }
+
+    /// Whether a host write to `[start, end)` touches what the engine owns.
+    fn check_host_write(&mut self, start: u64, end: u64) {
+        let direction = self.engine.direction;
+        let overlaps = |at: u64, len: u64| start < at + len && at < end;
+        let mut found = Vec::new();
+        for (at, d) in &self.owned {
+            if overlaps(*at, DESCRIPTOR_LEN as u64) {
+                found.push(Violation::DescriptorRewritten {
+                    direction,
+                    iova: *at,
+                });
+            }
+            let buffers: &[(u64, u64)] = match direction {
+                Direction::H2c => &[(d.src, u64::from(d.len))],
+                Direction::C2h => &[(d.dst, u64::from(d.len)), (d.src, C2H_WB_LEN as u64)],
+            };
+            for &(buffer, len) in buffers {
+                if overlaps(buffer, len) {
+                    found.push(Violation::BufferRewritten {
+                        direction,
+                        iova: buffer,
+                    });
+                }
+            }
+        }
+        self.violations.extend(found);
     }
 
     /// Stops on a fault; logs it if the control register asks for it (the
@@ -164,6 +289,7 @@ impl EngineModel {
     fn fault(&mut self, bits: u32) {
         self.status = (self.status | (bits & self.control)) & !status::BUSY;
         self.next = None;
+        self.owned.clear();
     }
 
     fn read(&mut self, sgdma: bool, register: u64) -> u32 {
@@ -339,6 +465,9 @@ pub struct FakeDevice<C: CardLogic> {
     writes: Vec<MmioWrite>,
     rejected: Vec<RecordError>,
     card_faults: VecDeque<RecordError>,
+    /// The card's h2c stream is not ready (`tready` low): the H2C engine
+    /// fetches descriptors but moves no data.
+    h2c_held: bool,
 }
 
 impl<C: CardLogic> FakeDevice<C> {
@@ -358,6 +487,7 @@ impl<C: CardLogic> FakeDevice<C> {
             writes: Vec::new(),
             rejected: Vec::new(),
             card_faults: VecDeque::new(),
+            h2c_held: false,
         }
     }
 
@@ -390,6 +520,22 @@ impl<C: CardLogic> FakeDevice<C> {
     /// Every register write so far, in order.
     pub fn writes(&self) -> &[MmioWrite] {
         &self.writes
+    }
+
+    /// Holds (or releases) the card's h2c stream: while held, the H2C engine
+    /// owns the descriptors it fetched and completes none.
+    pub fn hold_h2c(&mut self, held: bool) {
+        self.h2c_held = held;
+        self.run();
+    }
+
+    /// Everything the host did that a real engine would not do as meant.
+    pub fn violations(&self) -> Vec<Violation> {
+        [&self.h2c.violations, &self.c2h.violations]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
     }
 
     /// H2C packets the card could not parse as records.
@@ -447,6 +593,8 @@ impl<C: CardLogic> FakeDevice<C> {
     fn run(&mut self) {
         for _ in 0..STEP_BUDGET {
             self.pump_card();
+            self.prefetch(Direction::H2c);
+            self.prefetch(Direction::C2h);
             let moved = self.step_h2c() | self.step_c2h();
             if !moved {
                 break;
@@ -459,25 +607,31 @@ impl<C: CardLogic> FakeDevice<C> {
         self.credit_mode & engine.credit_bit() != 0
     }
 
-    /// Fetches the engine's next descriptor; a failed fetch stops the engine.
-    fn fetch(&mut self, direction: Direction) -> Option<Descriptor> {
-        let addr = self.engine(direction).next?;
-        let raw = self.memory.read(addr, DESCRIPTOR_LEN).map(<[u8]>::to_vec);
-        let fetch_fault = self.take_fault(Fault::DescriptorFetchError(direction));
-        let Some(mut raw) = raw.filter(|_| !fetch_fault) else {
-            let bits = status::UNSUPPORTED_REQUEST << status::DESC_ERROR_SHIFT;
-            self.halt(direction, bits);
-            return None;
-        };
-        if self.take_fault(Fault::BadMagic(direction)) {
-            raw[3] ^= 0xFF;
-        }
-        let bytes: [u8; DESCRIPTOR_LEN] = raw.try_into().expect("read DESCRIPTOR_LEN bytes");
-        match Descriptor::decode(&bytes) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.halt(direction, status::MAGIC_STOPPED);
-                None
+    /// Fetches every descriptor the engine may fetch now; a failed fetch or a
+    /// descriptor without magic stops the engine.
+    fn prefetch(&mut self, direction: Direction) {
+        let credit_mode = self.credit_mode(Engine::new(direction, 0));
+        while self.engine(direction).can_fetch(credit_mode) {
+            let Some(addr) = self.engine(direction).next else {
+                return;
+            };
+            let raw = self.memory.read(addr, DESCRIPTOR_LEN).map(<[u8]>::to_vec);
+            let fetch_fault = self.take_fault(Fault::DescriptorFetchError(direction));
+            let Some(mut raw) = raw.filter(|_| !fetch_fault) else {
+                let bits = status::UNSUPPORTED_REQUEST << status::DESC_ERROR_SHIFT;
+                self.halt(direction, bits);
+                return;
+            };
+            if self.take_fault(Fault::BadMagic(direction)) {
+                raw[3] ^= 0xFF;
+            }
+            let bytes: [u8; DESCRIPTOR_LEN] = raw.try_into().expect("read DESCRIPTOR_LEN bytes");
+            match Descriptor::decode(&bytes) {
+                Ok(d) => self.engine(direction).fetched(addr, d),
+                Err(_) => {
+                    self.halt(direction, status::MAGIC_STOPPED);
+                    return;
+                }
             }
         }
     }
@@ -504,15 +658,13 @@ impl<C: CardLogic> FakeDevice<C> {
         let e = self.engine(direction);
         e.completed = e.completed.wrapping_add(1);
         if credit_mode {
-            e.credits -= 1;
+            e.credits = e.credits.saturating_sub(1);
         }
-        e.next = Some(descriptor.next);
         if descriptor.control & DESC_COMPLETED != 0 {
             e.status |= status::DESC_COMPLETED & e.control;
         }
         if descriptor.control & DESC_STOP != 0 {
             e.status = (e.status | (status::DESC_STOPPED & e.control)) & !status::BUSY;
-            e.next = None;
         }
         let writeback = (e.control & control::POLLMODE_WB_ENABLE != 0
             && descriptor.control & DESC_COMPLETED != 0)
@@ -534,11 +686,11 @@ impl<C: CardLogic> FakeDevice<C> {
 
     /// One H2C descriptor: read its data, pass a finished packet to the card.
     fn step_h2c(&mut self) -> bool {
-        if !self.h2c.can_fetch(self.credit_mode(self.h2c.engine)) {
+        if self.h2c_held {
             return false;
         }
-        let Some(d) = self.fetch(Direction::H2c) else {
-            return true;
+        let Some((_, d)) = self.h2c.owned.pop_front() else {
+            return false;
         };
         let data = self.memory.read(d.src, d.len as usize).map(<[u8]>::to_vec);
         let read_fault = self.take_fault(Fault::H2cReadError);
@@ -587,11 +739,11 @@ impl<C: CardLogic> FakeDevice<C> {
 
     /// One C2H descriptor: fill it with the next bytes of the oldest record.
     fn step_c2h(&mut self) -> bool {
-        if self.outgoing.is_empty() || !self.c2h.can_fetch(self.credit_mode(self.c2h.engine)) {
+        if self.outgoing.is_empty() {
             return false;
         }
-        let Some(d) = self.fetch(Direction::C2h) else {
-            return true;
+        let Some((_, d)) = self.c2h.owned.pop_front() else {
+            return false;
         };
         let len = d.len as usize;
         if len == 0 || !len.is_multiple_of(STREAM_LEN_MULTIPLE) {
@@ -805,7 +957,11 @@ impl<C: CardLogic> PcieDevice for FakeDevice<C> {
         bytes: &[u8],
     ) -> Result<(), DeviceError> {
         check_dma_range(offset, bytes.len(), buffer.len())?;
-        if self.memory.write(buffer.iova_at(offset), bytes) {
+        let start = buffer.iova_at(offset);
+        let end = start + bytes.len() as u64;
+        self.h2c.check_host_write(start, end);
+        self.c2h.check_host_write(start, end);
+        if self.memory.write(start, bytes) {
             Ok(())
         } else {
             Err(DeviceError::UnknownBuffer {

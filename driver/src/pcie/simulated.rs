@@ -18,6 +18,8 @@ pub struct SimulatedBoard<C: CardLogic> {
     /// A good record that came out of the same poll as a drop: the drop is
     /// reported first, the record by the next poll.
     held: Option<CardToHost>,
+    /// XDMA violations of the fake engines already reported.
+    violations_reported: usize,
 }
 
 impl<C: CardLogic> SimulatedBoard<C> {
@@ -36,7 +38,11 @@ impl<C: CardLogic> SimulatedBoard<C> {
             driver.set_peer(replica, endpoint)?;
         }
         driver.enable(true)?;
-        Ok(SimulatedBoard { driver, held: None })
+        Ok(SimulatedBoard {
+            driver,
+            held: None,
+            violations_reported: 0,
+        })
     }
 
     /// The driver, for register reads (counters, live registers) and stats.
@@ -89,11 +95,17 @@ impl<C: CardLogic> NicHost for SimulatedBoard<C> {
 }
 
 impl<C: CardLogic> SimulatedBoard<C> {
+    /// A card bug or a driver misuse of the engines the fake board saw.
     fn card_fault(&mut self) -> Result<(), NicError> {
-        match self.driver.device_mut().take_card_fault() {
-            Some(fault) => Err(NicError::Card(fault)),
-            None => Ok(()),
+        if let Some(fault) = self.driver.device_mut().take_card_fault() {
+            return Err(NicError::Card(fault));
         }
+        let violations = self.driver.device().violations();
+        if let Some(&violation) = violations.get(self.violations_reported) {
+            self.violations_reported += 1;
+            return Err(NicError::Xdma(violation));
+        }
+        Ok(())
     }
 }
 

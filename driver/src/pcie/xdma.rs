@@ -1,18 +1,29 @@
 //! The Xilinx XDMA engine (DMA/Bridge Subsystem for PCI Express, AMD/Xilinx
 //! PG195) in AXI4-Stream mode, as riptide drives it: one host-to-card (H2C) and
 //! one card-to-host (C2H) channel, each a ring of descriptors in host memory.
+//! It follows Xilinx's reference driver (`dma_ip_drivers`, XDMA `libxdma`)
+//! where PG195 leaves a choice.
 //!
-//! Ring protocol (credit mode):
+//! H2C (no credit mode, as the reference runs every H2C engine):
+//! - Each run of the engine is a chain of the descriptors queued since the
+//!   last run; the last one carries the Stop bit, so the engine stops there.
+//! - The driver starts a run (first descriptor, its adjacent count, Run) when
+//!   the engine is idle, and stops the engine (Run cleared) once the run's
+//!   descriptors are all counted complete. Descriptors and buffers of a run
+//!   are never touched while it is in flight: the engine prefetches them.
+//!
+//! C2H (credit mode, which the reference offers for AXI4-Stream C2H only):
 //! - The descriptors form a circle: descriptor `i` links to `i+1`, the last to
-//!   the first. Nothing in the circle ever carries the Stop bit.
+//!   the first; nothing in the circle carries the Stop bit.
 //! - The engine fetches a descriptor only against a credit (SGDMA "descriptor
-//!   credits" register): writing `k` there is the doorbell for `k` more
-//!   descriptors.
-//! - Completion is counted: the engine writes its completed-descriptor count to
-//!   a host word (poll-mode writeback) after every descriptor carrying the
-//!   Completed bit, so the host polls memory, not registers.
-//! - C2H also writes a per-descriptor writeback (magic, end of packet, length)
-//!   to the address in the descriptor's source field.
+//!   credits" register): writing `k` there is the doorbell for `k` more.
+//! - The engine writes a per-descriptor writeback (magic, end of packet,
+//!   length) to the address in the descriptor's source field.
+//!
+//! Both: completion is counted: the engine writes its completed-descriptor
+//! count to a host word (poll-mode writeback) after every descriptor carrying
+//! the Completed bit, so the host polls memory, not registers. Adjacent counts
+//! (`Nxt_adj`) follow [`adjacent_after`].
 //!
 //! Every register offset and bit of the engine used anywhere in riptide is in
 //! [`reg`], [`control`], [`status`] and the constants below.
@@ -123,8 +134,13 @@ pub const DESC_MAGIC: u16 = 0xAD4B;
 pub const DESCRIPTOR_LEN: usize = 32;
 /// `Nxt_adj` is 6 bits.
 pub const MAX_ADJACENT: usize = 63;
-/// A block of adjacent descriptors must not cross a 4 KiB boundary.
-pub const ADJACENT_BLOCK: usize = 4096;
+/// PG195/PG344 "Descriptors": a block of adjacent descriptors must not cross
+/// a 4 KiB boundary. The reference driver (`xdma_get_next_adj`) goes further
+/// and aligns blocks to 64 descriptors (2 KiB), the most one `Nxt_adj` can
+/// name; so do we, which meets PG195's rule with room to spare.
+pub const ADJACENT_BLOCK_DESCRIPTORS: usize = MAX_ADJACENT + 1;
+/// The 4 KiB boundary PG195 forbids a block of adjacent descriptors to cross.
+pub const DESCRIPTOR_FETCH_BOUNDARY: u64 = 4096;
 /// The descriptor length field is 28 bits.
 pub const MAX_DESC_LEN: usize = (1 << 28) - 1;
 /// The credit register holds 10 bits, so at most this many descriptors are
@@ -199,15 +215,24 @@ impl Alignments {
         }
     }
 
-    /// Whether riptide's rings meet them: buffers start at multiples of the
-    /// (64-byte multiple) buffer size in a page-aligned mapping; C2H lengths
-    /// are the buffer size, H2C lengths are any record's.
-    pub fn fit(&self, direction: Direction, buffer_size: usize) -> bool {
+    /// Where buffer `index` starts in a ring of `buffer_size`-byte buffers:
+    /// at multiples of the buffer size rounded up to the engine's address
+    /// alignment (the mapping itself is page-aligned), `None` if that
+    /// alignment is not a power of two.
+    pub fn buffer_stride(&self, buffer_size: usize) -> Option<usize> {
         let address = self.address as usize;
+        address
+            .is_power_of_two()
+            .then(|| buffer_size.next_multiple_of(address.max(STREAM_LEN_MULTIPLE)))
+    }
+
+    /// Whether riptide's rings can meet them: buffers placed at
+    /// [`Alignments::buffer_stride`]; C2H lengths are the buffer size, H2C
+    /// lengths are any record's.
+    pub fn fit(&self, direction: Direction, buffer_size: usize) -> bool {
         let granularity = self.granularity as usize;
-        address != 0
+        self.buffer_stride(buffer_size).is_some()
             && granularity != 0
-            && STREAM_LEN_MULTIPLE.is_multiple_of(address)
             && match direction {
                 Direction::C2h => buffer_size.is_multiple_of(granularity),
                 Direction::H2c => granularity == 1,
@@ -277,9 +302,11 @@ impl Engine {
     }
 
     /// The control register value riptide runs the engine with: every error
-    /// logged (and stopping the engine), completions counted to host memory.
+    /// logged (and stopping the engine), completions counted to host memory,
+    /// a Stop descriptor logged.
     pub const fn running_control(&self) -> u32 {
         let common = control::RUN
+            | control::IE_DESC_STOPPED
             | control::IE_DESC_COMPLETED
             | control::IE_ALIGN_MISMATCH
             | control::IE_MAGIC_STOPPED
@@ -402,9 +429,9 @@ pub enum XdmaError {
     )]
     NotStreaming { engine: Engine, found: u32 },
     #[error(
-        "XDMA {engine} needs {found:?} (alignments register), which riptide's rings do not \
-         meet (64-byte aligned buffers, any H2C length, 64-bit addresses): rebuild the \
-         bitstream with riptide hw project's xdma_0.tcl"
+        "XDMA {engine} needs {found:?} (alignments register), which riptide's rings cannot \
+         meet (power-of-two buffer alignment, any H2C length, C2H lengths of the buffer \
+         size, 64-bit addresses): rebuild the bitstream with riptide hw project's xdma_0.tcl"
     )]
     Alignment { engine: Engine, found: Alignments },
     #[error("XDMA {engine} stopped: {status}")]
@@ -545,14 +572,15 @@ impl C2hWriteback {
     }
 }
 
-/// How many descriptors the engine may fetch together with descriptor `index`
-/// of an `n`-descriptor ring: those physically after it, up to the ring's end,
-/// the 4 KiB block's end and the 6-bit field's limit. The ring starts on a page.
-pub fn adjacent_after(index: usize, n: usize) -> u8 {
-    let per_block = ADJACENT_BLOCK / DESCRIPTOR_LEN;
-    let to_ring_end = n - 1 - index;
-    let to_block_end = per_block - 1 - index % per_block;
-    to_ring_end.min(to_block_end).min(MAX_ADJACENT) as u8
+/// `Nxt_adj` for the block starting at descriptor `next` of an `n`-descriptor
+/// ring, when `following` more descriptors of the chain come after it: those
+/// physically after it, up to the chain's end, the ring's end and the end of
+/// its 64-descriptor block (the reference driver's rule, which keeps every
+/// block inside PG195's 4 KiB). The ring starts on a page.
+pub fn adjacent_after(next: usize, n: usize, following: usize) -> u8 {
+    let to_ring_end = n - 1 - next;
+    let to_block_end = ADJACENT_BLOCK_DESCRIPTORS - 1 - next % ADJACENT_BLOCK_DESCRIPTORS;
+    following.min(to_ring_end).min(to_block_end) as u8
 }
 
 /// Size of a descriptor ring and of the buffer behind each descriptor.
@@ -590,29 +618,59 @@ struct Ring {
     engine: Engine,
     bar: Bar,
     config: RingConfig,
+    /// Distance between buffers: the buffer size, rounded up to the engine's
+    /// address alignment.
+    stride: usize,
     descriptors: DmaBuffer,
     buffers: DmaBuffer,
     completion: DmaBuffer,
-    /// Descriptors the engine reported done since it started.
+    /// Descriptors the engine reported done since the channel started.
     completed: u64,
     /// The last 24-bit count seen, to extend it past its wrap.
     last_count: u32,
 }
 
 impl Ring {
-    fn allocate<D: PcieDevice>(
+    /// Stops the engine, checks that it is a streaming XDMA engine whose
+    /// alignment needs the rings can meet, and maps the ring's memory.
+    fn open<D: PcieDevice>(
         dev: &mut D,
         engine: Engine,
         bar: Bar,
         config: RingConfig,
     ) -> Result<Ring, XdmaError> {
         config.check()?;
+        dev.write32(bar, engine.channel_reg(reg::CONTROL), 0)?;
+        dev.read32(bar, engine.channel_reg(reg::STATUS_RC))?;
+        let id = dev.read32(bar, engine.channel_reg(reg::IDENTIFIER))?;
+        let expected = engine.identifier(0);
+        if id >> 20 != IDENTIFIER_SUBSYSTEM || (id >> 16) & 0xF != (expected >> 16) & 0xF {
+            return Err(XdmaError::NotAnEngine {
+                engine,
+                bar,
+                found: id,
+            });
+        }
+        if id & IDENTIFIER_STREAM == 0 {
+            return Err(XdmaError::NotStreaming { engine, found: id });
+        }
+        let alignments = Alignments::decode(dev.read32(bar, engine.channel_reg(reg::ALIGNMENTS))?);
+        let stride = match alignments.buffer_stride(config.buffer_size) {
+            Some(stride) if alignments.fit(engine.direction, config.buffer_size) => stride,
+            _ => {
+                return Err(XdmaError::Alignment {
+                    engine,
+                    found: alignments,
+                });
+            }
+        };
         Ok(Ring {
             engine,
             bar,
             config,
+            stride,
             descriptors: dev.dma_map(config.descriptors * DESCRIPTOR_LEN)?,
-            buffers: dev.dma_map(config.descriptors * config.buffer_size)?,
+            buffers: dev.dma_map(config.descriptors * stride)?,
             completion: dev.dma_map(4)?,
             completed: 0,
             last_count: 0,
@@ -624,15 +682,24 @@ impl Ring {
     }
 
     fn buffer_offset(&self, index: usize) -> usize {
-        index * self.config.buffer_size
+        index * self.stride
     }
 
-    /// The descriptor at `index` with its link to the next one.
-    fn linked(&self, index: usize, control: u8, len: usize, src: u64, dst: u64) -> Descriptor {
+    /// The descriptor at `index` with its link to the next one, `following`
+    /// descriptors of the chain after that next one.
+    fn linked(
+        &self,
+        index: usize,
+        following: usize,
+        control: u8,
+        len: usize,
+        src: u64,
+        dst: u64,
+    ) -> Descriptor {
         let next = (index + 1) % self.len();
         Descriptor {
             control,
-            next_adjacent: adjacent_after(next, self.len()),
+            next_adjacent: adjacent_after(next, self.len(), following),
             len: len as u32,
             src,
             dst,
@@ -654,61 +721,52 @@ impl Ring {
         Ok(())
     }
 
-    /// Checks the identifier, points the engine at the circle and starts it.
-    /// The descriptors must be written already.
-    fn start<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
-        let e = self.engine;
-        let bar = self.bar;
-        dev.write32(bar, e.channel_reg(reg::CONTROL), 0)?;
-        dev.read32(bar, e.channel_reg(reg::STATUS_RC))?;
-        let id = dev.read32(bar, e.channel_reg(reg::IDENTIFIER))?;
-        let expected = e.identifier(0);
-        if id >> 20 != IDENTIFIER_SUBSYSTEM || (id >> 16) & 0xF != (expected >> 16) & 0xF {
-            return Err(XdmaError::NotAnEngine {
-                engine: e,
-                bar,
-                found: id,
-            });
-        }
-        if id & IDENTIFIER_STREAM == 0 {
-            return Err(XdmaError::NotStreaming {
-                engine: e,
-                found: id,
-            });
-        }
-        let alignments = Alignments::decode(dev.read32(bar, e.channel_reg(reg::ALIGNMENTS))?);
-        if !alignments.fit(e.direction, self.config.buffer_size) {
-            return Err(XdmaError::Alignment {
-                engine: e,
-                found: alignments,
-            });
-        }
-        let ring = self.descriptors.iova();
-        dev.write32(bar, e.sgdma_reg(reg::DESC_LO), ring as u32)?;
-        dev.write32(bar, e.sgdma_reg(reg::DESC_HI), (ring >> 32) as u32)?;
-        dev.write32(
-            bar,
-            e.sgdma_reg(reg::DESC_ADJACENT),
-            adjacent_after(0, self.len()).into(),
-        )?;
+    /// Points the engine at descriptor `first`, whose block is `adjacent`
+    /// more descriptors long.
+    fn point_at<D: PcieDevice>(
+        &self,
+        dev: &mut D,
+        first: usize,
+        adjacent: u8,
+    ) -> Result<(), XdmaError> {
+        let (e, bar) = (self.engine, self.bar);
+        let address = self.descriptors.iova_at(first * DESCRIPTOR_LEN);
+        dev.write32(bar, e.sgdma_reg(reg::DESC_LO), address as u32)?;
+        dev.write32(bar, e.sgdma_reg(reg::DESC_HI), (address >> 32) as u32)?;
+        dev.write32(bar, e.sgdma_reg(reg::DESC_ADJACENT), adjacent.into())?;
+        Ok(())
+    }
+
+    /// Where the engine writes its completed count, and which status bits
+    /// interrupt.
+    fn program_completion<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
+        let (e, bar) = (self.engine, self.bar);
         let wb = self.completion.iova();
         dev.write32(bar, e.channel_reg(reg::POLL_WB_LO), wb as u32)?;
         dev.write32(bar, e.channel_reg(reg::POLL_WB_HI), (wb >> 32) as u32)?;
         dev.write32(
             bar,
-            reg::SGDMA_COMMON_BLOCK + reg::CREDIT_MODE_ENABLE_W1S,
-            e.credit_bit(),
-        )?;
-        dev.write32(
-            bar,
             e.channel_reg(reg::INTERRUPT_ENABLE),
             status::DESC_COMPLETED | status::ERRORS,
         )?;
-        dev.write32(bar, e.channel_reg(reg::CONTROL), e.running_control())?;
         Ok(())
     }
 
-    /// The doorbell: lets the engine fetch `count` more descriptors.
+    /// Sets Run: the engine fetches from the programmed descriptor and its
+    /// completed count restarts from zero, so the host's copy does too.
+    fn run<D: PcieDevice>(&mut self, dev: &mut D) -> Result<(), XdmaError> {
+        dev.dma_write(&self.completion, 0, &[0u8; 4])?;
+        self.last_count = 0;
+        dev.write32(
+            self.bar,
+            self.engine.channel_reg(reg::CONTROL),
+            self.engine.running_control(),
+        )?;
+        Ok(())
+    }
+
+    /// The doorbell of a credit-mode engine: lets it fetch `count` more
+    /// descriptors.
     fn grant<D: PcieDevice>(&self, dev: &mut D, count: usize) -> Result<(), XdmaError> {
         dev.write32(
             self.bar,
@@ -756,27 +814,36 @@ impl Ring {
         Ok(())
     }
 
-    /// Stops the engine and takes it out of credit mode.
+    /// Stops the engine and masks its interrupts.
     fn stop<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
         let e = self.engine;
         dev.write32(self.bar, e.channel_reg(reg::CONTROL), 0)?;
         dev.write32(self.bar, e.channel_reg(reg::INTERRUPT_ENABLE), 0)?;
-        dev.write32(
-            self.bar,
-            reg::SGDMA_COMMON_BLOCK + reg::CREDIT_MODE_ENABLE_W1C,
-            e.credit_bit(),
-        )?;
         Ok(())
     }
 }
 
+/// One descriptor's worth of a queued packet.
+#[derive(Debug, Clone, Copy, Default)]
+struct Chunk {
+    len: usize,
+    eop: bool,
+}
+
 /// The host-to-card stream: packets (h2c records) copied into ring buffers,
-/// one descriptor per buffer-sized chunk, end of packet on the last.
+/// one descriptor per buffer-sized chunk, end of packet on the last, run by
+/// the engine in Stop-terminated chains.
 #[derive(Debug)]
 pub struct H2cChannel {
     ring: Ring,
-    /// Descriptors handed to the engine since it started.
+    /// What each ring slot holds, written into its descriptor when a run
+    /// starts.
+    chunks: Vec<Chunk>,
+    /// Descriptors filled since the channel started.
     posted: u64,
+    /// Descriptors handed to the engine in runs; the run in flight is
+    /// `completed..started`.
+    started: u64,
 }
 
 impl H2cChannel {
@@ -786,20 +853,31 @@ impl H2cChannel {
         channel: u8,
         config: RingConfig,
     ) -> Result<H2cChannel, XdmaError> {
-        let ring = Ring::allocate(dev, Engine::new(Direction::H2c, channel), bar, config)?;
-        // H2C descriptors are rewritten before each use; the circle's links
-        // are laid now so that a stray fetch never leaves the ring.
+        let ring = Ring::open(dev, Engine::new(Direction::H2c, channel), bar, config)?;
+        // Every descriptor is rewritten before a run uses it; until then each
+        // is a Stop descriptor linked around the circle, so that a stray
+        // fetch neither leaves the ring nor runs on.
         for index in 0..ring.len() {
             let src = ring.buffers.iova_at(ring.buffer_offset(index));
-            let descriptor = ring.linked(index, DESC_COMPLETED, 0, src, 0);
+            let descriptor = ring.linked(index, 0, DESC_STOP | DESC_COMPLETED, 0, src, 0);
             ring.write_descriptor(dev, index, &descriptor)?;
         }
-        ring.start(dev)?;
-        Ok(H2cChannel { ring, posted: 0 })
+        ring.program_completion(dev)?;
+        Ok(H2cChannel {
+            chunks: vec![Chunk::default(); ring.len()],
+            ring,
+            posted: 0,
+            started: 0,
+        })
     }
 
     pub fn engine(&self) -> Engine {
         self.ring.engine
+    }
+
+    /// Bus address of descriptor 0.
+    pub fn ring_iova(&self) -> u64 {
+        self.ring.descriptors.iova()
     }
 
     pub fn capacity(&self) -> usize {
@@ -811,8 +889,8 @@ impl H2cChannel {
         self.posted - self.ring.completed
     }
 
-    /// Queues one packet: copies it into free buffers, writes its descriptors,
-    /// then rings the doorbell once with their count.
+    /// Queues one packet: copies it into free buffers and, if the engine is
+    /// idle, starts a run with everything queued.
     pub fn send<D: PcieDevice>(&mut self, dev: &mut D, packet: &[u8]) -> Result<(), XdmaError> {
         if packet.is_empty() {
             return Err(XdmaError::EmptyPacket);
@@ -839,36 +917,86 @@ impl H2cChannel {
             });
         }
         for (k, chunk) in packet.chunks(size).enumerate() {
-            let index = (self.posted % self.capacity() as u64) as usize;
-            let offset = self.ring.buffer_offset(index);
-            dev.dma_write(&self.ring.buffers, offset, chunk)?;
-            let eop = if k + 1 == needed { DESC_EOP } else { 0 };
-            let src = self.ring.buffers.iova_at(offset);
-            let descriptor = self
-                .ring
-                .linked(index, DESC_COMPLETED | eop, chunk.len(), src, 0);
-            self.ring.write_descriptor(dev, index, &descriptor)?;
+            let index = self.slot(self.posted);
+            dev.dma_write(&self.ring.buffers, self.ring.buffer_offset(index), chunk)?;
+            self.chunks[index] = Chunk {
+                len: chunk.len(),
+                eop: k + 1 == needed,
+            };
             self.posted += 1;
         }
-        self.ring.grant(dev, needed)
+        self.reap(dev)?;
+        Ok(())
     }
 
-    /// Takes in the engine's completion count; returns descriptors newly done.
+    /// Takes in the engine's completion count, stops the engine after a
+    /// finished run and starts the next one; returns descriptors newly done.
     pub fn reap<D: PcieDevice>(&mut self, dev: &mut D) -> Result<u64, XdmaError> {
-        let done = self.ring.refresh(dev)?;
-        if self.ring.completed > self.posted {
-            return Err(XdmaError::CountOverrun {
-                engine: self.ring.engine,
-                completed: self.ring.completed,
-                posted: self.posted,
-            });
+        let mut done = 0;
+        if self.ring.completed < self.started {
+            done = self.ring.refresh(dev)?;
+            if self.ring.completed > self.started {
+                return Err(XdmaError::CountOverrun {
+                    engine: self.ring.engine,
+                    completed: self.ring.completed,
+                    posted: self.started,
+                });
+            }
+            if self.ring.completed < self.started {
+                if done == 0 {
+                    // No progress with work outstanding: a fault stops the
+                    // engine without any writeback, so only the status
+                    // register tells.
+                    self.ring.check(dev)?;
+                }
+                return Ok(done);
+            }
+            // The run reached its Stop descriptor: clear Run, as the
+            // reference driver does before it starts the engine again.
+            dev.write32(
+                self.ring.bar,
+                self.ring.engine.channel_reg(reg::CONTROL_W1C),
+                control::RUN,
+            )?;
         }
-        if done == 0 && self.in_flight() > 0 {
-            // No progress with work outstanding: a fault stops the engine
-            // without any writeback, so only the status register tells.
-            self.ring.check(dev)?;
+        if self.started < self.posted {
+            self.start_run(dev)?;
         }
         Ok(done)
+    }
+
+    /// Writes the descriptors of everything queued as one chain ending in a
+    /// Stop descriptor, then starts the engine on it. The engine is idle.
+    fn start_run<D: PcieDevice>(&mut self, dev: &mut D) -> Result<(), XdmaError> {
+        let count = (self.posted - self.started) as usize;
+        let first = self.slot(self.started);
+        for k in 0..count {
+            let index = self.slot(self.started + k as u64);
+            let chunk = self.chunks[index];
+            let last = k + 1 == count;
+            let mut flags = DESC_COMPLETED;
+            if chunk.eop {
+                flags |= DESC_EOP;
+            }
+            if last {
+                flags |= DESC_STOP;
+            }
+            let following = (count - k).saturating_sub(2);
+            let src = self.ring.buffers.iova_at(self.ring.buffer_offset(index));
+            let mut descriptor = self.ring.linked(index, following, flags, chunk.len, src, 0);
+            if last {
+                descriptor.next_adjacent = 0;
+            }
+            self.ring.write_descriptor(dev, index, &descriptor)?;
+        }
+        let adjacent = adjacent_after(first, self.capacity(), count - 1);
+        self.ring.point_at(dev, first, adjacent)?;
+        self.started = self.posted;
+        self.ring.run(dev)
+    }
+
+    fn slot(&self, count: u64) -> usize {
+        (count % self.capacity() as u64) as usize
     }
 
     fn free(&self) -> usize {
@@ -904,17 +1032,32 @@ impl C2hChannel {
         channel: u8,
         config: RingConfig,
     ) -> Result<C2hChannel, XdmaError> {
-        let ring = Ring::allocate(dev, Engine::new(Direction::C2h, channel), bar, config)?;
+        let mut ring = Ring::open(dev, Engine::new(Direction::C2h, channel), bar, config)?;
         let writebacks = dev.dma_map(ring.len() * C2H_WB_STRIDE)?;
         // C2H descriptors never change: each points at its own buffer and its
         // own writeback slot, so returning a credit is all a refill takes.
         for index in 0..ring.len() {
             let wb = writebacks.iova_at(index * C2H_WB_STRIDE);
             let buffer = ring.buffers.iova_at(ring.buffer_offset(index));
-            let descriptor = ring.linked(index, DESC_COMPLETED, config.buffer_size, wb, buffer);
+            let following = ring.len() - 1;
+            let descriptor = ring.linked(
+                index,
+                following,
+                DESC_COMPLETED,
+                config.buffer_size,
+                wb,
+                buffer,
+            );
             ring.write_descriptor(dev, index, &descriptor)?;
         }
-        ring.start(dev)?;
+        ring.point_at(dev, 0, adjacent_after(0, ring.len(), ring.len() - 1))?;
+        ring.program_completion(dev)?;
+        dev.write32(
+            bar,
+            reg::SGDMA_COMMON_BLOCK + reg::CREDIT_MODE_ENABLE_W1S,
+            ring.engine.credit_bit(),
+        )?;
+        ring.run(dev)?;
         ring.grant(dev, ring.len())?;
         Ok(C2hChannel {
             ring,
@@ -926,6 +1069,11 @@ impl C2hChannel {
 
     pub fn engine(&self) -> Engine {
         self.ring.engine
+    }
+
+    /// Bus address of descriptor 0.
+    pub fn ring_iova(&self) -> u64 {
+        self.ring.descriptors.iova()
     }
 
     /// The next whole packet the card sent, if one has fully arrived.
@@ -1006,8 +1154,15 @@ impl C2hChannel {
         Ok(())
     }
 
+    /// Stops the engine and takes it out of credit mode.
     pub fn stop<D: PcieDevice>(&self, dev: &mut D) -> Result<(), XdmaError> {
-        self.ring.stop(dev)
+        self.ring.stop(dev)?;
+        dev.write32(
+            self.ring.bar,
+            reg::SGDMA_COMMON_BLOCK + reg::CREDIT_MODE_ENABLE_W1C,
+            self.ring.engine.credit_bit(),
+        )?;
+        Ok(())
     }
 }
 
@@ -1036,9 +1191,16 @@ mod tests {
             !wide.fit(Direction::H2c, 4096),
             "H2C records have any length"
         );
+        let coarse = Alignments::decode(0x0080_0140);
         assert!(
-            !Alignments::decode(0x0080_0140).fit(Direction::C2h, 4096),
-            "128-byte addresses"
+            coarse.fit(Direction::C2h, 4096),
+            "128-byte addresses: buffers are spaced to meet them"
+        );
+        assert_eq!(coarse.buffer_stride(64), Some(128));
+        assert_eq!(coarse.buffer_stride(4096), Some(4096));
+        assert!(
+            !Alignments::decode(0x0060_0140).fit(Direction::C2h, 4096),
+            "96-byte alignment is not a power of two"
         );
         assert!(
             !Alignments::decode(0x0001_0120).fit(Direction::C2h, 4096),
@@ -1078,13 +1240,27 @@ mod tests {
     }
 
     #[test]
-    fn adjacency_stops_at_ring_end_block_end_and_field_limit() {
-        assert_eq!(adjacent_after(0, 4), 3);
-        assert_eq!(adjacent_after(3, 4), 0);
-        assert_eq!(adjacent_after(0, 1000), 63);
-        assert_eq!(adjacent_after(100, 1000), 27);
-        assert_eq!(adjacent_after(127, 1000), 0);
-        assert_eq!(adjacent_after(128, 1000), 63);
+    fn adjacency_stops_at_chain_end_ring_end_and_64_descriptor_block_end() {
+        assert_eq!(adjacent_after(0, 4, 3), 3);
+        assert_eq!(adjacent_after(3, 4, 9), 0, "ring end");
+        assert_eq!(adjacent_after(0, 1000, 5), 5, "chain end");
+        assert_eq!(adjacent_after(0, 1000, 999), 63);
+        // The reference driver's blocks are 64 descriptors (2 KiB): a block
+        // from descriptor 10 ends at 63, not at the 4 KiB page end (127).
+        assert_eq!(adjacent_after(10, 1000, 999), 53);
+        assert_eq!(adjacent_after(64, 1000, 999), 63);
+        assert_eq!(adjacent_after(100, 1000, 999), 27);
+        assert_eq!(adjacent_after(127, 1000, 999), 0);
+        for next in 0..1000 {
+            let adjacent = adjacent_after(next, 1000, 999) as u64;
+            let start = (next * DESCRIPTOR_LEN) as u64;
+            let end = start + (adjacent + 1) * DESCRIPTOR_LEN as u64 - 1;
+            assert_eq!(
+                start / DESCRIPTOR_FETCH_BOUNDARY,
+                end / DESCRIPTOR_FETCH_BOUNDARY,
+                "block at {next} crosses 4 KiB"
+            );
+        }
     }
 
     #[test]
@@ -1111,7 +1287,7 @@ mod tests {
             descriptors: 4,
             buffer_size: 64,
         };
-        let mut ring = Ring::allocate(&mut dev, Engine::new(Direction::H2c, 0), 1, config).unwrap();
+        let mut ring = Ring::open(&mut dev, Engine::new(Direction::H2c, 0), 1, config).unwrap();
         fn set(dev: &mut FakeDevice<ModelNic>, ring: &Ring, word: u32) {
             dev.dma_write(&ring.completion, 0, &word.to_le_bytes())
                 .unwrap();
