@@ -44,6 +44,7 @@ fn cluster_file(dir: &Scratch) -> String {
         election_ticks: [100, 200],
         retransmit_ticks: 20,
         window: 64,
+        ..Timing::default()
     };
     let ports = free_ports(3).unwrap();
     let config = ClusterConfig::local(9, Ipv4Addr::LOCALHOST, &ports, timing).unwrap();
