@@ -4,52 +4,16 @@
 //! and kill it when they end.
 
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use riptide_bench::udp::group::{GroupOptions, ProcessGroup};
 use riptide_control::client::{Progress, Session};
 use riptide_control::kv::{self, Reply};
 
-fn riptide(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_riptide"))
-        .args(args)
-        .output()
-        .expect("riptide runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A scratch directory for one test, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("riptide-ops-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, content: &str) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{Scratch, THREE_REPLICAS, riptide, stderr, stdout};
 
 fn start_group() -> ProcessGroup {
     let group = ProcessGroup::start(
@@ -80,19 +44,19 @@ fn every_value_size_is_served_or_refused_at_once_naming_the_limit() {
     // The largest put that fits the log is served.
     let fits = "v".repeat(kv::MAX_LOG_VALUE_LEN - 26 - 1);
     let (output, _) = client(config, &["put", "k", &fits]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.status.success(), "{}", stderr(&output));
     let (output, _) = client(config, &["get", "k"]);
-    assert_eq!(text(&output.stdout).trim_end(), fits);
+    assert_eq!(stdout(&output).trim_end(), fits);
 
     // One byte more, 20,000 and 70,000 bytes (more than a datagram): refused
     // at once, no panic, the limit named.
     for len in [fits.len() + 1, 20_000, 70_000] {
         let (output, took) = client(config, &["put", "k", &"w".repeat(len)]);
-        let stderr = text(&output.stderr);
-        println!("a {len}-byte put is refused in {took:?}: {}", stderr.trim());
-        assert_eq!(output.status.code(), Some(2), "{len}: {stderr}");
-        assert!(stderr.contains(&limit), "{len}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{len}: {stderr}");
+        let err = stderr(&output);
+        println!("a {len}-byte put is refused in {took:?}: {}", err.trim());
+        assert_eq!(output.status.code(), Some(2), "{len}: {err}");
+        assert!(err.contains(&limit), "{len}: {err}");
+        assert!(!err.contains("panicked"), "{len}: {err}");
         assert!(took < Duration::from_secs(2), "{len}: took {took:?}");
     }
 
@@ -124,40 +88,21 @@ fn every_value_size_is_served_or_refused_at_once_naming_the_limit() {
 fn the_client_prints_values_on_stdout_and_absence_as_documented() {
     let group = start_group();
     let config = group.config_path();
-    // Absent: nothing on stdout (so `v=$(riptide client … get k)` is empty),
-    // "(absent)" on stderr, exit 1.
+    // Absent: nothing on out (so `v=$(riptide client … get k)` is empty),
+    // "(absent)" on err, exit 1.
     let (output, _) = client(config, &["get", "nothing-here"]);
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(text(&output.stdout), "");
-    assert_eq!(text(&output.stderr).trim(), "(absent)");
+    assert_eq!(stdout(&output), "");
+    assert_eq!(stderr(&output).trim(), "(absent)");
     // Deleting an absent key succeeds: delete means "make it absent".
     let (output, _) = client(config, &["delete", "nothing-here"]);
     assert!(output.status.success());
-    assert_eq!(text(&output.stdout), "ok\n");
-    // A value is printed alone on stdout.
+    assert_eq!(stdout(&output), "ok\n");
+    // A value is printed alone on out.
     client(config, &["put", "k", "v 1"]);
     let (output, _) = client(config, &["get", "k"]);
-    assert_eq!(text(&output.stdout), "v 1\n");
+    assert_eq!(stdout(&output), "v 1\n");
 }
-
-const CONFIG: &str = r#"
-group = 3
-
-[[replica]]
-id = 0
-address = "127.0.0.1:PEER"
-client_port = CLIENT
-
-[[replica]]
-id = 1
-address = "127.0.0.1:7101"
-client_port = 7201
-
-[[replica]]
-id = 2
-address = "127.0.0.1:7102"
-client_port = 7202
-"#;
 
 fn occurrences(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
@@ -171,12 +116,18 @@ fn an_os_error_is_printed_once() {
     let free = UdpSocket::bind("127.0.0.1:0").unwrap();
     let config = scratch.write(
         "cluster.toml",
-        &CONFIG
-            .replace("PEER", &free.local_addr().unwrap().port().to_string())
-            .replace("CLIENT", &taken.local_addr().unwrap().port().to_string()),
+        &THREE_REPLICAS
+            .replace(
+                "127.0.0.1:7100",
+                &format!("127.0.0.1:{}", free.local_addr().unwrap().port()),
+            )
+            .replace(
+                "client_port = 7200",
+                &format!("client_port = {}", taken.local_addr().unwrap().port()),
+            ),
     );
     drop(free);
-    let state = scratch.path("state");
+    let state = scratch.join("state");
     let output = riptide(&[
         "replica",
         "--config",
@@ -186,19 +137,16 @@ fn an_os_error_is_printed_once() {
         "--state-dir",
         state.to_str().unwrap(),
     ]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("cannot bind the client address"),
-        "{stderr}"
-    );
-    assert_eq!(occurrences(&stderr, "(os error 98)"), 1, "{stderr}");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot bind the client address"), "{err}");
+    assert_eq!(occurrences(&err, "(os error 98)"), 1, "{err}");
 
     // A config that cannot be read.
     let output = riptide(&["status", "--config", "/nonexistent/cluster.toml"]);
-    let stderr = text(&output.stderr);
-    assert!(stderr.contains("cannot read /nonexistent/cluster.toml"));
-    assert_eq!(occurrences(&stderr, "(os error 2)"), 1, "{stderr}");
+    let err = stderr(&output);
+    assert!(err.contains("cannot read /nonexistent/cluster.toml"));
+    assert_eq!(occurrences(&err, "(os error 2)"), 1, "{err}");
 
     // A state directory below a file.
     let file = scratch.write("a-file", "");
@@ -211,15 +159,15 @@ fn an_os_error_is_printed_once() {
         "--state-dir",
         &format!("{file}/state"),
     ]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert_eq!(occurrences(&stderr, "(os error 20)"), 1, "{stderr}");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(occurrences(&err, "(os error 20)"), 1, "{err}");
 }
 
 #[test]
 fn configuration_mistakes_are_named_before_anything_runs() {
     let scratch = Scratch::new("config");
-    let good = CONFIG.replace("PEER", "7100").replace("CLIENT", "7200");
+    let good = THREE_REPLICAS;
     let cases = [
         (
             good.replacen("127.0.0.1:7101", "0.0.0.0:7100", 1),
@@ -263,26 +211,26 @@ fn configuration_mistakes_are_named_before_anything_runs() {
             &["status", "--config", &path],
         ] {
             let output = riptide(args);
-            let stderr = text(&output.stderr);
-            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains(expected), "{args:?}: {err}");
         }
     }
 
     // Ids are listed, not given as a range that reads as if it included 3.
-    let path = scratch.write("good.toml", &good);
+    let path = scratch.write("good.toml", good);
     for args in [
         &["replica", "--config", &path, "--id", "3"][..],
         &["status", "--config", &path, "--id", "3"],
     ] {
         let output = riptide(args);
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("ids 0, 1, 2"), "{args:?}: {stderr}");
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{err}");
+        assert!(err.contains("ids 0, 1, 2"), "{args:?}: {err}");
     }
 
     // A start record no replica writes is refused at this start, not the next.
-    let state = scratch.path("state");
+    let state = scratch.join("state");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(
         state.join("group-3-replica-0.lives"),
@@ -298,9 +246,9 @@ fn configuration_mistakes_are_named_before_anything_runs() {
         "--state-dir",
         state.to_str().unwrap(),
     ]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("is not a start count"), "{stderr}");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a start count"), "{err}");
 }
 
 #[test]
@@ -391,19 +339,19 @@ fn status_and_client_say_what_the_replicas_report_and_status_exits_by_health() {
     let status = || riptide(&["status", "--config", &config]);
 
     let output = status();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
-    assert!(text(&output.stdout).contains("serving: replica"));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("serving: replica"));
 
     // One replica down: the group serves, degraded (exit 3).
     let leader = group.leader().expect("a leader").id;
     let [a, b] = [(leader + 1) % 3, (leader + 2) % 3];
     group.kill(a).unwrap();
     let output = status();
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(3), "{out}");
     assert!(
-        stdout.contains(&format!("replica {a}: does not answer")),
-        "{stdout}"
+        out.contains(&format!("replica {a}: does not answer")),
+        "{out}"
     );
 
     // Two down, one of them restarted: it recovers, but only one other
@@ -412,25 +360,22 @@ fn status_and_client_say_what_the_replicas_report_and_status_exits_by_health() {
     group.restart(a).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let output = status();
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("cannot serve"), "{stdout}");
-    assert!(
-        stdout.contains(&format!("replica {a}: recovering")),
-        "{stdout}"
-    );
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("cannot serve"), "{out}");
+    assert!(out.contains(&format!("replica {a}: recovering")), "{out}");
     let (output, _) = client(
         group.config_path(),
         &["--timeout-ms", "1000", "put", "k", "v"],
     );
-    let stderr = text(&output.stderr);
-    println!("{stderr}");
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let err = stderr(&output);
+    println!("{err}");
+    assert_eq!(output.status.code(), Some(2), "{err}");
     assert!(
-        stderr.contains("cannot serve") && stderr.contains(&format!("replica {a}: recovering")),
-        "{stderr}"
+        err.contains("cannot serve") && err.contains(&format!("replica {a}: recovering")),
+        "{err}"
     );
-    assert!(!stderr.contains("election may be stuck"), "{stderr}");
+    assert!(!err.contains("election may be stuck"), "{err}");
 }
 
 #[test]

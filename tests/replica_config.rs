@@ -1,45 +1,17 @@
 //! A bad `cluster.toml` stops `riptide replica`, `client` and `status`
 //! before they touch the network, with a message naming the field.
 
-use std::process::Command;
-
-const GOOD: &str = r#"
-group = 3
-
-[[replica]]
-id = 0
-address = "127.0.0.1:7100"
-client_port = 7200
-
-[[replica]]
-id = 1
-address = "127.0.0.1:7101"
-client_port = 7201
-
-[[replica]]
-id = 2
-address = "127.0.0.1:7102"
-client_port = 7202
-"#;
+mod common;
+use common::{Scratch, THREE_REPLICAS as GOOD, riptide, stderr};
 
 /// Runs `riptide ARGS --config <text>`; returns the exit code and stderr.
 fn run_with_config(text: &str, name: &str, args: &[&str]) -> (Option<i32>, String) {
-    let dir = std::env::temp_dir().join(format!("riptide-config-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cluster.toml");
-    std::fs::write(&path, text).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_riptide"));
-    command
-        .arg(args[0])
-        .arg("--config")
-        .arg(&path)
-        .args(&args[1..]);
-    let output = command.output().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let dir = Scratch::new(name);
+    let path = dir.write("cluster.toml", text);
+    let mut all = vec![args[0], "--config", &path];
+    all.extend_from_slice(&args[1..]);
+    let output = riptide(&all);
+    (output.status.code(), stderr(&output))
 }
 
 #[test]
@@ -89,20 +61,15 @@ fn bad_configs_are_rejected_naming_the_field() {
 
 #[test]
 fn a_missing_file_is_named() {
-    let output = Command::new(env!("CARGO_BIN_EXE_riptide"))
-        .args([
-            "replica",
-            "--config",
-            "/nonexistent/cluster.toml",
-            "--id",
-            "0",
-        ])
-        .output()
-        .unwrap();
+    let output = riptide(&[
+        "replica",
+        "--config",
+        "/nonexistent/cluster.toml",
+        "--id",
+        "0",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/cluster.toml")
-    );
+    assert!(stderr(&output).contains("cannot read /nonexistent/cluster.toml"));
 }
 
 #[test]

@@ -29,6 +29,7 @@ fn timing() -> Timing {
         election_ticks: [40, 80],
         retransmit_ticks: 10,
         window: 64,
+        ..Timing::default()
     }
 }
 

@@ -20,17 +20,24 @@ use riptide_node::status::role_name;
 use riptide_node::{ClusterConfig, Timing};
 
 mod common;
+use common::{Scratch, riptide, stderr, stdout};
 
 /// The tests take ports from `free_ports`, which leaves them free until a
 /// replica binds them; run side by side, one test's sockets (the status
 /// socket, the bootstrap probe) can take the other's ports in that window.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("riptide-lives-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A group of three on free loopback ports, written to `cluster.toml` in a
+/// scratch directory; returns the directory, the ports, the file and the
+/// state directory replica 0 is started with.
+fn local_group(name: &str, group: u16) -> (Scratch, Vec<(u16, u16)>, PathBuf, PathBuf) {
+    let dir = Scratch::new(name);
+    let ports = free_ports(3).unwrap();
+    let config =
+        ClusterConfig::local(group, Ipv4Addr::LOCALHOST, &ports, Timing::default()).unwrap();
+    let config_path = PathBuf::from(dir.write("cluster.toml", &config.to_toml()));
+    let state = dir.join("state");
+    (dir, ports, config_path, state)
 }
 
 fn replica_command(config: &Path, id: u8, state: &Path) -> Command {
@@ -97,12 +104,7 @@ fn start_and_kill(config: &Path, state: &Path, log: &Path, args: &[&str]) -> Str
 #[test]
 fn a_start_that_cannot_bind_leaves_no_record_and_each_start_counts_the_earlier_ones() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = scratch("bind");
-    let ports = free_ports(3).unwrap();
-    let config = ClusterConfig::local(4, Ipv4Addr::LOCALHOST, &ports, Timing::default()).unwrap();
-    let config_path = dir.join("cluster.toml");
-    fs::write(&config_path, config.to_toml()).unwrap();
-    let state = dir.join("state");
+    let (dir, ports, config_path, state) = local_group("bind", 4);
     let record = state.join("group-4-replica-0.lives");
 
     // Another process holds replica 0's client port.
@@ -111,7 +113,7 @@ fn a_start_that_cannot_bind_leaves_no_record_and_each_start_counts_the_earlier_o
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("cannot bind the client address"),
@@ -137,7 +139,6 @@ fn a_start_that_cannot_bind_leaves_no_record_and_each_start_counts_the_earlier_o
         assert!(second.contains(field), "{field} not in {second}");
     }
     assert_eq!(fs::read_to_string(&record).unwrap(), "2\n");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -156,14 +157,14 @@ fn bootstrap_is_refused_while_the_group_is_live() {
     put_keys(&group, 1);
     group.kill(0).unwrap();
 
-    let state = scratch("bootstrap");
+    let state = Scratch::new("bootstrap");
     let started = Instant::now();
     let output = replica_command(group.config_path(), 0, &state)
         .arg("--bootstrap")
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("so the group has run") && stderr.contains("without --bootstrap"),
@@ -184,18 +185,12 @@ fn bootstrap_is_refused_while_the_group_is_live() {
     for field in ["life=1", "incarnation=0", "rejoin=false"] {
         assert!(line.contains(field), "{field} not in {line}");
     }
-    fs::remove_dir_all(&state).unwrap();
 }
 
 #[test]
 fn a_replica_recovering_alone_says_what_to_do_and_status_shows_recovering() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = scratch("alone");
-    let ports = free_ports(3).unwrap();
-    let config = ClusterConfig::local(5, Ipv4Addr::LOCALHOST, &ports, Timing::default()).unwrap();
-    let config_path = dir.join("cluster.toml");
-    fs::write(&config_path, config.to_toml()).unwrap();
-    let state = dir.join("state");
+    let (dir, _, config_path, state) = local_group("alone", 5);
     fs::create_dir_all(&state).unwrap();
     // It ran before, and none of the others is up: the whole group restarted.
     fs::write(state.join("group-5-replica-0.lives"), "3\n").unwrap();
@@ -223,21 +218,20 @@ fn a_replica_recovering_alone_says_what_to_do_and_status_shows_recovering() {
             && warning.contains("missing replicas"),
         "{warning}"
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_riptide"))
-        .arg("status")
-        .arg("--config")
-        .arg(&config_path)
-        .args(["--id", "0"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&status.stdout);
+    let status = riptide(&[
+        "status",
+        "--config",
+        config_path.to_str().unwrap(),
+        "--id",
+        "0",
+    ]);
+    let stdout = stdout(&status);
     assert!(stdout.contains("recovering"), "{stdout}");
     child.kill().unwrap();
     child.wait().unwrap();
     let text = fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("still recovering").count(), 1, "{text}");
     assert!(text.contains("incarnation=3"), "{text}");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Fast failure detection, so that elections after a kill take tenths of a
@@ -250,6 +244,7 @@ fn fast_group() -> ProcessGroup {
         election_ticks: [40, 80],
         retransmit_ticks: 10,
         window: 64,
+        ..Timing::default()
     };
     let group =
         ProcessGroup::start(env!("CARGO_BIN_EXE_riptide").as_ref(), options).expect("group starts");

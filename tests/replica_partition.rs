@@ -86,6 +86,7 @@ fn partition_scenario(lab: &Lab) {
         election_ticks: [40, 80],
         retransmit_ticks: 10,
         window: 64,
+        ..Timing::default()
     };
     let config = ClusterConfig::from_addresses(5, &addresses, timing).unwrap();
     let mut options = GroupOptions::loopback(3);

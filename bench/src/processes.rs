@@ -82,6 +82,20 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     })
 }
 
+/// Resident memory of process `pid` in bytes (`VmRSS` of
+/// `/proc/PID/status`), or `None` if it is gone or the line does not parse.
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_rss(&status)
+}
+
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut fields = line["VmRSS:".len()..].split_whitespace();
+    let kib: u64 = fields.next()?.parse().ok()?;
+    (fields.next()? == "kB").then_some(kib * 1024)
+}
+
 /// utime + stime, in clock ticks, from a `/proc/PID/stat` line. The command
 /// name (field 2) may hold spaces and parentheses, so fields are counted
 /// from the last `)`.
@@ -120,6 +134,15 @@ mod tests {
         let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 1 0 99 0 0";
         assert_eq!(parse_cpu_ticks(stat), Some(22));
         assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn resident_memory_is_read_in_bytes_and_a_bad_line_is_none() {
+        let status = "Name:\triptide\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n";
+        assert_eq!(parse_vm_rss(status), Some(1234 * 1024));
+        assert_eq!(parse_vm_rss("VmRSS:\t12 MB\n"), None);
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        assert!(resident_bytes(std::process::id()).is_some_and(|b| b > 0));
     }
 
     #[test]

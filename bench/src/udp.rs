@@ -15,6 +15,7 @@ pub mod group;
 pub mod load;
 pub mod netns;
 pub mod plot;
+pub mod soak;
 
 use std::fmt;
 use std::path::Path;
@@ -57,6 +58,7 @@ impl UdpBenchOptions {
                 election_ticks: [100, 200],
                 retransmit_ticks: 20,
                 window: 64,
+                ..Timing::default()
             },
         }
     }
@@ -164,8 +166,8 @@ impl fmt::Display for UdpBench {
         let o = &self.options;
         writeln!(
             f,
-            "backend: udp, {} replica processes on loopback (software fast path, io_uring), window {}",
-            o.replicas, o.timing.window
+            "backend: udp, {} replica processes on loopback (software fast path, io_uring), window {}, max_inflight {}",
+            o.replicas, o.timing.window, o.timing.max_inflight
         )?;
         writeln!(
             f,

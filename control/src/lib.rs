@@ -22,6 +22,6 @@ pub mod replica;
 pub mod rng;
 
 pub use replica::{
-    DEFAULT_MAX_PENDING, DEFAULT_SNAPSHOT_EVERY, Input, Output, Replica, ReplicaConfig, Role,
-    Status, Variant,
+    DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_PENDING, DEFAULT_SNAPSHOT_EVERY, Input, Output, Replica,
+    ReplicaConfig, Role, Status, Variant,
 };

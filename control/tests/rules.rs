@@ -1417,3 +1417,66 @@ fn chunks_out_of_place_and_snapshots_that_do_not_decode_are_not_installed() {
     );
     assert_eq!((replica.applied(), replica.commit()), (0, 0));
 }
+
+#[test]
+fn a_lone_write_goes_out_at_once_and_a_burst_behind_max_inflight_shares_one_slot() {
+    let mut config = config(0);
+    config.max_inflight = 2;
+    assert!(
+        config.window > 2,
+        "batching starts well before the window fills"
+    );
+    let (mut replica, ballot, _) = leader_with(config);
+    let set = |v: &str| Command::Put {
+        key: "k".into(),
+        value: v.into(),
+    };
+    // Nothing in flight: a lone write is submitted in the step it arrives,
+    // waiting for no tick and no other write.
+    let lone = step(&mut replica, request(1, 1, set("a")));
+    assert_eq!(submitted(&lone), [value(1, 1, set("a"))]);
+    // One in flight, below max_inflight: the next goes out at once too.
+    let second = step(&mut replica, request(2, 1, set("b")));
+    assert_eq!(submitted(&second), [value(2, 1, set("b"))]);
+    // Two in flight: a burst waits, in one batch for slot 3, which a get
+    // arriving meanwhile takes as its barrier (no no-op of its own).
+    for client in 3..=6 {
+        assert!(submitted(&step(&mut replica, request(client, 1, set("c")))).is_empty());
+    }
+    let get = step(
+        &mut replica,
+        request(9, 1, Command::Get { key: "k".into() }),
+    );
+    assert!(submitted(&get).is_empty() && replies(&get).is_empty());
+    accepted(&mut replica, ballot, 1, value(1, 1, set("a")));
+    let opened = nic(&mut replica, NicEvent::Committed { ballot, commit: 1 });
+    let batch = LogValue::Batch(
+        (3..=6)
+            .map(|client| Write {
+                client,
+                request: 1,
+                command: set("c"),
+            })
+            .collect(),
+    )
+    .encode();
+    assert_eq!(submitted(&opened), std::slice::from_ref(&batch));
+    assert_eq!(replies(&opened), [(1, 1, Reply::Done)]);
+    accepted(&mut replica, ballot, 2, value(2, 1, set("b")));
+    accepted(&mut replica, ballot, 3, batch);
+    let applied = nic(&mut replica, NicEvent::Committed { ballot, commit: 3 });
+    assert_eq!(
+        replies(&applied),
+        [
+            (2, 1, Reply::Done),
+            (3, 1, Reply::Done),
+            (4, 1, Reply::Done),
+            (5, 1, Reply::Done),
+            (6, 1, Reply::Done),
+            (9, 1, Reply::Value(Some("c".into()))),
+        ]
+    );
+    // Drained: a lone write is again submitted at once, alone.
+    let after = step(&mut replica, request(1, 2, set("d")));
+    assert_eq!(submitted(&after), [value(1, 2, set("d"))]);
+}

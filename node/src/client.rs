@@ -92,8 +92,8 @@ impl Client {
         let mut buf = vec![0; 1 << 16];
         loop {
             let attempt_end = (Instant::now() + self.options.attempt_timeout).min(deadline);
-            self.socket
-                .send_to(&datagram, self.replicas[self.session.target()])?;
+            let to = self.replicas[self.session.target()];
+            retry_interrupted(|| self.socket.send_to(&datagram, to))?;
             let mut resend_at = None;
             while resend_at.is_none() {
                 let now = Instant::now();
@@ -103,6 +103,10 @@ impl Client {
                 self.socket.set_read_timeout(Some(attempt_end - now))?;
                 let len = match self.socket.recv_from(&mut buf) {
                     Ok((len, _)) => len,
+                    // A signal handler ran (the socket has a timeout, so the
+                    // kernel never restarts the call): wait again for what
+                    // is left of the attempt.
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -202,6 +206,18 @@ impl Client {
     }
 }
 
+/// Runs a blocking socket call again while a signal interrupts it: a
+/// process with any signal handler (a benchmark's, a test harness's) would
+/// otherwise fail a request on a signal meant for something else.
+fn retry_interrupted<T>(mut call: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            done => return done,
+        }
+    }
+}
+
 /// A client id for a process that has no assigned one: unique in practice
 /// (not for replay: a client's id must differ from every earlier client's,
 /// which no fixed seed can promise).
@@ -211,6 +227,8 @@ pub fn fresh_client_id() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use riptide_wire::{Envelope, Message};
+
     use super::*;
 
     const GROUP: u16 = 7;
@@ -240,6 +258,69 @@ mod tests {
         assert!(matches!(error, ClientError::NoAnswer { .. }), "{message}");
         let second = format!("127.0.0.1:{}", port(3));
         assert!(message.contains(&second), "{message}");
+    }
+
+    #[test]
+    fn a_signal_during_the_wait_for_a_reply_does_not_fail_the_request() {
+        use std::os::unix::thread::JoinHandleExt;
+
+        extern "C" fn ignore(_: libc::c_int) {}
+        // SAFETY: the handler does nothing, which is async-signal-safe; a
+        // zeroed sigaction has no flags, so no call is restarted.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = ignore as *const () as libc::sighandler_t;
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        let replica = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = replica.local_addr().unwrap().port();
+        let config = ClusterConfig::local(
+            GROUP,
+            std::net::Ipv4Addr::LOCALHOST,
+            &[(port.wrapping_add(1), port)],
+            Default::default(),
+        )
+        .unwrap();
+        let options = ClientOptions {
+            attempt_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(10),
+        };
+        let mut client = Client::new(&config, 1, options).unwrap();
+        let waiting = std::thread::spawn(move || client.put("k", "v"));
+        let mut buf = vec![0; 1 << 16];
+        let (len, from) = replica.recv_from(&mut buf).unwrap();
+        let Message::ClientRequest {
+            client, request, ..
+        } = Envelope::decode(&buf[..len], GROUP).unwrap().message
+        else {
+            panic!("not a client request");
+        };
+        // The client is (or is about to be) blocked in recv_from: interrupt
+        // it several times before it is answered.
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(20));
+            // SAFETY: the thread is joined below, so its handle is live.
+            assert_eq!(
+                unsafe { libc::pthread_kill(waiting.as_pthread_t(), libc::SIGUSR1) },
+                0
+            );
+        }
+        let reply = Envelope {
+            group: GROUP,
+            sender: 0,
+            life: 0,
+            message: Message::ClientReply {
+                client,
+                request,
+                leader: Some(0),
+                result: Some(Reply::Done.encode()),
+            },
+        };
+        replica.send_to(&reply.encode(), from).unwrap();
+        assert_eq!(waiting.join().unwrap().unwrap(), Reply::Done);
     }
 
     #[test]

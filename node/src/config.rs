@@ -74,6 +74,10 @@ pub struct Timing {
     pub retransmit_ticks: u64,
     /// Most slots the leader keeps in flight.
     pub window: u64,
+    /// Most slots the leader fills before writes share one: below `window`,
+    /// writes that arrive while this many are in flight wait and go out
+    /// together in the next slot (`docs/runtime.md`, "Batching").
+    pub max_inflight: u64,
 }
 
 impl Default for Timing {
@@ -86,6 +90,7 @@ impl Default for Timing {
             election_ticks: [30, 60],
             retransmit_ticks: 10,
             window: 64,
+            max_inflight: riptide_control::DEFAULT_MAX_INFLIGHT,
         }
     }
 }
@@ -226,6 +231,7 @@ impl ClusterConfig {
         cfg.election_ticks = (t.election_ticks[0], t.election_ticks[1]);
         cfg.retransmit_ticks = t.retransmit_ticks;
         cfg.window = t.window;
+        cfg.max_inflight = t.max_inflight;
         cfg
     }
 }
@@ -410,6 +416,11 @@ fn validate_timing(t: Timing) -> Result<Timing, ConfigError> {
             "timing.window",
             "must be 1 to 65535 (the NIC's window register has 16 bits)".to_string(),
         ),
+        (
+            t.max_inflight == 0,
+            "timing.max_inflight",
+            "must be at least 1 (above timing.window, the window is the limit)".to_string(),
+        ),
     ];
     match problems.into_iter().find(|(bad, ..)| *bad) {
         Some((_, field, problem)) => Err(ConfigError::invalid(field, problem)),
@@ -485,6 +496,7 @@ heartbeat_ticks = 4
 election_ticks = [20, 40]
 retransmit_ticks = 8
 window = 32
+max_inflight = 8
 
 [[replica]]
 id = 0
@@ -521,7 +533,10 @@ client_port = 7201
         assert_eq!(cfg.replicas[2].mac, Some([2, 0x52, 0x54, 0, 0, 2]));
         assert_eq!(cfg.replicas[1].endpoint().port, 7101);
         let rc = cfg.replica_config(1, 9);
-        assert_eq!((rc.id, rc.replicas, rc.group, rc.window), (1, 3, 7, 32));
+        assert_eq!(
+            (rc.id, rc.replicas, rc.group, rc.window, rc.max_inflight),
+            (1, 3, 7, 32, 8)
+        );
         assert_eq!(rc.election_ticks, (20, 40));
     }
 
@@ -540,6 +555,7 @@ client_port = 7201
                 !l.contains("_ticks")
                     && !l.contains("tick_ms")
                     && !l.contains("window")
+                    && !l.contains("max_inflight")
                     && *l != "[unused]"
             })
             .collect::<Vec<_>>()
@@ -701,6 +717,11 @@ client_port = 7201
                 "timing.election_ticks",
             ),
             ("window = 32", "window = 70000", "timing.window"),
+            (
+                "max_inflight = 8",
+                "max_inflight = 0",
+                "timing.max_inflight",
+            ),
             (
                 "retransmit_ticks = 8",
                 "retransmit_ticks = 0",

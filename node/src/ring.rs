@@ -15,6 +15,13 @@
 //! and re-posted receive and waits for the next completion or the deadline,
 //! so a burst of N datagrams costs one syscall, not N.
 //!
+//! Consecutive sends of equal length from one socket to one address (a
+//! leader's replies to a batch of writes from one client process, a load
+//! generator's requests) go out as one `sendmsg` with `UDP_SEGMENT`: the
+//! kernel routes and wakes the receiver once for the lot and still delivers
+//! separate datagrams. Each `sendmsg` on loopback also runs the receiver's
+//! network stack and wakeup, which is most of a leader's CPU per reply.
+//!
 //! The pools live in boxed slices that never move or shrink while the ring
 //! lives: the kernel holds pointers into them for every operation in flight.
 //! Dropping the ring cancels every operation and waits for them first.
@@ -35,6 +42,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 use serde::{Deserialize, Serialize};
+use tracing::warn;
 
 /// Index of a socket in the order given to [`UdpRing::new`].
 pub type SocketId = usize;
@@ -50,6 +58,22 @@ const BUFFER_GROUP: u16 = 0;
 /// overflow the default (about 200 KiB) before the loop drains them.
 const SOCKET_BUFFER: libc::c_int = 4 << 20;
 
+/// Datagrams coalesced into one `sendmsg` at most (the kernel's
+/// `UDP_MAX_SEGMENTS` is 64 on older kernels).
+const MAX_SEGMENTS: u64 = 64;
+
+/// Longest datagram coalesced: a segment must fit the path's MTU, where a
+/// datagram of its own would be fragmented instead of refused.
+const MAX_SEGMENT: usize = 1400;
+
+/// Bytes of one coalesced `sendmsg` at most: an IPv4 packet's limit, with
+/// room for headers.
+const MAX_COALESCED: usize = 65_000;
+
+/// Room for one control message holding a `u16` (`CMSG_SPACE(2)` is 24 on
+/// 64-bit Linux), 8-byte aligned as `cmsghdr` needs.
+const CONTROL_WORDS: usize = 4;
+
 const KIND_RECV: u64 = 1 << 32;
 const KIND_SEND: u64 = 2 << 32;
 const SLOT_MASK: u64 = (1 << 32) - 1;
@@ -64,6 +88,9 @@ pub struct RingOptions {
     pub send_slots: usize,
     /// Sends waiting for a slot at most; more are dropped.
     pub backlog: usize,
+    /// Whether equal-length sends to one address share a `sendmsg`
+    /// (`UDP_SEGMENT`).
+    pub coalesce: bool,
 }
 
 impl Default for RingOptions {
@@ -72,6 +99,7 @@ impl Default for RingOptions {
             recv_buffers: 128,
             send_slots: 256,
             backlog: 8192,
+            coalesce: true,
         }
     }
 }
@@ -97,6 +125,9 @@ pub struct TransportStats {
     pub send_dropped: u64,
     /// `io_uring_enter` calls: compare with `received + sent` to see the batching.
     pub enters: u64,
+    /// Datagrams of `sent` that shared a `sendmsg` with others (`UDP_SEGMENT`).
+    #[serde(default)]
+    pub coalesced: u64,
 }
 
 /// A datagram to send: `bytes[range]` to `to` from socket `socket`. Sending
@@ -210,11 +241,40 @@ impl Drop for BufferRing {
     }
 }
 
+/// One `sendmsg`: a datagram, or `datagrams` of `segment` bytes each to one
+/// address.
+struct SendOp {
+    socket: SocketId,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+    range: Range<usize>,
+    segment: Option<u16>,
+    datagrams: u64,
+}
+
+impl SendOp {
+    fn single(out: Outbound) -> SendOp {
+        SendOp {
+            socket: out.socket,
+            to: out.to,
+            bytes: out.bytes,
+            range: out.range,
+            segment: None,
+            datagrams: 1,
+        }
+    }
+}
+
 struct SendSlot {
     bytes: Vec<u8>,
     addr: libc::sockaddr_storage,
     iov: libc::iovec,
     msg: libc::msghdr,
+    control: [u64; CONTROL_WORDS],
+    /// Datagrams the operation in flight carries, and whether it is
+    /// coalesced.
+    datagrams: u64,
+    coalesced: bool,
 }
 
 /// Sockets and one io_uring. Not `Send`: the kernel holds raw pointers into
@@ -227,8 +287,12 @@ pub struct UdpRing {
     buffers: BufferRing,
     send: Box<[SendSlot]>,
     free_send: Vec<usize>,
-    backlog: VecDeque<Outbound>,
+    /// Sends queued since the last enter, coalesced when it submits them.
+    pending: Vec<Outbound>,
+    backlog: VecDeque<SendOp>,
     backlog_limit: usize,
+    /// Cleared for good when the kernel refuses a coalesced send.
+    coalesce: bool,
     /// Receive completions not yet handed out: (socket, result, flags).
     received: Vec<(SocketId, i32, u32)>,
     /// Completions of the last reap, kept to reuse its allocation.
@@ -284,6 +348,9 @@ impl UdpRing {
                 addr: unsafe { mem::zeroed() },
                 iov: unsafe { mem::zeroed() },
                 msg: unsafe { mem::zeroed() },
+                control: [0; CONTROL_WORDS],
+                datagrams: 0,
+                coalesced: false,
             })
             .collect();
         let mut this = UdpRing {
@@ -292,8 +359,10 @@ impl UdpRing {
             buffers,
             send,
             free_send: (0..options.send_slots).rev().collect(),
+            pending: Vec::new(),
             backlog: VecDeque::new(),
             backlog_limit: options.backlog,
+            coalesce: options.coalesce,
             received: Vec::new(),
             completions: Vec::new(),
             disarmed: Vec::new(),
@@ -321,10 +390,57 @@ impl UdpRing {
             self.stats.send_errors += 1;
             return;
         }
+        self.pending.push(out);
+    }
+
+    /// Turns the queued sends into `sendmsg` operations: each run of
+    /// equal-length datagrams from one socket to one address becomes one,
+    /// its datagrams copied into one buffer; a datagram alone is moved.
+    fn flush_pending(&mut self) {
+        let mut pending = mem::take(&mut self.pending);
+        let mut queued = pending.drain(..).peekable();
+        while let Some(first) = queued.next() {
+            let len = first.range.len();
+            let joins = |next: &Outbound| {
+                next.socket == first.socket && next.to == first.to && next.range.len() == len
+            };
+            let coalesce = self.coalesce
+                && (1..=MAX_SEGMENT).contains(&len)
+                && queued.peek().is_some_and(joins);
+            if !coalesce {
+                self.queue_op(SendOp::single(first));
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(MAX_COALESCED.min(len * MAX_SEGMENTS as usize));
+            bytes.extend_from_slice(&first.bytes[first.range.clone()]);
+            let mut datagrams = 1;
+            while datagrams < MAX_SEGMENTS && bytes.len() + len <= MAX_COALESCED {
+                let Some(next) = queued.next_if(joins) else {
+                    break;
+                };
+                bytes.extend_from_slice(&next.bytes[next.range]);
+                datagrams += 1;
+            }
+            self.queue_op(SendOp {
+                socket: first.socket,
+                to: first.to,
+                range: 0..bytes.len(),
+                bytes,
+                // Within MAX_SEGMENT.
+                segment: (datagrams > 1).then_some(len as u16),
+                datagrams,
+            });
+        }
+        drop(queued);
+        // Kept for its capacity.
+        self.pending = pending;
+    }
+
+    fn queue_op(&mut self, op: SendOp) {
         match self.free_send.pop() {
-            Some(slot) => self.post_send(slot, out),
-            None if self.backlog.len() < self.backlog_limit => self.backlog.push_back(out),
-            None => self.stats.send_dropped += 1,
+            Some(slot) => self.post_send(slot, op),
+            None if self.backlog.len() < self.backlog_limit => self.backlog.push_back(op),
+            None => self.stats.send_dropped += op.datagrams,
         }
     }
 
@@ -332,6 +448,7 @@ impl UdpRing {
     /// `deadline` passes (`None`: no deadline). Completions are collected;
     /// received datagrams are then handed out by [`UdpRing::drain_received`].
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        self.flush_pending();
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.stats.enters += 1;
         let result = match timeout {
@@ -413,10 +530,25 @@ impl UdpRing {
                 self.received.push((slot, result, flags));
             } else {
                 self.in_flight -= 1;
+                let (datagrams, coalesced) = (self.send[slot].datagrams, self.send[slot].coalesced);
                 if result < 0 {
-                    self.stats.send_errors += 1;
+                    self.stats.send_errors += datagrams;
+                    // What a kernel or path without UDP segmentation answers:
+                    // from now on every datagram goes alone.
+                    let unsupported =
+                        [libc::EIO, libc::EINVAL, libc::EOPNOTSUPP, libc::ENOPROTOOPT];
+                    if coalesced && self.coalesce && unsupported.contains(&-result) {
+                        self.coalesce = false;
+                        warn!(
+                            error = %io::Error::from_raw_os_error(-result),
+                            "a coalesced send (UDP_SEGMENT) failed: sending datagrams one by one"
+                        );
+                    }
                 } else {
-                    self.stats.sent += 1;
+                    self.stats.sent += datagrams;
+                    if coalesced {
+                        self.stats.coalesced += datagrams;
+                    }
                 }
                 self.send[slot].bytes = Vec::new();
                 match self.backlog.pop_front() {
@@ -436,14 +568,16 @@ impl UdpRing {
         self.push(entry)
     }
 
-    fn post_send(&mut self, slot: usize, out: Outbound) {
+    fn post_send(&mut self, slot: usize, out: SendOp) {
         let Some(fd) = self.sockets.get(out.socket).map(|s| Fd(s.as_raw_fd())) else {
-            self.stats.send_errors += 1;
+            self.stats.send_errors += out.datagrams;
             self.free_send.push(slot);
             return;
         };
         let s = &mut self.send[slot];
         s.bytes = out.bytes;
+        s.datagrams = out.datagrams;
+        s.coalesced = out.segment.is_some();
         let (addr, addr_len) = to_sockaddr(out.to);
         s.addr = addr;
         let data = &mut s.bytes[out.range];
@@ -457,11 +591,25 @@ impl UdpRing {
         s.msg.msg_namelen = addr_len;
         s.msg.msg_iov = &raw mut s.iov;
         s.msg.msg_iovlen = 1;
+        if let Some(segment) = out.segment {
+            s.msg.msg_control = s.control.as_mut_ptr().cast();
+            // SAFETY: CMSG_SPACE is arithmetic; CONTROL_WORDS words hold
+            // it, so the first header and its u16 lie within `control`,
+            // which is aligned for cmsghdr.
+            unsafe {
+                s.msg.msg_controllen = libc::CMSG_SPACE(2) as _;
+                let cmsg = libc::CMSG_FIRSTHDR(&raw const s.msg);
+                (*cmsg).cmsg_level = libc::SOL_UDP;
+                (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
+                libc::CMSG_DATA(cmsg).cast::<u16>().write_unaligned(segment);
+            }
+        }
         let entry = opcode::SendMsg::new(fd, &raw const s.msg)
             .build()
             .user_data(KIND_SEND | slot as u64);
         if self.push(entry).is_err() {
-            self.stats.send_errors += 1;
+            self.stats.send_errors += self.send[slot].datagrams;
             self.send[slot].bytes = Vec::new();
             self.free_send.push(slot);
         }
@@ -689,19 +837,21 @@ mod tests {
             recv_buffers: 2,
             send_slots: 4,
             backlog: 6,
+            // Else the twelve equal datagrams would be one send.
+            coalesce: false,
         };
         let mut ring = UdpRing::new(vec![bound()], options).unwrap();
         let to = peer.local_addr().unwrap();
         for i in 0..12u8 {
             ring.send(Outbound::whole(0, to, vec![i]));
         }
-        assert_eq!(ring.stats().send_dropped, 2);
         let deadline = Instant::now() + Duration::from_secs(5);
         while ring.stats().sent < 10 && Instant::now() < deadline {
             ring.wait(Some(Instant::now() + Duration::from_millis(10)))
                 .unwrap();
         }
         assert_eq!(ring.stats().sent, 10);
+        assert_eq!(ring.stats().send_dropped, 2);
         let mut buf = [0; 8];
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut seen: Vec<u8> = (0..10)
@@ -712,6 +862,81 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..10).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn equal_sends_to_one_address_share_a_sendmsg_and_arrive_as_separate_datagrams() {
+        let peer = bound();
+        let other = bound();
+        let mut ring = UdpRing::new(vec![bound()], RingOptions::default()).unwrap();
+        let (to, to_other) = (peer.local_addr().unwrap(), other.local_addr().unwrap());
+        let datagram = |i: u8, len: usize| {
+            let mut bytes = vec![i; len + 2];
+            // A range, as a NIC frame is sent: only bytes 1..=len go out.
+            bytes[0] = 0xee;
+            Outbound {
+                socket: 0,
+                to,
+                range: 1..len + 1,
+                bytes,
+            }
+        };
+        // 70 of 40 bytes (two sendmsgs: 64 segments at most), one of
+        // another length, one to another address, 3 more of 40 bytes.
+        for i in 0..70 {
+            ring.send(datagram(i, 40));
+        }
+        ring.send(datagram(70, 41));
+        ring.send(Outbound::whole(0, to_other, vec![71; 40]));
+        for i in 72..75 {
+            ring.send(datagram(i, 40));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ring.stats().sent + ring.stats().send_errors < 75 && Instant::now() < deadline {
+            ring.wait(Some(Instant::now() + Duration::from_millis(10)))
+                .unwrap();
+        }
+        let stats = ring.stats();
+        assert_eq!((stats.sent, stats.send_errors), (75, 0), "{stats:?}");
+        assert_eq!(stats.coalesced, 73, "{stats:?}");
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 100];
+        let mut seen = Vec::new();
+        for _ in 0..74 {
+            let n = peer.recv(&mut buf).unwrap();
+            assert!(buf[..n].iter().all(|&b| b == buf[0]), "{:?}", &buf[..n]);
+            assert_eq!(n, if buf[0] == 70 { 41 } else { 40 });
+            seen.push(buf[0]);
+        }
+        seen.sort_unstable();
+        let want: Vec<u8> = (0..75).filter(|&i| i != 71).collect();
+        assert_eq!(seen, want);
+        assert_eq!(other.recv(&mut buf).unwrap(), 40);
+        assert_eq!(buf[0], 71);
+    }
+
+    #[test]
+    fn without_coalescing_each_datagram_is_its_own_sendmsg() {
+        let peer = bound();
+        let options = RingOptions {
+            coalesce: false,
+            ..RingOptions::default()
+        };
+        let mut ring = UdpRing::new(vec![bound()], options).unwrap();
+        let to = peer.local_addr().unwrap();
+        for i in 0..10u8 {
+            ring.send(Outbound::whole(0, to, vec![i; 30]));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ring.stats().sent < 10 && Instant::now() < deadline {
+            ring.wait(Some(Instant::now() + Duration::from_millis(10)))
+                .unwrap();
+        }
+        assert_eq!((ring.stats().sent, ring.stats().coalesced), (10, 0));
+        let mut buf = [0u8; 100];
+        for _ in 0..10 {
+            assert_eq!(peer.recv(&mut buf).unwrap(), 30);
+        }
     }
 
     #[test]

@@ -922,6 +922,7 @@ fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {
         election_ticks: timing.election_ticks,
         retransmit_ticks: timing.retransmit_ticks,
         window: timing.window,
+        max_inflight: timing.max_inflight,
         variant: config.variant.host(),
         survivors: Vec::new(),
         snapshot_every: timing.snapshot_every,

@@ -182,6 +182,9 @@ pub struct ReplicaTiming {
     pub retransmit_ticks: u64,
     /// Most slots a leader keeps in flight.
     pub window: u64,
+    /// Most slots a leader fills before writes share one
+    /// (`ReplicaConfig::max_inflight`).
+    pub max_inflight: u64,
     /// Applied entries between snapshots (0: never).
     pub snapshot_every: u64,
 }
@@ -195,6 +198,7 @@ impl Default for ReplicaTiming {
             election_ticks: defaults.election_ticks,
             retransmit_ticks: defaults.retransmit_ticks,
             window: defaults.window,
+            max_inflight: defaults.max_inflight,
             snapshot_every: defaults.snapshot_every,
         }
     }

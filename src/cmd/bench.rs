@@ -11,6 +11,7 @@ use riptide_bench::report::{Column, Comparison};
 use riptide_bench::simulated::SimulatedBench;
 use riptide_bench::udp::load::Mode;
 use riptide_bench::udp::plot::{Series, percentile_svg};
+use riptide_bench::udp::soak::{Soak, SoakOptions};
 use riptide_bench::udp::{UdpBench, UdpBenchOptions};
 use riptide_node::stop_on_signals;
 use riptide_sim::SimConfig;
@@ -64,6 +65,18 @@ pub struct Args {
     /// with the same load, and print every figure as a ratio to it.
     #[arg(long)]
     baseline: bool,
+    /// udp: a soak of this many minutes instead: open loop at `--rate`
+    /// (default 10,000 ops/s), every replica's resident memory sampled and
+    /// held to `--rss-bound-mib`, a follower killed and restarted halfway and
+    /// timed until it has caught up. Writes target/bench/soak-<replicas>.csv
+    /// and .svg.
+    #[arg(long, value_name = "MINUTES")]
+    soak: Option<f64>,
+    /// udp --soak: the bound on every replica's resident memory, in MiB; the
+    /// run exits 1 if a replica exceeds it or the restarted one does not
+    /// catch up.
+    #[arg(long, default_value_t = 256)]
+    rss_bound_mib: u64,
     /// rtl: back-to-back frames per throughput run.
     #[arg(long, default_value_t = riptide_hw::bench::Options::default().frames)]
     frames: u64,
@@ -91,6 +104,7 @@ enum Backend {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.backend {
         Backend::Sim => simulated(&args),
+        Backend::Udp if args.soak.is_some() => soak(&args),
         Backend::Udp => udp(&args),
         Backend::Rtl => rtl(&args),
     }
@@ -246,6 +260,53 @@ fn udp(args: &Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", svg_path.display()))?;
     println!("wrote {} and {}", hgrm.display(), svg_path.display());
     Ok(if bench.result.completed > 0 && bench.garbage == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn soak(args: &Args) -> anyhow::Result<ExitCode> {
+    let minutes = args.soak.unwrap_or_default();
+    if !(minutes > 0.0 && minutes.is_finite()) {
+        anyhow::bail!("--soak {minutes}: must be a positive number of minutes");
+    }
+    let mode = Mode::Open {
+        rate: args.rate.unwrap_or(10_000),
+        max_sessions: 4096,
+    };
+    let mut bench = UdpBenchOptions::new(
+        args.replicas,
+        mode,
+        Duration::from_secs_f64(minutes * 60.0),
+        args.payload,
+    );
+    bench.timing.window = args.window;
+    let options = SoakOptions {
+        bench,
+        sample_every: Duration::from_secs(1),
+        rss_bound: args.rss_bound_mib * 1024 * 1024,
+        restart: args.replicas > 1,
+    };
+    let exe =
+        std::env::current_exe().context("cannot find the riptide binary to start replicas")?;
+    let total = options.bench.load.warmup + options.bench.load.duration;
+    let bar = progress::bar(total.as_millis() as u64, "soak");
+    let soak = Soak::run(&exe, options, stop_on_signals(), &mut |done, _| {
+        bar.set_position(done.as_millis() as u64)
+    });
+    bar.finish_and_clear();
+    let soak = soak?;
+    print!("{soak}");
+    let csv = PathBuf::from(format!("target/bench/soak-{}.csv", args.replicas));
+    std::fs::create_dir_all("target/bench").context("cannot create target/bench")?;
+    std::fs::write(&csv, soak.rss_csv())
+        .with_context(|| format!("cannot write {}", csv.display()))?;
+    let svg = csv.with_extension("svg");
+    std::fs::write(&svg, soak.rss_svg())
+        .with_context(|| format!("cannot write {}", svg.display()))?;
+    println!("wrote {} and {}", csv.display(), svg.display());
+    Ok(if soak.passed() && soak.load.completed > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

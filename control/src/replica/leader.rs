@@ -21,8 +21,8 @@ pub(super) enum Queued {
     /// Bytes with a slot of their own: a re-proposal, a read barrier.
     Value(Vec<u8>),
     /// Client writes that will share one slot. The last of the queue takes
-    /// more while it has room: with the window full, every write that
-    /// arrives before a slot opens goes into that slot.
+    /// more while it has room: with `max_inflight` slots in flight, every
+    /// write that arrives before one commits goes into the next slot.
     Writes {
         writes: Vec<Write>,
         /// Their encoded bytes in a batch.
@@ -148,14 +148,24 @@ impl Replica {
         self.nic_command(NicCommand::Heartbeat);
     }
 
-    /// Submit queued values while the window has room.
+    /// Submit queued values while the window has room, except the open
+    /// batch (the queue's last value, if it is writes): that one waits while
+    /// `max_inflight` slots are in flight, taking every write that arrives
+    /// until a slot commits, so a batch grows with the load. A closed batch,
+    /// a re-proposal or a barrier cannot grow and goes out at once.
     pub(super) fn submit_ready(&mut self) {
-        let window = self.cfg.window;
+        let (window, max_inflight) = (self.cfg.window, self.cfg.max_inflight.max(1));
         let State::Leader(leadership) = &mut self.state else {
             return;
         };
         let mut submitted = Vec::new();
-        while leadership.next_slot - 1 - leadership.nic_commit < window {
+        loop {
+            let in_flight = leadership.next_slot - 1 - leadership.nic_commit;
+            let open_batch =
+                leadership.queue.len() == 1 && matches!(leadership.queue[0], Queued::Writes { .. });
+            if in_flight >= window || (open_batch && in_flight >= max_inflight) {
+                break;
+            }
             let Some(value) = leadership.queue.pop_front().map(Queued::into_value) else {
                 break;
             };
