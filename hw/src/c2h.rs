@@ -13,7 +13,7 @@
 //! bubble: A (sequencer, issues the store read), B (store read data), C (the
 //! output register).
 
-use crate::beat::{BEAT_BYTES, Data, Keep};
+use crate::beat::{BEAT_BYTES, Data, Keep, KeepFor};
 use crate::fastpath::C2hKind;
 use crate::fifo::{FIFO_DEPTH, RegFifo};
 use crate::store::Addr;
@@ -78,8 +78,9 @@ pub struct C2hWriter {
     at_ballot: Constant<Bits<16>>,
     at_slot: Constant<Bits<16>>,
     at_commit: Constant<Bits<16>>,
-    accepted_header: Constant<Bits<18>>,
-    record_header: Constant<Bits<18>>,
+    accepted_last: Constant<Bits<18>>,
+    header_last: Constant<Bits<18>>,
+    accepted_tail: Constant<Bits<6>>,
     pad_mask: Constant<Data>,
     all_keep: Constant<Keep>,
 
@@ -92,7 +93,11 @@ pub struct C2hWriter {
     a_addr: DFF<Addr>,
     a_left: DFF<Bits<11>>,
     a_pad: DFF<Bit>,
-    a_keep_last: DFF<Keep>,
+    /// The record's length modulo 64: its last beat's keep is decoded from
+    /// this register, not from the queue head (that path ran through the
+    /// head's read mux, the length add and a shift into one register).
+    a_tail: DFF<Bits<6>>,
+    keep_tail: KeepFor,
     // Stage B.
     b_valid: DFF<Bit>,
     b_header: DFF<Bit>,
@@ -114,8 +119,8 @@ pub struct C2hWriter {
 
     advance: Signal<Local, Bit>,
     head_ready: Signal<Local, Bit>,
-    total: Signal<Local, Bits<18>>,
-    tail: Signal<Local, Bits<7>>,
+    last_byte: Signal<Local, Bits<18>>,
+    tail: Signal<Local, Bits<6>>,
     emit: Signal<Local, Bit>,
     emit_header: Signal<Local, Bit>,
     header_data: Signal<Local, Data>,
@@ -182,8 +187,11 @@ impl Default for C2hWriter {
             at_ballot: bit_at(records::BALLOT),
             at_slot: bit_at(records::SLOT),
             at_commit: bit_at(records::COMMIT),
-            accepted_header: Constant::new((records::ACCEPTED_VALUE_OFFSET as u64).into()),
-            record_header: Constant::new((records::RECORD_HEADER_LEN as u64).into()),
+            accepted_last: Constant::new((records::ACCEPTED_VALUE_OFFSET as u64 - 1).into()),
+            header_last: Constant::new((records::RECORD_HEADER_LEN as u64 - 1).into()),
+            accepted_tail: Constant::new(
+                ((records::ACCEPTED_VALUE_OFFSET % BEAT_BYTES) as u64).into(),
+            ),
             pad_mask: Constant::new(pad),
             all_keep: Constant::new(u64::MAX.into()),
             busy: Default::default(),
@@ -194,7 +202,8 @@ impl Default for C2hWriter {
             a_addr: Default::default(),
             a_left: Default::default(),
             a_pad: Default::default(),
-            a_keep_last: Default::default(),
+            a_tail: Default::default(),
+            keep_tail: Default::default(),
             b_valid: Default::default(),
             b_header: Default::default(),
             b_header_data: Default::default(),
@@ -213,7 +222,7 @@ impl Default for C2hWriter {
             freed: Default::default(),
             advance: Default::default(),
             head_ready: Default::default(),
-            total: Default::default(),
+            last_byte: Default::default(),
             tail: Default::default(),
             emit: Default::default(),
             emit_header: Default::default(),
@@ -251,7 +260,7 @@ impl Logic for C2hWriter {
             a_addr,
             a_left,
             a_pad,
-            a_keep_last,
+            a_tail,
             b_valid,
             b_header,
             b_header_data,
@@ -306,17 +315,25 @@ impl Logic for C2hWriter {
         self.advance.next = !self.c_valid.q.val() || self.c2h_tready.val();
         self.head_ready.next = self.q_kind.count.val() != 0_u64;
 
-        // The head command's record length gives its beats and last tkeep.
-        self.total.next = self.record_header.val();
+        // The head command's record length gives its body beats (from the
+        // index of its last byte: one add, no rounding up) and its last
+        // beat's tail (a six-bit add; registered, and the keep decoded from
+        // it a cycle later). The header is one beat: a record without a
+        // body has no tail.
+        self.last_byte.next = self.header_last.val();
+        self.tail.next = 0.into();
         if self.q_kind.data_out.val() == self.k_accepted.val() {
-            self.total.next =
-                self.accepted_header.val() + bit_cast::<18, 17>(self.q_len.data_out.val());
+            self.last_byte.next =
+                self.accepted_last.val() + bit_cast::<18, 17>(self.q_len.data_out.val());
+            self.tail.next =
+                self.accepted_tail.val() + bit_cast::<6, 17>(self.q_len.data_out.val());
         }
         if self.q_kind.data_out.val() == self.k_punted.val() {
-            self.total.next =
-                self.record_header.val() + bit_cast::<18, 17>(self.q_len.data_out.val());
+            self.last_byte.next =
+                self.header_last.val() + bit_cast::<18, 17>(self.q_len.data_out.val());
+            self.tail.next = bit_cast::<6, 17>(self.q_len.data_out.val());
         }
-        self.tail.next = bit_cast::<7, 18>(self.total.val() & 63_u64);
+        self.keep_tail.tail.next = self.a_tail.q.val();
 
         // What stage A issues this cycle.
         self.emit.next = false;
@@ -349,7 +366,7 @@ impl Logic for C2hWriter {
                 self.a_left.d.next = self.a_left.q.val() - 1;
                 self.a_pad.d.next = false;
                 if self.a_left.q.val() == 1_u64 {
-                    self.emit_keep.next = self.a_keep_last.q.val();
+                    self.emit_keep.next = self.keep_tail.keep.val();
                     self.emit_last.next = true;
                     self.emit_frees.next = true;
                     self.busy.d.next = false;
@@ -381,11 +398,8 @@ impl Logic for C2hWriter {
                 self.a_from_h2c.d.next = self.q_from_h2c.data_out.val();
                 self.a_ballot.d.next = self.q_ballot.data_out.val();
                 self.a_commit.d.next = self.q_commit.data_out.val();
-                self.a_left.d.next = bit_cast::<11, 18>(((self.total.val() + 63_u64) >> 6) - 1_u64);
-                self.a_keep_last.d.next = self.all_keep.val();
-                if self.tail.val() != 0_u64 {
-                    self.a_keep_last.d.next = self.all_keep.val() >> (64_u64 - self.tail.val());
-                }
+                self.a_left.d.next = bit_cast::<11, 18>(self.last_byte.val() >> 6);
+                self.a_tail.d.next = self.tail.val();
                 self.header_data.next = bit_cast::<512, 3>(self.q_kind.data_out.val());
                 if self.q_kind.data_out.val() == self.k_accepted.val() {
                     self.busy.d.next = true;

@@ -21,6 +21,7 @@ use crate::fastpath::FastPath;
 use crate::leader::LeaderUnit;
 use crate::parser::{Reason, RxParser};
 use crate::regfile::{AxilAddr, RegFile};
+use crate::reset::ResetCopy;
 use crate::store::FrameStore;
 use crate::tx::TxBuilder;
 use riptide_wire::message::MsgType;
@@ -78,6 +79,13 @@ pub struct RiptideCore {
     builder: TxBuilder,
     leader: LeaderUnit,
     regs: RegFile,
+    /// Each unit's registered copy of `rst` (`reset.rs`).
+    rst_parser: ResetCopy,
+    rst_store: ResetCopy,
+    rst_fast: ResetCopy,
+    rst_writer: ResetCopy,
+    rst_builder: ResetCopy,
+    rst_leader: ResetCopy,
 
     role_leader: Constant<Bits<2>>,
     none: Constant<Reason>,
@@ -160,6 +168,12 @@ impl Default for RiptideCore {
             builder: Default::default(),
             leader: Default::default(),
             regs: Default::default(),
+            rst_parser: Default::default(),
+            rst_store: Default::default(),
+            rst_fast: Default::default(),
+            rst_writer: Default::default(),
+            rst_builder: Default::default(),
+            rst_leader: Default::default(),
             role_leader: Constant::new(u64::from(regs::ROLE_LEADER).into()),
             none: code(Counter::RxFrames),
             one: Constant::new(1u64.into()),
@@ -218,12 +232,26 @@ impl Logic for RiptideCore {
         self.builder.clock.next = self.clk.val();
         self.leader.clock.next = self.clk.val();
         self.regs.clock.next = self.clk.val();
-        self.parser.rst.next = self.rst.val();
-        self.store.rst.next = self.rst.val();
-        self.fast.rst.next = self.rst.val();
-        self.writer.rst.next = self.rst.val();
-        self.builder.rst.next = self.rst.val();
-        self.leader.rst.next = self.rst.val();
+        self.rst_parser.clock.next = self.clk.val();
+        self.rst_parser.rst.next = self.rst.val();
+        self.parser.rst.next = self.rst_parser.rst_q.val();
+        self.rst_store.clock.next = self.clk.val();
+        self.rst_store.rst.next = self.rst.val();
+        self.store.rst.next = self.rst_store.rst_q.val();
+        self.rst_fast.clock.next = self.clk.val();
+        self.rst_fast.rst.next = self.rst.val();
+        self.fast.rst.next = self.rst_fast.rst_q.val();
+        self.rst_writer.clock.next = self.clk.val();
+        self.rst_writer.rst.next = self.rst.val();
+        self.writer.rst.next = self.rst_writer.rst_q.val();
+        self.rst_builder.clock.next = self.clk.val();
+        self.rst_builder.rst.next = self.rst.val();
+        self.builder.rst.next = self.rst_builder.rst_q.val();
+        self.rst_leader.clock.next = self.clk.val();
+        self.rst_leader.rst.next = self.rst.val();
+        self.leader.rst.next = self.rst_leader.rst_q.val();
+        // The register file copies `rst` itself (its counters are most of
+        // the reset loads).
         self.regs.rst.next = self.rst.val();
 
         // Register file.

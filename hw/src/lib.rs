@@ -17,6 +17,7 @@ pub mod paths;
 pub mod ports;
 pub mod quorum;
 pub mod regfile;
+pub mod reset;
 pub mod sim;
 pub mod store;
 pub mod swap;

@@ -8,6 +8,7 @@
 //! at a time by the driver). Unmapped addresses read 0 and ignore writes;
 //! responses are always OKAY.
 
+use crate::reset::ResetCopy;
 use riptide_wire::layout;
 use riptide_wire::regs::{self, Counter, MAX_REPLICAS, PEER_BASE, PEER_STRIDE, Register};
 use rust_hdl::prelude::*;
@@ -160,6 +161,11 @@ pub struct RegFile {
     peer_ip_reg: [DFF<Bits<32>>; MAX_REPLICAS],
     peer_port_reg: [DFF<Bits<32>>; MAX_REPLICAS],
     counters: [DFF<Bits<32>>; COUNTERS],
+    /// Registered copies of `rst` (`reset.rs`): one for the file's own
+    /// state, one per counter (the counters are most of the core's reset
+    /// loads).
+    rst_own: ResetCopy,
+    counter_rst: [ResetCopy; COUNTERS],
     b_valid: DFF<Bit>,
     r_valid: DFF<Bit>,
     r_data: DFF<Bits<32>>,
@@ -335,6 +341,8 @@ impl Default for RegFile {
             peer_ip_reg: Default::default(),
             peer_port_reg: Default::default(),
             counters: std::array::from_fn(|_| DFF::default()),
+            rst_own: Default::default(),
+            counter_rst: std::array::from_fn(|_| ResetCopy::default()),
             b_valid: Default::default(),
             r_valid: Default::default(),
             r_data: Default::default(),
@@ -435,6 +443,8 @@ impl Logic for RegFile {
             v_is_peer,
             v_is_counter
         );
+        self.rst_own.clock.next = self.clock.val();
+        self.rst_own.rst.next = self.rst.val();
         for i in 0..8 {
             self.peer_mac_lo[i].clock.next = self.clock.val();
             self.peer_mac_hi[i].clock.next = self.clock.val();
@@ -447,11 +457,13 @@ impl Logic for RegFile {
         }
         for i in 0..COUNTERS {
             self.counters[i].clock.next = self.clock.val();
+            self.counter_rst[i].clock.next = self.clock.val();
+            self.counter_rst[i].rst.next = self.rst.val();
             self.counters[i].d.next = self.counters[i].q.val();
             if self.count.val().get_bit(i) {
                 self.counters[i].d.next = self.counters[i].q.val() + 1;
             }
-            if self.rst.val() {
+            if self.counter_rst[i].rst_q.val() {
                 self.counters[i].d.next = 0.into();
             }
         }
@@ -792,7 +804,7 @@ impl Logic for RegFile {
         self.own_port.next = bit_cast::<16, 32>(self.own_port_sel.val());
         self.own_life.next = self.own_life_sel.val();
 
-        if self.rst.val() {
+        if self.rst_own.rst_q.val() {
             self.enable_reg.d.next = false;
             self.apply.d.next = false;
             self.fence_go.d.next = false;

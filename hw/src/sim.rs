@@ -135,6 +135,9 @@ impl<C: CorePorts> RtlNic<C> {
         self.core.tick();
         self.core.tick();
         self.core.inputs().rst = false;
+        // The units take `rst` through registered copies (`reset.rs`): one
+        // more edge for them to leave reset.
+        self.core.tick();
     }
 
     /// Programs replica id and group and turns the fast path on (idle role).
