@@ -113,11 +113,6 @@ pub enum KvDecodeError {
     TrailingBytes { count: usize },
     #[error("snapshot {what} out of order: not strictly increasing")]
     Unordered { what: &'static str },
-    #[error(
-        "snapshot session of client {client}: last write {touched} repeats \
-         another's or is not below the write clock"
-    )]
-    BadLastWrite { client: u64, touched: u64 },
 }
 
 /// Longest snapshot a replica accepts from a peer: a download is refused
@@ -499,62 +494,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The last request a client had executed, the reply it got, and when the
-/// client last had a write applied (the store's write clock).
+/// The last request a client had executed, and the reply it got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Session {
     request: u64,
     reply: Reply,
-    touched: u64,
 }
-
-/// Sessions a store keeps by default. At most a few dozen bytes each (a
-/// write's reply is small), so a few megabytes at most; a client loses its
-/// session only when this many other clients wrote since it last did.
-pub const DEFAULT_MAX_SESSIONS: usize = 65_536;
 
 /// The replicated state machine: a string map plus the session table that makes
 /// client writes execute at most once.
-///
-/// The table holds at most `max_sessions` sessions: when a client that has
-/// none writes and the table is full, the session of the client whose last
-/// applied write is the oldest is dropped (`docs/protocol.md`, "Session
-/// expiry"). "Oldest" is by the write clock, which counts applied writes:
-/// a function of the log alone, so every replica drops the same sessions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KvStore {
     data: BTreeMap<String, String>,
     sessions: BTreeMap<u64, Session>,
-    /// `touched -> client`, for every session: the eviction order.
-    by_touch: BTreeMap<u64, u64>,
-    /// Writes applied so far (executed or answered from a session).
-    clock: u64,
-    max_sessions: usize,
-}
-
-impl Default for KvStore {
-    fn default() -> KvStore {
-        KvStore {
-            data: BTreeMap::new(),
-            sessions: BTreeMap::new(),
-            by_touch: BTreeMap::new(),
-            clock: 0,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-        }
-    }
 }
 
 impl KvStore {
     pub fn new() -> KvStore {
         KvStore::default()
-    }
-
-    /// The same store keeping at most `max` sessions (at least one); the
-    /// oldest are dropped at once if it holds more.
-    pub fn with_max_sessions(mut self, max: usize) -> KvStore {
-        self.max_sessions = max.max(1);
-        self.evict_over(self.max_sessions);
-        self
     }
 
     /// Apply one chosen log value. Returns the replies owed to clients, in
@@ -576,22 +533,13 @@ impl KvStore {
         request: u64,
         command: &Command,
     ) -> Option<(u64, u64, Reply)> {
-        let touched = self.clock;
-        if let Some(session) = self.sessions.get_mut(&client) {
+        if let Some(session) = self.sessions.get(&client) {
             if request < session.request {
                 return None;
             }
-            self.clock += 1;
-            self.by_touch.remove(&session.touched);
-            self.by_touch.insert(touched, client);
-            session.touched = touched;
             if request == session.request {
                 return Some((client, request, session.reply.clone()));
             }
-        } else {
-            self.clock += 1;
-            self.evict_over(self.max_sessions - 1);
-            self.by_touch.insert(touched, client);
         }
         let reply = self.execute(command);
         self.sessions.insert(
@@ -599,51 +547,23 @@ impl KvStore {
             Session {
                 request,
                 reply: reply.clone(),
-                touched,
             },
         );
         Some((client, request, reply))
     }
 
-    /// Drops the least recently written sessions until at most `keep` are left.
-    fn evict_over(&mut self, keep: usize) {
-        while self.sessions.len() > keep {
-            let Some((_, client)) = self.by_touch.pop_first() else {
-                return;
-            };
-            self.sessions.remove(&client);
-        }
-    }
-
-    /// The planted bug `sessions-expire-locally`: the replica that
-    /// snapshots drops, on its own, the sessions idle for more than
-    /// `max_sessions` writes (an expiry by age decided outside the log).
-    pub fn expire_idle_locally(&mut self) {
-        let horizon = self.clock.saturating_sub(self.max_sessions as u64);
-        while let Some(entry) = self.by_touch.first_entry() {
-            if *entry.key() >= horizon {
-                return;
-            }
-            let client = entry.remove();
-            self.sessions.remove(&client);
-        }
-    }
-
     /// The state as bytes, for a snapshot: the map and the session table
-    /// (at-most-once, and the expiry order, must survive an install).
-    /// Format: `u64` count, then (key, value) strings in key order; the
-    /// write clock `u64`; `u64` count, then (client `u64`, request `u64`,
-    /// last write `u64`, reply as a `u32` length and [`Reply::encode`]) in
+    /// (at-most-once must survive an install). Format: `u64` count, then
+    /// (key, value) strings in key order; `u64` count, then (client `u64`,
+    /// request `u64`, reply as a `u32` length and [`Reply::encode`]) in
     /// client order. Canonical: [`KvStore::from_snapshot`] rejects any
-    /// other order, and last writes that repeat or are not below the clock.
+    /// other order.
     pub fn snapshot(&self) -> Vec<u8> {
         let mut out = self.snapshot_map();
-        out.extend(self.clock.to_be_bytes());
         out.extend((self.sessions.len() as u64).to_be_bytes());
         for (client, session) in &self.sessions {
             out.extend(client.to_be_bytes());
             out.extend(session.request.to_be_bytes());
-            out.extend(session.touched.to_be_bytes());
             let reply = session.reply.encode();
             out.extend((reply.len() as u32).to_be_bytes());
             out.extend(reply);
@@ -655,7 +575,6 @@ impl KvStore {
     /// empty session table.
     pub fn snapshot_without_sessions(&self) -> Vec<u8> {
         let mut out = self.snapshot_map();
-        out.extend(self.clock.to_be_bytes());
         out.extend(0u64.to_be_bytes());
         out
     }
@@ -671,8 +590,7 @@ impl KvStore {
     }
 
     /// The state a [`KvStore::snapshot`] holds (untrusted bytes from a
-    /// peer: every count and length is checked against what is there),
-    /// keeping [`DEFAULT_MAX_SESSIONS`]; see [`KvStore::with_max_sessions`].
+    /// peer: every count and length is checked against what is there).
     pub fn from_snapshot(bytes: &[u8]) -> Result<KvStore, KvDecodeError> {
         let mut r = Reader::new(bytes);
         let mut kv = KvStore::new();
@@ -687,9 +605,8 @@ impl KvStore {
             }
             kv.data.insert(key, value);
         }
-        kv.clock = r.u64()?;
         for _ in 0..r.u64()? {
-            let (client, request, touched) = (r.u64()?, r.u64()?, r.u64()?);
+            let (client, request) = (r.u64()?, r.u64()?);
             let len = r.u32()? as usize;
             let reply = Reply::decode(r.take(len)?)?;
             if kv
@@ -699,17 +616,7 @@ impl KvStore {
             {
                 return Err(KvDecodeError::Unordered { what: "clients" });
             }
-            if touched >= kv.clock || kv.by_touch.insert(touched, client).is_some() {
-                return Err(KvDecodeError::BadLastWrite { client, touched });
-            }
-            kv.sessions.insert(
-                client,
-                Session {
-                    request,
-                    reply,
-                    touched,
-                },
-            );
+            kv.sessions.insert(client, Session { request, reply });
         }
         r.finish()?;
         Ok(kv)
@@ -1062,7 +969,6 @@ mod tests {
             put_str(&mut bytes, "v");
         }
         bytes.extend(0u64.to_be_bytes());
-        bytes.extend(0u64.to_be_bytes());
         assert_eq!(
             KvStore::from_snapshot(&bytes),
             Err(KvDecodeError::Unordered { what: "keys" })
@@ -1076,65 +982,5 @@ mod tests {
         assert_eq!(kv.apply(&put(1, 4, "k", "old")), vec![]);
         assert_eq!(kv.read("k"), Some("new"));
         assert_eq!(kv.last_executed(1), Some((5, &Reply::Done)));
-    }
-
-    #[test]
-    fn a_full_session_table_drops_the_client_that_wrote_least_recently() {
-        let mut kv = KvStore::new().with_max_sessions(2);
-        kv.apply(&put(1, 1, "k", "a"));
-        kv.apply(&put(2, 1, "k", "b"));
-        // Client 1 writes again (its retry counts too): client 2 is now
-        // the one that wrote least recently.
-        kv.apply(&put(1, 1, "k", "a"));
-        kv.apply(&put(3, 1, "k", "c"));
-        assert_eq!(kv.sessions(), 2);
-        assert_eq!(kv.last_executed(2), None);
-        assert_eq!(kv.last_executed(1), Some((1, &Reply::Done)));
-        // Client 1 kept talking: its retry is still answered, not executed.
-        assert_eq!(kv.apply(&put(1, 1, "k", "a")), vec![(1, 1, Reply::Done)]);
-        assert_eq!(kv.read("k"), Some("c"));
-        // The snapshot keeps the order, so an installed copy drops the
-        // same session next.
-        let mut installed = KvStore::from_snapshot(&kv.snapshot())
-            .unwrap()
-            .with_max_sessions(2);
-        assert_eq!(installed, kv);
-        for store in [&mut kv, &mut installed] {
-            store.apply(&put(4, 1, "j", "d"));
-        }
-        assert_eq!(installed, kv);
-        assert_eq!(kv.last_executed(3), None);
-        assert!(kv.last_executed(1).is_some());
-    }
-
-    #[test]
-    fn a_snapshot_whose_last_writes_repeat_or_pass_the_clock_is_refused() {
-        let mut kv = KvStore::new();
-        kv.apply(&put(1, 1, "k", "a"));
-        kv.apply(&put(2, 1, "k", "b"));
-        let mut bytes = kv.snapshot();
-        // The map of one key, then the clock: rewind the clock to 1.
-        let clock_at = 8 + 4 + 1 + 4 + 1;
-        assert_eq!(bytes[clock_at..clock_at + 8], 2u64.to_be_bytes());
-        bytes[clock_at..clock_at + 8].copy_from_slice(&1u64.to_be_bytes());
-        assert_eq!(
-            KvStore::from_snapshot(&bytes),
-            Err(KvDecodeError::BadLastWrite {
-                client: 2,
-                touched: 1
-            })
-        );
-    }
-
-    #[test]
-    fn local_expiry_drops_sessions_idle_for_longer_than_the_table_holds() {
-        let mut kv = KvStore::new().with_max_sessions(2);
-        kv.apply(&put(1, 1, "k", "a"));
-        kv.apply(&put(2, 1, "k", "b"));
-        kv.apply(&put(2, 2, "k", "c"));
-        let replayed = kv.clone();
-        kv.expire_idle_locally();
-        assert_eq!(kv.last_executed(1), None);
-        assert_ne!(kv, replayed, "a table the log does not explain");
     }
 }

@@ -4,9 +4,6 @@
 //! The work is split by protocol concern:
 //! - [`log`]: the log and its replacement rules;
 //! - [`election`]: failure detection, phase 1 with the NIC fence, the merge;
-//! - [`pre_vote`]: asking before standing, so a returning replica cannot
-//!   depose a live leader;
-//! - [`check_quorum`]: a leader that no majority answers steps down;
 //! - [`phase2`]: NIC records, punted phase-2 frames, learning what is chosen;
 //! - [`leader`]: the window, heartbeats, retransmission, stall re-election;
 //! - [`catchup`]: fetching chosen entries a replica missed;
@@ -16,15 +13,12 @@
 
 mod canonical;
 mod catchup;
-mod check_quorum;
 mod clients;
 mod election;
 mod leader;
 mod lives;
 mod log;
-mod parts;
 mod phase2;
-mod pre_vote;
 mod recovery;
 mod snapshot;
 
@@ -35,7 +29,7 @@ use riptide_wire::layout::MAX_PAYLOAD;
 use riptide_wire::message::body::ENTRY_FIXED_LEN;
 use riptide_wire::{Ballot, Entry, Message};
 
-use crate::kv::{Command, DEFAULT_MAX_SESSIONS, KvStore, Reply};
+use crate::kv::{Command, KvStore, Reply};
 use crate::rng::Rng;
 
 use catchup::Catchup;
@@ -43,7 +37,6 @@ use election::{Candidacy, PromiseMade};
 use leader::Leadership;
 use log::Log;
 pub use log::LogEntry;
-use pre_vote::PreVote;
 use recovery::{Answering, Recovery};
 
 /// Static configuration of one replica.
@@ -75,10 +68,6 @@ pub struct ReplicaConfig {
     /// carries a batch, and with fewer in flight a write is submitted at
     /// once (`docs/runtime.md`, "Batching").
     pub max_inflight: u64,
-    /// A leader whose NIC committed nothing for this many ticks (no
-    /// majority acked) steps down; an idle one probes with a no-op after
-    /// half of it. The smallest election timeout by default.
-    pub check_quorum_ticks: u64,
     /// Protocol variant; anything but [`Variant::Correct`] is a planted bug.
     pub variant: Variant,
     /// The operator's way out when more than f replicas lost their memory
@@ -96,10 +85,6 @@ pub struct ReplicaConfig {
     /// flight, gets waiting for their barrier); one more is answered
     /// `Reply::Busy`, so a flood of clients costs bounded memory.
     pub max_pending: usize,
-    /// Most client sessions the state machine keeps; a new client's first
-    /// write drops the session of the client that wrote least recently
-    /// (`docs/protocol.md`, "Session expiry"). The same on every replica.
-    pub max_sessions: usize,
 }
 
 impl ReplicaConfig {
@@ -120,12 +105,10 @@ impl ReplicaConfig {
             retransmit_ticks: 10,
             window: 64,
             max_inflight: DEFAULT_MAX_INFLIGHT,
-            check_quorum_ticks: 30,
             variant: Variant::Correct,
             survivors: Vec::new(),
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             max_pending: DEFAULT_MAX_PENDING,
-            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 
@@ -175,18 +158,6 @@ pub enum Variant {
     /// A snapshot holds the map without the session table: a retry of a
     /// write executed before an install executes again.
     SnapshotDropsSessions,
-    /// A replica stands as soon as its election timeout expires, without
-    /// asking first: one cut off from the group raises its ballot with every
-    /// timeout and deposes the leader when it returns.
-    NoPreVote,
-    /// A leader never checks that a majority still answers: cut off alone
-    /// and idle, it stays leader and keeps the clients that reach it.
-    NoCheckQuorum,
-    /// Sessions also expire by age, decided by each replica when it
-    /// snapshots rather than by the log: its table (and its snapshot)
-    /// differs from the others', and a retry it no longer knows executes
-    /// again.
-    SessionsExpireLocally,
 }
 
 /// What a replica is doing now.
@@ -301,13 +272,6 @@ pub struct Replica {
     nic: NicView,
     now: u64,
     election_deadline: u64,
-    /// The pre-vote we are asking for, if our election timeout expired.
-    pre_vote: Option<PreVote>,
-    /// When we last heard from the leader of our promised ballot.
-    leader_seen: Option<u64>,
-    /// While leading: when our NIC last committed under our ballot (or we
-    /// were elected), the last sign that a majority hears us.
-    quorum_seen: u64,
     /// A promise waiting for its fence: (ballot, candidate, candidate's commit).
     pending_promise: Option<PromiseMade>,
     /// The promise sent last, re-sent if its PREPARE is retransmitted.
@@ -375,7 +339,7 @@ impl Replica {
             vote_floor: Ballot::ZERO,
             recovered_commit: 0,
             log: Log::default(),
-            kv: KvStore::new().with_max_sessions(cfg.max_sessions),
+            kv: KvStore::new(),
             applied: 0,
             known_commit: 0,
             heard: (Ballot::ZERO, 0),
@@ -386,9 +350,6 @@ impl Replica {
             },
             now: 0,
             election_deadline: 0,
-            pre_vote: None,
-            leader_seen: None,
-            quorum_seen: 0,
             pending_promise: None,
             promise_made: None,
             catchup: Catchup::default(),
@@ -533,10 +494,7 @@ impl Replica {
             Role::Recovering => {}
             Role::Follower => self.follower_tick(),
             Role::Candidate => self.candidate_tick(),
-            Role::Leader => {
-                self.leader_tick();
-                self.check_quorum_tick();
-            }
+            Role::Leader => self.leader_tick(),
         }
     }
 
@@ -568,25 +526,12 @@ impl Replica {
             }
             Message::Commit { ballot, commit } => self.punted_commit(from, ballot, commit),
             Message::Prepare { ballot, commit, .. } => self.prepare(from, ballot, commit),
-            Message::PreVote { ballot, commit } => self.pre_vote_asked(from, ballot, commit),
-            Message::PreVoteGrant { ballot } => self.pre_vote_granted(from, ballot),
             Message::Promise {
                 ballot,
                 commit,
-                from: part_from,
-                upto,
                 entries,
                 ..
-            } => self.promise(
-                from,
-                ballot,
-                commit,
-                parts::Part {
-                    from: part_from,
-                    upto,
-                    entries,
-                },
-            ),
+            } => self.promise(from, ballot, commit, entries),
             Message::CatchupRequest { from: slot, .. } => self.catchup_request(from, slot),
             Message::CatchupResponse {
                 commit, entries, ..

@@ -109,26 +109,6 @@ fn noop() -> Vec<u8> {
     LogValue::Noop.encode()
 }
 
-/// The election timeout (10 ticks) expires and a peer grants the pre-vote
-/// it sends: the replica stands. Returns the outputs of both steps. (The
-/// planted variants of phase 1 stand without asking.)
-fn time_out_and_stand(replica: &mut Replica) -> Vec<Output> {
-    let mut outputs = ticks(replica, 10);
-    if replica.status().role == Role::Candidate {
-        return outputs;
-    }
-    let asked: Vec<(u8, Ballot)> = sends(&outputs)
-        .into_iter()
-        .filter_map(|(to, message)| match message {
-            Message::PreVote { ballot, .. } => Some((to, ballot)),
-            _ => None,
-        })
-        .collect();
-    let &(peer, ballot) = asked.first().expect("a timeout asks for pre-votes");
-    outputs.extend(receive(replica, peer, Message::PreVoteGrant { ballot }));
-    outputs
-}
-
 /// Replica `id` times out and runs phase 1 with `promiser`'s (empty) promise.
 fn leader(id: u8, variant: Variant) -> (Replica, Ballot, Vec<Output>) {
     let mut config = config(id);
@@ -140,7 +120,7 @@ fn leader(id: u8, variant: Variant) -> (Replica, Ballot, Vec<Output>) {
 fn leader_with(config: ReplicaConfig) -> (Replica, Ballot, Vec<Output>) {
     let promiser = (config.id + 1) % 3;
     let mut replica = Replica::new(config);
-    time_out_and_stand(&mut replica);
+    ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     nic(&mut replica, NicEvent::FenceDone { ballot });
     let outputs = receive(
@@ -149,8 +129,6 @@ fn leader_with(config: ReplicaConfig) -> (Replica, Ballot, Vec<Output>) {
         Message::Promise {
             ballot,
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: LIVES.to_vec(),
             entries: vec![],
         },
@@ -180,14 +158,6 @@ fn a_follower_stands_for_election_when_its_randomized_timeout_expires() {
     );
     let outputs = ticks(&mut replica, 1);
     let ballot = Ballot::new(1, 2);
-    // First it asks whether the others would vote for it, changing nothing.
-    let asked = Message::PreVote { ballot, commit: 0 };
-    assert_eq!(sends(&outputs), [(0, asked.clone()), (1, asked)]);
-    assert!(commands(&outputs).is_empty());
-    assert_eq!(replica.status().role, Role::Follower);
-    assert_eq!(replica.status().promised, Ballot::ZERO);
-    // One grant and its own make a majority of three: it stands.
-    let outputs = receive(&mut replica, 0, Message::PreVoteGrant { ballot });
     assert_eq!(replica.status().role, Role::Candidate);
     assert_eq!(replica.status().promised, ballot);
     assert_eq!(commands(&outputs), [NicCommand::Fence { ballot }]);
@@ -234,7 +204,7 @@ fn heartbeats_of_the_promised_leader_hold_off_elections() {
         nic(&mut replica, NicEvent::Committed { ballot, commit: 0 });
     }
     assert_eq!(replica.status().role, Role::Follower);
-    time_out_and_stand(&mut replica);
+    ticks(&mut replica, 10);
     assert_eq!(replica.status().role, Role::Candidate);
     assert_eq!(replica.status().promised, Ballot::new(2, 1));
 }
@@ -266,8 +236,6 @@ fn a_promise_waits_for_the_fence_and_reports_what_the_nic_acked_before_it() {
             Message::Promise {
                 ballot: new,
                 commit: 0,
-                from: 0,
-                upto: u64::MAX,
                 lives: LIVES.to_vec(),
                 entries: vec![Entry {
                     slot: 1,
@@ -363,13 +331,11 @@ fn prepares_at_or_below_the_promise_are_refused() {
 #[test]
 fn phase_one_counts_its_own_promise_only_after_its_own_fence() {
     let mut replica = Replica::new(config(0));
-    time_out_and_stand(&mut replica);
+    ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     let promise = Message::Promise {
         ballot,
         commit: 0,
-        from: 0,
-        upto: u64::MAX,
         lives: LIVES.to_vec(),
         entries: vec![],
     };
@@ -405,7 +371,7 @@ fn merged(variant: Variant) -> Vec<Vec<u8>> {
     let high = Ballot::new(1, 2);
     accepted(&mut replica, low, 1, b"own".to_vec());
     accepted(&mut replica, low, 4, b"four".to_vec());
-    time_out_and_stand(&mut replica);
+    ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     nic(&mut replica, NicEvent::FenceDone { ballot });
     let outputs = receive(
@@ -414,8 +380,6 @@ fn merged(variant: Variant) -> Vec<Vec<u8>> {
         Message::Promise {
             ballot,
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: LIVES.to_vec(),
             entries: vec![
                 Entry {
@@ -455,7 +419,7 @@ fn the_leader_log_wins_variant_keeps_its_own_value() {
 #[test]
 fn a_candidate_catches_up_to_its_promisers_commit_before_leading() {
     let mut replica = Replica::new(config(0));
-    time_out_and_stand(&mut replica);
+    ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     nic(&mut replica, NicEvent::FenceDone { ballot });
     // Replica 1 has chosen slots 1..=2, which its promise does not carry.
@@ -465,8 +429,6 @@ fn a_candidate_catches_up_to_its_promisers_commit_before_leading() {
         Message::Promise {
             ballot,
             commit: 2,
-            from: 2,
-            upto: u64::MAX,
             lives: LIVES.to_vec(),
             entries: vec![],
         },
@@ -648,10 +610,7 @@ fn the_window_queues_submissions_until_commit_advances() {
 
 #[test]
 fn a_stalled_leader_retransmits_then_seeks_a_new_ballot() {
-    let mut config = config(0);
-    // Check-quorum would step down first; this is the stall rule.
-    config.check_quorum_ticks = 1_000;
-    let (mut replica, ballot, _) = leader_with(config);
+    let (mut replica, ballot, _) = leader(0, Variant::Correct);
     step(&mut replica, request(1, 1, put(1, 1, "v")));
     accepted(&mut replica, ballot, 1, value(1, 1, put(1, 1, "v")));
     let outputs = ticks(&mut replica, 10);
@@ -829,8 +788,6 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             nonce: nonce ^ 1,
             ballot: Ballot::new(50, 1),
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: LIVES.to_vec(),
             entries: vec![],
         },
@@ -847,8 +804,6 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             nonce,
             ballot: b3,
             commit: 1,
-            from: 1,
-            upto: u64::MAX,
             lives: LIVES.to_vec(),
             entries: vec![entry(2, b3, b"low")],
         },
@@ -865,8 +820,6 @@ fn recovery_sets_a_vote_floor_and_votes_only_once_caught_up() {
             nonce,
             ballot: b5,
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: LIVES.to_vec(),
             entries: vec![entry(2, b5, b"high"), entry(1, b3, b"one")],
         },
@@ -984,8 +937,6 @@ fn responders_fence_above_every_promise_then_report_their_state() {
         nonce: 9,
         ballot: fence,
         commit: 1,
-        from: 1,
-        upto: u64::MAX,
         // What it knew of replica 0 before the request: life 0.
         lives: vec![0, 0, 0],
         entries: vec![
@@ -1047,7 +998,7 @@ fn a_message_from_an_older_life_is_dropped() {
 #[test]
 fn a_candidate_discards_a_promise_of_a_life_that_has_since_restarted() {
     let mut replica = Replica::new(config(0));
-    time_out_and_stand(&mut replica);
+    ticks(&mut replica, 10);
     let ballot = replica.status().promised;
     assert_eq!(replica.status().role, Role::Candidate);
     nic(&mut replica, NicEvent::FenceDone { ballot });
@@ -1055,8 +1006,6 @@ fn a_candidate_discards_a_promise_of_a_life_that_has_since_restarted() {
     let promise = |lives: Vec<u32>| Message::Promise {
         ballot,
         commit: 0,
-        from: 0,
-        upto: u64::MAX,
         lives,
         entries: vec![],
     };
@@ -1065,18 +1014,12 @@ fn a_candidate_discards_a_promise_of_a_life_that_has_since_restarted() {
     // 1's vote no longer counts, and 2's alone (with ours) is a quorum of 3.
     let mut five = Replica::new(ReplicaConfig::new(0, 5, GROUP, 7));
     ticks(&mut five, 60);
-    let ballot5 = Ballot::new(1, 0);
-    for peer in [1, 2] {
-        receive(&mut five, peer, Message::PreVoteGrant { ballot: ballot5 });
-    }
-    assert_eq!(five.status().promised, ballot5);
+    let ballot5 = five.status().promised;
     assert_eq!(five.status().role, Role::Candidate);
     nic(&mut five, NicEvent::FenceDone { ballot: ballot5 });
     let promise5 = |lives: Vec<u32>| Message::Promise {
         ballot: ballot5,
         commit: 0,
-        from: 0,
-        upto: u64::MAX,
         lives,
         entries: vec![],
     };
@@ -1110,8 +1053,6 @@ fn a_recovering_replica_whose_life_a_responder_knew_takes_a_newer_one() {
             nonce,
             ballot: Ballot::new(4, 1),
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: vec![3, 0, 0],
             entries: vec![],
         },
@@ -1138,9 +1079,7 @@ fn a_recovery_short_of_f_plus_1_completes_only_on_the_survivors_the_operator_nam
             Message::RecoveryResponse {
                 nonce,
                 ballot: Ballot::new(4, 2),
-                commit: 0,
-                from: 0,
-                upto: u64::MAX,
+                commit: 1,
                 lives: vec![0; 5],
                 entries: vec![Entry {
                     slot: 1,

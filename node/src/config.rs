@@ -229,7 +229,6 @@ impl ClusterConfig {
         let mut cfg = ReplicaConfig::new(id, self.size(), self.group, seed);
         cfg.heartbeat_ticks = t.heartbeat_ticks;
         cfg.election_ticks = (t.election_ticks[0], t.election_ticks[1]);
-        cfg.check_quorum_ticks = t.election_ticks[0];
         cfg.retransmit_ticks = t.retransmit_ticks;
         cfg.window = t.window;
         cfg.max_inflight = t.max_inflight;

@@ -16,7 +16,6 @@ use crate::rng::Rng;
 pub struct Workload {
     rng: Rng,
     keys: u32,
-    value_len: usize,
 }
 
 impl Workload {
@@ -24,15 +23,6 @@ impl Workload {
         Workload {
             rng,
             keys: keys.max(1),
-            value_len: 0,
-        }
-    }
-
-    /// Pads every put's value to `len` bytes (after its unique prefix).
-    pub fn with_value_len(self, len: usize) -> Workload {
-        Workload {
-            value_len: len,
-            ..self
         }
     }
 
@@ -45,10 +35,7 @@ impl Workload {
         let value = format!("c{}.{}", client.id, request);
         match self.rng.below(10) {
             0..=3 => Command::Get { key },
-            4..=6 => Command::Put {
-                key,
-                value: self.padded(value),
-            },
+            4..=6 => Command::Put { key, value },
             7 => Command::Delete { key },
             _ => Command::Cas {
                 expected: client.last_seen.get(&key).cloned().flatten(),
@@ -56,17 +43,6 @@ impl Workload {
                 new: value,
             },
         }
-    }
-
-    /// A put's value padded to `value_len` bytes. Only puts: a cas carries
-    /// the value it expects as well, and two padded values would pass the
-    /// log's value limit.
-    fn padded(&self, mut value: String) -> String {
-        if value.len() < self.value_len {
-            value.push('.');
-            value.extend(std::iter::repeat_n('v', self.value_len - value.len()));
-        }
-        value
     }
 
     /// Think time before a client's next request, uniform in `0..=2*mean`.

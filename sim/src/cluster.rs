@@ -231,13 +231,12 @@ impl<'a> Cluster<'a> {
             clients: (0..config.clients)
                 .map(|id| Client::new(u64::from(id), config.replicas))
                 .collect(),
-            workload: Workload::new(rng::stream(config.seed, "workload"), config.keys)
-                .with_value_len(config.value_len),
+            workload: Workload::new(rng::stream(config.seed, "workload"), config.keys),
             mean_think_us: config.mean_think_us(schedule.heal_us),
             restart_seeds: rng::stream(config.seed, "restarts"),
             history: HistoryRecorder::new(),
             issued: 0,
-            agreement: AgreementChecker::new().with_max_sessions(config.timing.max_sessions),
+            agreement: AgreementChecker::new(),
             chosen: ChosenChecker::new(config.replicas),
             liveness: LivenessChecker::new(
                 schedule.heal_us,
@@ -883,9 +882,7 @@ impl<'a> Cluster<'a> {
             variant: config.variant,
             nic: config.nic.clone(),
             think_us: config.think_us,
-            value_len: config.value_len,
             snapshot_every: config.timing.snapshot_every,
-            max_sessions: config.timing.max_sessions,
             fault_kinds: match &config.faults {
                 FaultPlan::Generate { kinds, .. } => Some(kinds.clone()),
                 FaultPlan::Explicit(_) => None,
@@ -926,11 +923,9 @@ fn replica_config(config: &SimConfig, id: u8, seed: u64) -> ReplicaConfig {
         retransmit_ticks: timing.retransmit_ticks,
         window: timing.window,
         max_inflight: timing.max_inflight,
-        check_quorum_ticks: timing.election_ticks.0,
         variant: config.variant.host(),
         survivors: Vec::new(),
         snapshot_every: timing.snapshot_every,
         max_pending: riptide_control::DEFAULT_MAX_PENDING,
-        max_sessions: timing.max_sessions,
     }
 }

@@ -187,8 +187,6 @@ pub struct ReplicaTiming {
     pub max_inflight: u64,
     /// Applied entries between snapshots (0: never).
     pub snapshot_every: u64,
-    /// Most client sessions each state machine keeps.
-    pub max_sessions: usize,
 }
 
 impl Default for ReplicaTiming {
@@ -202,7 +200,6 @@ impl Default for ReplicaTiming {
             window: defaults.window,
             max_inflight: defaults.max_inflight,
             snapshot_every: defaults.snapshot_every,
-            max_sessions: defaults.max_sessions,
         }
     }
 }
@@ -231,10 +228,6 @@ pub struct SimConfig {
     /// Mean client think time between operations; `None` spreads the
     /// operations over the fault window, so faults hit traffic.
     pub think_us: Option<Micros>,
-    /// Put values are padded to this many bytes (0: as drawn, a few
-    /// bytes), so values near the 16 KiB limit fill PROMISEs and recovery
-    /// answers past one datagram.
-    pub value_len: usize,
     /// Keep an event log in the report (slow; for reading a failing run).
     pub log: bool,
     /// Draw the run as a space-time diagram in the report (every frame a
@@ -265,7 +258,6 @@ impl SimConfig {
             liveness_ticks: 1_000,
             client_timeout_ticks: 20,
             think_us: None,
-            value_len: 0,
             recovery_us: 5_000,
             log: false,
             timeline: false,

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use riptide_control::DEFAULT_SNAPSHOT_EVERY;
-use riptide_control::kv::DEFAULT_MAX_SESSIONS;
 use serde::{Serialize, Serializer};
 
 use crate::check::Check;
@@ -153,10 +152,6 @@ pub struct SimReport {
     pub think_us: Option<Micros>,
     /// Applied entries between snapshots (`ReplicaConfig::snapshot_every`).
     pub snapshot_every: u64,
-    /// Sessions each state machine keeps (`ReplicaConfig::max_sessions`).
-    pub max_sessions: usize,
-    /// Written values padded to this many bytes (0: not padded).
-    pub value_len: usize,
     /// The kinds the schedule was generated from; `None` for an explicit schedule.
     pub fault_kinds: Option<Vec<FaultKind>>,
     pub latency: LatencyModel,
@@ -212,22 +207,13 @@ impl SimReport {
         } else {
             format!(" --snapshot-every {}", self.snapshot_every)
         };
-        let sessions = if self.max_sessions == DEFAULT_MAX_SESSIONS {
-            String::new()
-        } else {
-            format!(" --max-sessions {}", self.max_sessions)
-        };
-        let values = match self.value_len {
-            0 => String::new(),
-            len => format!(" --value-len {len}"),
-        };
         let nic = if self.nic.is_model() {
             String::new()
         } else {
             format!(" --nic {}", self.nic)
         };
         format!(
-            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think}{snapshots}{sessions}{values} --variant {}{nic} {faults}",
+            "riptide sim --replicas {} --seed {} --ops {} --clients {}{think}{snapshots} --variant {}{nic} {faults}",
             self.replicas, self.seed, self.ops, self.clients, self.variant
         )
     }

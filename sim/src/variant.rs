@@ -40,20 +40,10 @@ pub enum SimVariant {
     /// Host: a snapshot holds the KV map without the session table, so a
     /// retry of a write executed before an install executes again.
     SnapshotDropsSessions,
-    /// Host: a replica stands as soon as its election timeout expires,
-    /// without a pre-vote, so one cut off from the group deposes the leader
-    /// when it returns.
-    NoPreVote,
-    /// Host: a leader never checks that a majority still answers, so one
-    /// cut off alone keeps leading the clients that reach it.
-    NoCheckQuorum,
-    /// Host: the replica that snapshots also drops the sessions idle for
-    /// longer than the table holds, a local decision outside the log.
-    SessionsExpireLocally,
 }
 
 impl SimVariant {
-    pub const ALL: [SimVariant; 13] = [
+    pub const ALL: [SimVariant; 10] = [
         SimVariant::Correct,
         SimVariant::PromiseBeforeFence,
         SimVariant::LeaderLogWins,
@@ -64,9 +54,6 @@ impl SimVariant {
         SimVariant::UnfencedRecovery,
         SimVariant::NicIgnoresLives,
         SimVariant::SnapshotDropsSessions,
-        SimVariant::NoPreVote,
-        SimVariant::NoCheckQuorum,
-        SimVariant::SessionsExpireLocally,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,9 +68,6 @@ impl SimVariant {
             SimVariant::UnfencedRecovery => "unfenced-recovery",
             SimVariant::NicIgnoresLives => "nic-ignores-lives",
             SimVariant::SnapshotDropsSessions => "snapshot-drops-sessions",
-            SimVariant::NoPreVote => "no-pre-vote",
-            SimVariant::NoCheckQuorum => "no-check-quorum",
-            SimVariant::SessionsExpireLocally => "sessions-expire-locally",
         }
     }
 
@@ -97,9 +81,6 @@ impl SimVariant {
             SimVariant::UnfencedRecovery => Variant::UnfencedRecovery,
             SimVariant::NicIgnoresLives => Variant::NicIgnoresLives,
             SimVariant::SnapshotDropsSessions => Variant::SnapshotDropsSessions,
-            SimVariant::NoPreVote => Variant::NoPreVote,
-            SimVariant::NoCheckQuorum => Variant::NoCheckQuorum,
-            SimVariant::SessionsExpireLocally => Variant::SessionsExpireLocally,
             _ => Variant::Correct,
         }
     }
@@ -116,7 +97,7 @@ impl SimVariant {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store, stale-incarnation, unfenced-recovery, nic-ignores-lives, snapshot-drops-sessions, no-pre-vote, no-check-quorum or sessions-expire-locally)"
+    "unknown variant {0:?} (expected correct, promise-before-fence, leader-log-wins, commit-on-any-ack, commit-on-minority, ack-without-store, stale-incarnation, unfenced-recovery, nic-ignores-lives or snapshot-drops-sessions)"
 )]
 pub struct UnknownVariant(pub String);
 

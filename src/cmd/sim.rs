@@ -48,14 +48,6 @@ pub struct Args {
     /// replicas that fall behind install snapshots.
     #[arg(long, default_value_t = riptide_control::DEFAULT_SNAPSHOT_EVERY)]
     snapshot_every: u64,
-    /// Most client sessions each replica's state machine keeps; a new
-    /// client's first write drops the least recently written one.
-    #[arg(long, default_value_t = riptide_control::kv::DEFAULT_MAX_SESSIONS)]
-    max_sessions: usize,
-    /// Pad every written value to this many bytes (0: values of a few
-    /// bytes); up to the 16 KiB value limit.
-    #[arg(long, default_value_t = 0)]
-    value_len: usize,
     /// What simulates each replica's NIC: `model` (the behavioural model),
     /// `rtl` (riptide_core's RTL in RustHDL on a simulated board, through the
     /// PCIe driver; about a thousand times slower) or `verilator` (the
@@ -129,8 +121,6 @@ fn config(args: &Args) -> anyhow::Result<SimConfig> {
     config.variant = args.variant;
     config.think_us = args.think_us;
     config.timing.snapshot_every = args.snapshot_every;
-    config.timing.max_sessions = args.max_sessions;
-    config.value_len = args.value_len;
     config.log = args.log;
     config.timeline = args.timeline;
     config = config.with_nic(args.nic.clone())?;

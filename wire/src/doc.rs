@@ -220,11 +220,7 @@ fn message_types(out: &mut String) {
     out.push_str(
         "\nCATCHUP_REQUEST's `SLOT` is the first slot asked for (`from`). \
          SNAPSHOT_REQUEST's and SNAPSHOT_CHUNK's `SLOT` is the last slot the \
-         snapshot covers. PROMISE's and RECOVERY_RESPONSE's `SLOT` is the \
-         last slot the part reports (`upto`, 2^64-1 for the last part). PRE_VOTE's `BALLOT` is the ballot the sender would \
-         stand at and its `COMMIT` the sender's commit; PRE_VOTE_GRANT's \
-         `BALLOT` is the ballot of the PRE_VOTE it grants. The message structs \
-         are `riptide_wire::Message`.\n\n",
+         snapshot covers. The message structs are `riptide_wire::Message`.\n\n",
     );
 }
 

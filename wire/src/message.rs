@@ -54,8 +54,6 @@ pub enum MsgType {
     RecoveryResponse = 0x15,
     SnapshotRequest = 0x16,
     SnapshotChunk = 0x17,
-    PreVote = 0x18,
-    PreVoteGrant = 0x19,
     ClientRequest = 0x20,
     ClientReply = 0x21,
 }
@@ -95,16 +93,11 @@ pub enum Message {
         commit: u64,
         lives: Vec<u32>,
     },
-    /// Phase 1b: the sender promised `ballot`; `commit` is the sender's
-    /// commit index; `entries` are every entry it accepted in slots `(from,
-    /// upto]`. A promise too large for one datagram goes in parts, each a
-    /// range of slots; the first starts at the larger of the two commits,
-    /// the last ends at `u64::MAX` (`docs/protocol.md`, "Answers in parts").
+    /// Phase 1b: the sender promised `ballot`; `entries` are every accepted entry
+    /// above the candidate's commit; `commit` is the sender's commit index.
     Promise {
         ballot: Ballot,
         commit: u64,
-        from: u64,
-        upto: u64,
         lives: Vec<u32>,
         entries: Vec<Entry>,
     },
@@ -121,17 +114,14 @@ pub enum Message {
     /// `nonce` ties responses to this recovery attempt; `lives` announces
     /// the sender's new incarnation (its own entry).
     RecoveryRequest { nonce: u64, lives: Vec<u32> },
-    /// The sender's promised ballot, commit index and accepted log entries
-    /// in slots `(from, upto]`, sent once its NIC fenced for this recovery;
-    /// in parts like a PROMISE, the first from the sender's commit on. In
-    /// `lives`, the recovering replica's own entry is what the sender knew
-    /// of it before this nonce (`docs/protocol.md`, "Crash with amnesia").
+    /// The sender's promised ballot, commit index and accepted log entries,
+    /// sent once its NIC fenced for this recovery. In `lives`, the
+    /// recovering replica's own entry is what the sender knew of it before
+    /// this nonce (`docs/protocol.md`, "Crash with amnesia").
     RecoveryResponse {
         nonce: u64,
         ballot: Ballot,
         commit: u64,
-        from: u64,
-        upto: u64,
         lives: Vec<u32>,
         entries: Vec<Entry>,
     },
@@ -152,14 +142,6 @@ pub enum Message {
         offset: u64,
         data: Vec<u8>,
     },
-    /// Before it stands, a replica asks whether the others would vote for it
-    /// at `ballot` (`docs/protocol.md`, "Pre-vote"); `commit` is its commit
-    /// index. Nothing changes at the receiver.
-    PreVote { ballot: Ballot, commit: u64 },
-    /// The sender would vote for the PRE_VOTE of `ballot`: it has not heard
-    /// from a live leader for an election timeout, and the asker's commit
-    /// is at least its own. A refusal is silence.
-    PreVoteGrant { ballot: Ballot },
     /// A client command (opaque bytes, the state machine's encoding) with the
     /// client's id and request number for at-most-once execution. `cookie`
     /// is the receiving replica's proof of the client's address (0: none
@@ -354,7 +336,7 @@ impl Header {
 
 impl MsgType {
     /// Every type, in code order.
-    pub const ALL: [MsgType; 16] = [
+    pub const ALL: [MsgType; 14] = [
         MsgType::Accept,
         MsgType::Accepted,
         MsgType::Commit,
@@ -367,8 +349,6 @@ impl MsgType {
         MsgType::RecoveryResponse,
         MsgType::SnapshotRequest,
         MsgType::SnapshotChunk,
-        MsgType::PreVote,
-        MsgType::PreVoteGrant,
         MsgType::ClientRequest,
         MsgType::ClientReply,
     ];
@@ -399,8 +379,6 @@ impl MsgType {
             MsgType::RecoveryResponse => "RECOVERY_RESPONSE",
             MsgType::SnapshotRequest => "SNAPSHOT_REQUEST",
             MsgType::SnapshotChunk => "SNAPSHOT_CHUNK",
-            MsgType::PreVote => "PRE_VOTE",
-            MsgType::PreVoteGrant => "PRE_VOTE_GRANT",
             MsgType::ClientRequest => "CLIENT_REQUEST",
             MsgType::ClientReply => "CLIENT_REPLY",
         }
@@ -429,13 +407,12 @@ impl MsgType {
             | MsgType::Nack
             | MsgType::CatchupRequest
             | MsgType::SnapshotRequest => &[BALLOT, SLOT],
-            MsgType::SnapshotChunk | MsgType::Promise | MsgType::RecoveryResponse => {
-                &[BALLOT, SLOT, COMMIT]
-            }
-            MsgType::PreVoteGrant => &[BALLOT],
-            MsgType::Commit | MsgType::PreVote | MsgType::Prepare | MsgType::CatchupResponse => {
-                &[BALLOT, COMMIT]
-            }
+            MsgType::SnapshotChunk => &[BALLOT, SLOT, COMMIT],
+            MsgType::Commit
+            | MsgType::Prepare
+            | MsgType::Promise
+            | MsgType::CatchupResponse
+            | MsgType::RecoveryResponse => &[BALLOT, COMMIT],
             MsgType::RecoveryRequest | MsgType::ClientRequest | MsgType::ClientReply => &[],
         }
     }
@@ -444,17 +421,14 @@ impl MsgType {
     pub const fn payload(self) -> &'static str {
         match self {
             MsgType::Accept => "value: all of the payload, raw",
-            MsgType::Accepted
-            | MsgType::Commit
-            | MsgType::Nack
-            | MsgType::CatchupRequest
-            | MsgType::PreVote
-            | MsgType::PreVoteGrant => "empty",
+            MsgType::Accepted | MsgType::Commit | MsgType::Nack | MsgType::CatchupRequest => {
+                "empty"
+            }
             MsgType::Prepare => "lives",
-            MsgType::Promise => "from: u64, lives, entries",
+            MsgType::Promise => "lives, entries",
             MsgType::CatchupResponse => "entries",
             MsgType::RecoveryRequest => "nonce: u64, lives",
-            MsgType::RecoveryResponse => "nonce: u64, from: u64, lives, entries",
+            MsgType::RecoveryResponse => "nonce: u64, lives, entries",
             MsgType::SnapshotRequest => "offset: u64",
             MsgType::SnapshotChunk => "total: u64, offset: u64, data: bytes",
             MsgType::ClientRequest => "client: u64, request: u64, cookie: u64, command: bytes",
@@ -488,8 +462,6 @@ impl Message {
             Message::RecoveryResponse { .. } => MsgType::RecoveryResponse,
             Message::SnapshotRequest { .. } => MsgType::SnapshotRequest,
             Message::SnapshotChunk { .. } => MsgType::SnapshotChunk,
-            Message::PreVote { .. } => MsgType::PreVote,
-            Message::PreVoteGrant { .. } => MsgType::PreVoteGrant,
             Message::ClientRequest { .. } => MsgType::ClientRequest,
             Message::ClientReply { .. } => MsgType::ClientReply,
         }
@@ -514,18 +486,6 @@ impl Message {
                 slot,
                 commit,
                 ..
-            }
-            | Message::Promise {
-                ballot,
-                commit,
-                upto: slot,
-                ..
-            }
-            | Message::RecoveryResponse {
-                ballot,
-                commit,
-                upto: slot,
-                ..
             } => HeaderValues {
                 ballot,
                 slot,
@@ -539,14 +499,11 @@ impl Message {
                 slot,
                 commit: 0,
             },
-            Message::PreVoteGrant { ballot } => HeaderValues {
-                ballot,
-                ..HeaderValues::default()
-            },
             Message::Commit { ballot, commit }
-            | Message::PreVote { ballot, commit }
             | Message::Prepare { ballot, commit, .. }
-            | Message::CatchupResponse { ballot, commit, .. } => HeaderValues {
+            | Message::Promise { ballot, commit, .. }
+            | Message::CatchupResponse { ballot, commit, .. }
+            | Message::RecoveryResponse { ballot, commit, .. } => HeaderValues {
                 ballot,
                 slot: 0,
                 commit,
@@ -563,17 +520,9 @@ impl Message {
             Message::Accepted { .. }
             | Message::Commit { .. }
             | Message::Nack { .. }
-            | Message::CatchupRequest { .. }
-            | Message::PreVote { .. }
-            | Message::PreVoteGrant { .. } => {}
+            | Message::CatchupRequest { .. } => {}
             Message::Prepare { lives, .. } => body::put_lives(out, lives),
-            Message::Promise {
-                from,
-                lives,
-                entries,
-                ..
-            } => {
-                body::put_u64(out, *from);
+            Message::Promise { lives, entries, .. } => {
                 body::put_lives(out, lives);
                 body::put_entries(out, entries);
             }
@@ -584,13 +533,11 @@ impl Message {
             }
             Message::RecoveryResponse {
                 nonce,
-                from,
                 lives,
                 entries,
                 ..
             } => {
                 body::put_u64(out, *nonce);
-                body::put_u64(out, *from);
                 body::put_lives(out, lives);
                 body::put_entries(out, entries);
             }
@@ -664,8 +611,6 @@ impl Message {
             MsgType::Promise => Message::Promise {
                 ballot,
                 commit,
-                from: body.u64()?,
-                upto: slot,
                 lives: body.lives()?,
                 entries: body.entries()?,
             },
@@ -683,8 +628,6 @@ impl Message {
                 nonce: body.u64()?,
                 ballot,
                 commit,
-                from: body.u64()?,
-                upto: slot,
                 lives: body.lives()?,
                 entries: body.entries()?,
             },
@@ -701,8 +644,6 @@ impl Message {
                 offset: body.u64()?,
                 data: body.bytes()?,
             },
-            MsgType::PreVote => Message::PreVote { ballot, commit },
-            MsgType::PreVoteGrant => Message::PreVoteGrant { ballot },
             MsgType::ClientRequest => Message::ClientRequest {
                 client: body.u64()?,
                 request: body.u64()?,

@@ -50,17 +50,6 @@ impl Replica {
         copy.now = 0;
         copy.election_deadline = time.deadline(self.election_deadline, cfg.election_ticks.1);
         copy.catchup.rebase_time(&time, retransmit);
-        if let Some(pre_vote) = &mut copy.pre_vote {
-            pre_vote.rebase_time(&time, retransmit);
-        }
-        copy.leader_seen = self
-            .leader_seen
-            .map(|seen| time.age(seen, cfg.election_ticks.0));
-        // Only a leader reads it.
-        copy.quorum_seen = match self.state {
-            State::Leader(_) => time.age(self.quorum_seen, cfg.check_quorum_ticks),
-            _ => 0,
-        };
         match &mut copy.state {
             State::Recovering(recovery) => recovery.rebase_time(&time, retransmit),
             State::Follower => {}

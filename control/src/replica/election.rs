@@ -11,8 +11,7 @@ use riptide_wire::{Ballot, Entry, Message};
 
 use super::canonical::TimeView;
 use super::leader::Leadership;
-use super::parts::{Assembly, Part, split};
-use super::{Replica, Role, State, Variant};
+use super::{Replica, Role, State, Variant, entries_fit};
 use crate::kv::{LogValue, Reply};
 
 /// A promise at `ballot` to `candidate`, whose PREPARE carried `commit`.
@@ -33,15 +32,6 @@ struct Promised {
     entries: Vec<Entry>,
 }
 
-/// A PROMISE arriving in parts (`parts.rs`), until they cover every slot
-/// above its start.
-#[derive(Debug, Clone)]
-struct Arriving {
-    life: u32,
-    commit: u64,
-    assembly: Assembly,
-}
-
 /// Phase 1 in progress for our own ballot.
 #[derive(Debug, Clone)]
 pub(super) struct Candidacy {
@@ -51,8 +41,6 @@ pub(super) struct Candidacy {
     /// Our own promise counts once our NIC's fence is done.
     fenced: bool,
     promises: BTreeMap<u8, Promised>,
-    /// Promises of which only some parts arrived.
-    arriving: BTreeMap<u8, Arriving>,
     next_prepare: u64,
 }
 
@@ -66,18 +54,16 @@ impl Candidacy {
     pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
         self.promises
             .retain(|&from, promised| from != id || promised.life >= incarnation);
-        self.arriving
-            .retain(|&from, arriving| from != id || arriving.life >= incarnation);
     }
 }
 
 impl Replica {
     pub(super) fn follower_tick(&mut self) {
         if self.now < self.election_deadline {
-            return self.pre_vote_tick();
+            return;
         }
         if self.may_vote() {
-            self.stand_or_ask();
+            self.start_election();
         } else {
             // A recovered replica still catching up may not stand; it keeps
             // catching up and tries again later.
@@ -87,7 +73,7 @@ impl Replica {
 
     pub(super) fn candidate_tick(&mut self) {
         if self.now >= self.election_deadline {
-            return self.stand_or_ask();
+            return self.start_election();
         }
         let State::Candidate(candidacy) = &mut self.state else {
             return;
@@ -113,26 +99,19 @@ impl Replica {
         }
     }
 
-    /// The smallest ballot of ours above everything we promised (which,
-    /// after amnesia, is at least the vote floor).
-    pub(super) fn own_next_ballot(&self) -> Ballot {
-        self.promised.max(self.vote_floor).next_for(self.cfg.id)
-    }
-
-    /// Become a candidate at [`Replica::own_next_ballot`].
+    /// Become a candidate at the smallest ballot of ours above everything we
+    /// promised (which, after amnesia, is at least the vote floor).
     pub(super) fn start_election(&mut self) {
-        let ballot = self.own_next_ballot();
+        let ballot = self.promised.max(self.vote_floor).next_for(self.cfg.id);
         self.leave_role();
         self.promised = ballot;
         self.pending_promise = None;
-        self.pre_vote = None;
         let commit = self.log.commit();
         self.state = State::Candidate(Candidacy {
             ballot,
             commit,
             fenced: self.cfg.variant == Variant::PromiseBeforeFence,
             promises: BTreeMap::new(),
-            arriving: BTreeMap::new(),
             next_prepare: self.now + self.cfg.retransmit_ticks,
         });
         self.nic_command(NicCommand::Fence { ballot });
@@ -220,28 +199,19 @@ impl Replica {
 
     /// Entries above the candidate's commit and ours: below ours everything is
     /// chosen, and the candidate catches those up instead (which keeps a
-    /// PROMISE to a lagging candidate small). In as many parts as it takes
-    /// to fit datagrams.
+    /// PROMISE to a lagging candidate small).
     fn send_promise(&mut self, promise: PromiseMade) {
         let commit = self.log.commit();
-        let start = promise.commit.max(commit);
-        let Some(parts) = split(start, self.log.entries_above(start)) else {
-            return;
-        };
-        for Part {
-            from,
-            upto,
-            entries,
-        } in parts
-        {
+        let entries = self.log.entries_above(promise.commit.max(commit));
+        // A promise that does not fit a datagram cannot be sent; withholding
+        // it is safe (the candidate just lacks our vote).
+        if entries_fit(&entries) {
             let lives = self.lives.clone();
             self.send(
                 promise.candidate,
                 Message::Promise {
                     ballot: promise.ballot,
                     commit,
-                    from,
-                    upto,
                     lives,
                     entries,
                 },
@@ -249,9 +219,7 @@ impl Replica {
         }
     }
 
-    /// A part of a PROMISE; the promise counts once every part arrived. The
-    /// parts of the send with the highest commit are the ones kept.
-    pub(super) fn promise(&mut self, from: u8, ballot: Ballot, commit: u64, part: Part) {
+    pub(super) fn promise(&mut self, from: u8, ballot: Ballot, commit: u64, entries: Vec<Entry>) {
         let State::Candidate(candidacy) = &mut self.state else {
             return;
         };
@@ -259,31 +227,14 @@ impl Replica {
             return;
         }
         let life = self.lives[usize::from(from)];
-        let start = candidacy.commit.max(commit);
-        let arriving = candidacy.arriving.entry(from).or_insert_with(|| Arriving {
-            life,
-            commit,
-            assembly: Assembly::new(start),
-        });
-        if (arriving.life, arriving.commit) < (life, commit) {
-            *arriving = Arriving {
+        candidacy.promises.insert(
+            from,
+            Promised {
                 life,
                 commit,
-                assembly: Assembly::new(start),
-            };
-        } else if (arriving.life, arriving.commit) > (life, commit) {
-            return;
-        }
-        arriving.assembly.add(part);
-        if let Some(entries) = arriving.assembly.complete() {
-            let promised = Promised {
-                life,
-                commit,
-                entries: entries.to_vec(),
-            };
-            candidacy.arriving.remove(&from);
-            candidacy.promises.insert(from, promised);
-        }
+                entries,
+            },
+        );
     }
 
     /// With a quorum of promises (ours included), catch up to the highest
@@ -323,8 +274,6 @@ impl Replica {
         // take them for holes.
         let from = candidacy.commit.max(self.log.base());
         let values = self.merge(&candidacy, from);
-        // A majority just promised: that is hearing from one.
-        self.quorum_seen = self.now;
         self.configure_nic(NicRole::Leader, candidacy.ballot, from + 1, from);
         self.start_leading(candidacy.ballot, from, values);
     }

@@ -26,7 +26,6 @@ impl Replica {
         self.learn_commit(ballot, commit);
         if self.leading() == Some(ballot) {
             self.leader_committed(commit);
-            self.quorum_heard();
         }
         self.sign_of_leader(ballot);
     }
@@ -125,7 +124,7 @@ impl Replica {
     /// Evidence that the leader of our promised ballot is alive.
     fn sign_of_leader(&mut self, ballot: Ballot) {
         if self.role() == Role::Follower && ballot == self.promised {
-            self.heard_from_leader();
+            self.arm_election_timer();
         }
     }
 }

@@ -12,8 +12,7 @@ use riptide_wire::host::{NicCommand, NicRole};
 use riptide_wire::{Ballot, Entry, Message};
 
 use super::canonical::TimeView;
-use super::parts::{Assembly, Part, split};
-use super::{Replica, ReplicaConfig, Role, State, Variant};
+use super::{Replica, ReplicaConfig, Role, State, Variant, entries_fit};
 
 /// What one responder reported.
 #[derive(Debug, Clone)]
@@ -25,24 +24,12 @@ struct Reported {
     entries: Vec<Entry>,
 }
 
-/// A response arriving in parts (`parts.rs`): what its first part said,
-/// and the entries so far.
-#[derive(Debug, Clone)]
-struct Arriving {
-    life: u32,
-    promised: Ballot,
-    commit: u64,
-    assembly: Assembly,
-}
-
 /// The recovering side.
 #[derive(Debug, Clone)]
 pub(super) struct Recovery {
     /// Ties responses to this incarnation's requests.
     nonce: u64,
     responses: BTreeMap<u8, Reported>,
-    /// Responses of which only some parts arrived.
-    arriving: BTreeMap<u8, Arriving>,
     /// When to (re)send the request; the first step sends it.
     next_request: u64,
     /// Whether the NIC was told to idle yet.
@@ -61,7 +48,6 @@ impl Recovery {
         Recovery {
             nonce,
             responses: BTreeMap::new(),
-            arriving: BTreeMap::new(),
             next_request: 0,
             nic_idled: false,
         }
@@ -76,8 +62,6 @@ impl Recovery {
     pub(super) fn forget(&mut self, id: u8, incarnation: u32) {
         self.responses
             .retain(|&from, reported| from != id || reported.life >= incarnation);
-        self.arriving
-            .retain(|&from, arriving| from != id || arriving.life >= incarnation);
     }
 }
 
@@ -132,19 +116,12 @@ impl Replica {
             nonce,
             ballot,
             commit,
-            from: part_from,
-            upto,
             lives,
             entries,
         } = message
         else {
             // No promises, no acceptances, no answers until recovered.
             return;
-        };
-        let part = Part {
-            from: part_from,
-            upto,
-            entries,
         };
         let quorum = self.cfg.quorum();
         let known_before = lives.get(usize::from(self.cfg.id)).copied();
@@ -165,31 +142,6 @@ impl Replica {
             // restarted with a guess): take the next one and ask again.
             return self.become_newer_life(known + 1);
         }
-        let newest = (responder_life, ballot, commit);
-        let arriving = recovery.arriving.entry(from).or_insert_with(|| Arriving {
-            life: responder_life,
-            promised: ballot,
-            commit,
-            assembly: Assembly::new(commit),
-        });
-        let held = (arriving.life, arriving.promised, arriving.commit);
-        if held < newest {
-            // A later answer (a retransmitted request met a newer state):
-            // its parts replace the older ones.
-            *arriving = Arriving {
-                life: responder_life,
-                promised: ballot,
-                commit,
-                assembly: Assembly::new(commit),
-            };
-        } else if held > newest {
-            return;
-        }
-        arriving.assembly.add(part);
-        let Some(entries) = arriving.assembly.complete().map(<[Entry]>::to_vec) else {
-            return;
-        };
-        recovery.arriving.remove(&from);
         recovery.responses.insert(
             from,
             Reported {
@@ -351,36 +303,27 @@ impl Replica {
         }
     }
 
-    /// Tell a recovering replica our promise, commit and the entries above
-    /// it, in as many parts as it takes to fit datagrams.
+    /// Tell a recovering replica our promise, commit and the entries above it.
     fn send_recovery_response(&mut self, to: u8, nonce: u64, knew: u32) {
         let commit = self.log.commit();
-        let Some(parts) = split(commit, self.log.entries_above(commit)) else {
-            // An entry too large for any datagram: withholding the answer
+        let entries = self.log.entries_above(commit);
+        if !entries_fit(&entries) {
+            // Too much undecided state for one datagram: withholding the answer
             // only delays the recovery (it needs f+1 others).
             return;
-        };
+        }
         let mut lives = self.lives.clone();
         lives[usize::from(to)] = knew;
         let ballot = self.promised;
-        for Part {
-            from,
-            upto,
-            entries,
-        } in parts
-        {
-            self.send(
-                to,
-                Message::RecoveryResponse {
-                    nonce,
-                    ballot,
-                    commit,
-                    from,
-                    upto,
-                    lives: lives.clone(),
-                    entries,
-                },
-            );
-        }
+        self.send(
+            to,
+            Message::RecoveryResponse {
+                nonce,
+                ballot,
+                commit,
+                lives,
+                entries,
+            },
+        );
     }
 }

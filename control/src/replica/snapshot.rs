@@ -53,9 +53,6 @@ impl Replica {
         if every == 0 || self.applied < self.log.base() + every {
             return;
         }
-        if self.cfg.variant == Variant::SessionsExpireLocally {
-            self.kv.expire_idle_locally();
-        }
         let bytes = if self.cfg.variant == Variant::SnapshotDropsSessions {
             self.kv.snapshot_without_sessions()
         } else {
@@ -217,7 +214,6 @@ impl Replica {
         let Ok(kv) = KvStore::from_snapshot(&bytes) else {
             return;
         };
-        let kv = kv.with_max_sessions(self.cfg.max_sessions);
         if slot <= self.log.commit() {
             return;
         }

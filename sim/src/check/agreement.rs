@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use riptide_control::kv::{DEFAULT_MAX_SESSIONS, KvStore, LogValue};
+use riptide_control::kv::{KvStore, LogValue};
 
 use super::{Check, show_value};
 use crate::latency::Micros;
@@ -88,39 +88,18 @@ impl fmt::Display for AgreementViolation {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct AgreementChecker {
     /// The first application of each slot.
     applied: BTreeMap<u64, Application>,
     /// Next slot each (replica, incarnation) must apply.
     next: BTreeMap<(u8, u32), u64>,
-    /// The replicas' session table bound, which the replay must use too.
-    max_sessions: usize,
     result: Option<AgreementViolation>,
-}
-
-impl Default for AgreementChecker {
-    fn default() -> AgreementChecker {
-        AgreementChecker {
-            applied: BTreeMap::new(),
-            next: BTreeMap::new(),
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            result: None,
-        }
-    }
 }
 
 impl AgreementChecker {
     pub fn new() -> AgreementChecker {
         AgreementChecker::default()
-    }
-
-    /// Replays with a table of `max` sessions, as the replicas keep.
-    pub fn with_max_sessions(self, max: usize) -> AgreementChecker {
-        AgreementChecker {
-            max_sessions: max,
-            ..self
-        }
     }
 
     /// Records one `Output::Applied`; returns whether agreement still holds.
@@ -178,10 +157,10 @@ impl AgreementChecker {
     /// How `snapshot` differs from the agreed log replayed to `slot`.
     fn snapshot_difference(&self, slot: u64, snapshot: &[u8]) -> Option<String> {
         let installed = match KvStore::from_snapshot(snapshot) {
-            Ok(kv) => kv.with_max_sessions(self.max_sessions),
+            Ok(kv) => kv,
             Err(error) => return Some(format!("it does not decode: {error}")),
         };
-        let mut agreed = KvStore::new().with_max_sessions(self.max_sessions);
+        let mut agreed = KvStore::new();
         for s in 1..=slot {
             let Some(first) = self.applied.get(&s) else {
                 return Some(format!("slot {s} was never applied by anyone"));

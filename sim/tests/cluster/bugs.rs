@@ -92,31 +92,6 @@ fn snapshot_drops_sessions_is_caught() {
 }
 
 #[test]
-fn sessions_expire_locally_is_caught() {
-    // A table of as many sessions as there are clients: the log's rule
-    // never drops one, the planted local expiry drops those idle for eight
-    // writes when it snapshots, and its snapshot is not the agreed log
-    // replayed.
-    let config = |variant, seed| {
-        let mut config = loaded(variant, 3, &FaultKind::ALL, seed);
-        config.timing.snapshot_every = super::snapshots::SNAPSHOT_EVERY;
-        config.timing.max_sessions = config.clients as usize;
-        config
-    };
-    let caught = catching_seeds(|seed| config(SimVariant::SessionsExpireLocally, seed));
-    println!(
-        "sessions-expire-locally: caught by seeds {:?} of {SEEDS:?}",
-        caught.iter().map(|(seed, _)| seed).collect::<Vec<_>>()
-    );
-    let (seed, violation) = caught
-        .first()
-        .expect("sessions-expire-locally went unnoticed");
-    println!("  seed {seed}: {violation}");
-    let correct = run(&config(SimVariant::Correct, *seed));
-    assert!(correct.all_ok(), "the same run, correct: {correct}");
-}
-
-#[test]
 fn leader_log_wins_is_caught() {
     assert_caught(SimVariant::LeaderLogWins, 3, &FaultKind::CLASSIC);
 }

@@ -6,8 +6,6 @@ mod bugs;
 mod determinism;
 mod fault_free;
 mod fault_kinds;
-mod large_values;
-mod leadership;
 mod recovery;
 mod schedules;
 mod snapshots;

@@ -50,7 +50,7 @@ fn accept_is_header_plus_raw_value() {
 }
 
 #[test]
-fn promise_body_is_from_lives_then_count_then_slot_ballot_len_value() {
+fn promise_body_is_lives_then_count_then_slot_ballot_len_value() {
     let datagram = Envelope {
         group: 1,
         sender: 0,
@@ -58,8 +58,6 @@ fn promise_body_is_from_lives_then_count_then_slot_ballot_len_value() {
         message: Message::Promise {
             ballot: Ballot::new(2, 0),
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: vec![0; 3],
             entries: vec![riptide_wire::Entry {
                 slot: 1,
@@ -72,7 +70,6 @@ fn promise_body_is_from_lives_then_count_then_slot_ballot_len_value() {
     let body = &datagram[RIPTIDE_HEADER_LEN..];
     #[rustfmt::skip]
     let expected: Vec<u8> = vec![
-        0, 0, 0, 0, 0, 0, 0, 0,
         3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 1,
         0, 0, 0, 0, 0, 0, 0, 1,

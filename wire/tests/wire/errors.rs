@@ -382,8 +382,6 @@ fn oversize_messages_are_refused_by_try_encode() {
         message: Message::Promise {
             ballot: Ballot::new(1, 0),
             commit: 0,
-            from: 0,
-            upto: u64::MAX,
             lives: vec![0; 3],
             entries: vec![riptide_wire::Entry {
                 slot: 1,

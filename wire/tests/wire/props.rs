@@ -66,16 +66,14 @@ fn message() -> impl Strategy<Value = Message> {
             commit,
             lives
         }),
-        (ballot(), number(), (number(), number()), lives(), entries()).prop_map(
-            |(ballot, commit, (from, upto), lives, entries)| Message::Promise {
+        (ballot(), number(), lives(), entries()).prop_map(|(ballot, commit, lives, entries)| {
+            Message::Promise {
                 ballot,
                 commit,
-                from,
-                upto,
                 lives,
                 entries,
             }
-        ),
+        }),
         (ballot(), number()).prop_map(|(ballot, from)| Message::CatchupRequest { ballot, from }),
         (ballot(), number(), entries()).prop_map(|(ballot, commit, entries)| {
             Message::CatchupResponse {
@@ -85,25 +83,15 @@ fn message() -> impl Strategy<Value = Message> {
             }
         }),
         (number(), lives()).prop_map(|(nonce, lives)| Message::RecoveryRequest { nonce, lives }),
-        (
-            number(),
-            ballot(),
-            number(),
-            (number(), number()),
-            lives(),
-            entries()
-        )
-            .prop_map(|(nonce, ballot, commit, (from, upto), lives, entries)| {
-                Message::RecoveryResponse {
-                    nonce,
-                    ballot,
-                    commit,
-                    from,
-                    upto,
-                    lives,
-                    entries,
-                }
-            }),
+        (number(), ballot(), number(), lives(), entries()).prop_map(
+            |(nonce, ballot, commit, lives, entries)| Message::RecoveryResponse {
+                nonce,
+                ballot,
+                commit,
+                lives,
+                entries,
+            }
+        ),
         (ballot(), number(), number()).prop_map(|(ballot, slot, offset)| {
             Message::SnapshotRequest {
                 ballot,
@@ -121,8 +109,6 @@ fn message() -> impl Strategy<Value = Message> {
                 data,
             }
         ),
-        (ballot(), number()).prop_map(|(ballot, commit)| Message::PreVote { ballot, commit }),
-        ballot().prop_map(|ballot| Message::PreVoteGrant { ballot }),
         (number(), number(), number(), value()).prop_map(|(client, request, cookie, command)| {
             Message::ClientRequest {
                 client,

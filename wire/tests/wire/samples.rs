@@ -37,8 +37,6 @@ pub fn envelopes() -> Vec<Envelope> {
         Message::Promise {
             ballot,
             commit: 10,
-            from: 10,
-            upto: u64::MAX,
             lives: vec![0; 3],
             entries: entries.clone(),
         },
@@ -57,8 +55,6 @@ pub fn envelopes() -> Vec<Envelope> {
             lives: vec![0; 3],
             ballot,
             commit: 10,
-            from: 10,
-            upto: 12,
             entries,
         },
         Message::SnapshotRequest {
@@ -74,8 +70,6 @@ pub fn envelopes() -> Vec<Envelope> {
             offset: 65536,
             data: vec![7; 40],
         },
-        Message::PreVote { ballot, commit: 10 },
-        Message::PreVoteGrant { ballot },
         Message::ClientRequest {
             client: 42,
             request: 3,
