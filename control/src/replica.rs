@@ -455,6 +455,20 @@ impl Replica {
         self.log.iter()
     }
 
+    /// The values a leader holds for slots it has not submitted yet, as they
+    /// will be proposed: a checker must count a write waiting here as still
+    /// carried (with `max_inflight` slots in flight, writes wait to batch).
+    pub fn queued_values(&self) -> Vec<Vec<u8>> {
+        let State::Leader(leadership) = &self.state else {
+            return Vec::new();
+        };
+        leadership
+            .queue
+            .iter()
+            .map(|queued| queued.clone().into_value())
+            .collect()
+    }
+
     /// Highest slot such that every slot up to it is chosen and held here.
     pub fn commit(&self) -> u64 {
         self.log.commit()
@@ -591,6 +605,12 @@ impl Replica {
 
     fn send(&mut self, to: u8, message: Message) {
         self.out.push(Output::Send { to, message });
+    }
+
+    /// Tells `to` the ballot we promised: its message was of a lower one.
+    fn nack(&mut self, to: u8, slot: u64) {
+        let ballot = self.promised;
+        self.send(to, Message::Nack { ballot, slot });
     }
 
     fn broadcast(&mut self, message: Message) {

@@ -151,6 +151,13 @@ pub fn client_log_value(c: u8) -> Vec<u8> {
     .encode()
 }
 
+/// The bytes that stand for client `c`'s write inside a log value, whether
+/// it is the value alone or one write of a batch (a batch's writes are
+/// encoded as a request without its tag).
+pub fn client_write_bytes(c: u8) -> Vec<u8> {
+    client_log_value(c)[1..].to_vec()
+}
+
 /// A log value, readable: as the simulator's checkers show it.
 pub fn describe(value: &[u8]) -> String {
     riptide_sim::check::show_value(value)
@@ -264,14 +271,13 @@ pub fn check_store(node: &Node, ghost: &Ghost) -> Result<(), Violation> {
                 ),
             ));
         };
-        if let Ok(LogValue::Request {
-            client,
-            request,
-            command: Command::Put { key, value },
-        }) = LogValue::decode(value)
-            && executed.insert((client, request))
-        {
-            spec.insert(key, value);
+        let decoded = LogValue::decode(value);
+        for (client, request, command) in decoded.iter().flat_map(LogValue::writes) {
+            if let Command::Put { key, value } = command
+                && executed.insert((client, request))
+            {
+                spec.insert(key.clone(), value.clone());
+            }
         }
     }
     if node.replica.kv().data() != &spec {

@@ -22,7 +22,7 @@ use riptide_control::kv::LogValue;
 use riptide_wire::host::{CardToHost, NicEvent};
 
 use crate::bounds::Bounds;
-use crate::properties::{Property, Violation, client_id, client_log_value};
+use crate::properties::{Property, Violation, client_id, client_write_bytes};
 use crate::world::World;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,17 +39,20 @@ impl AbstractLog {
         let mut committed = Vec::new();
         let mut slot = 1;
         while let Some((value, _)) = world.ghost.chosen.get(&slot) {
-            if let Ok(LogValue::Request { client, .. }) = LogValue::decode(value)
-                && let Some(c) = (0..bounds.clients).find(|&c| client_id(c) == client)
-                && !committed.contains(&c)
-            {
-                committed.push(c);
+            // A slot's writes: one request, or every write of a batch.
+            let decoded = LogValue::decode(value);
+            for (client, _, _) in decoded.iter().flat_map(LogValue::writes) {
+                if let Some(c) = (0..bounds.clients).find(|&c| client_id(c) == client)
+                    && !committed.contains(&c)
+                {
+                    committed.push(c);
+                }
             }
             slot += 1;
         }
         let (mut pending, mut failed) = (BTreeSet::new(), BTreeSet::new());
         for &c in world.invoked.iter().filter(|c| !committed.contains(c)) {
-            if carried(world, &client_log_value(c)) {
+            if carried(world, &client_write_bytes(c)) {
                 pending.insert(c);
             } else {
                 failed.insert(c);
@@ -66,15 +69,17 @@ impl AbstractLog {
 
 /// Whether `bytes` (a frame) carry any client's write.
 pub(crate) fn carries_a_write(bytes: &[u8], bounds: &Bounds) -> bool {
-    (0..bounds.clients).any(|c| contains(bytes, &client_log_value(c)))
+    (0..bounds.clients).any(|c| contains(bytes, &client_write_bytes(c)))
 }
 
 /// Whether any log, card-to-host record or frame in flight holds `value`.
 fn carried(world: &World, value: &[u8]) -> bool {
     world.nodes.iter().any(|node| {
-        node.replica.entries().any(|(_, e)| e.value == value)
+        node.replica
+            .entries()
+            .any(|(_, e)| contains(&e.value, value))
             || node.to_host.iter().any(|record| match record {
-                CardToHost::Event(NicEvent::Accepted { value: v, .. }) => v == value,
+                CardToHost::Event(NicEvent::Accepted { value: v, .. }) => contains(v, value),
                 CardToHost::Punted(frame) => contains(frame, value),
                 CardToHost::Event(_) => false,
             })

@@ -46,18 +46,7 @@ pub fn percentile_svg(title: &str, series: &[Series<'_>]) -> String {
         TOP + plot_h * (1.0 - (us.max(lo as f64).log10() - (lo as f64).log10()) / span)
     };
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">{}</text>"#,
-        WIDTH / 2.0,
-        escape(title)
-    );
+    let mut svg = svg_open(title);
     for (nines, label) in [
         (0.0, "0%"),
         (1.0, "90%"),
@@ -148,18 +137,7 @@ pub fn line_svg(
     let x = |v: f64| LEFT + plot_w * v / x_max;
     let y = |v: f64| TOP + plot_h * (1.0 - v / y_max);
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">{}</text>"#,
-        WIDTH / 2.0,
-        escape(title)
-    );
+    let mut svg = svg_open(title);
     for step in 0..=5 {
         let (vx, vy) = (x_max * f64::from(step) / 5.0, y_max * f64::from(step) / 5.0);
         let _ = writeln!(
@@ -260,6 +238,23 @@ fn format_us(us: u64) -> String {
         1_000..1_000_000 => format!("{} ms", us / 1_000),
         _ => format!("{} s", us / 1_000_000),
     }
+}
+
+/// An SVG document's opening: the canvas, a white background and `title`.
+fn svg_open(title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
+    svg
 }
 
 fn escape(text: &str) -> String {

@@ -139,13 +139,7 @@ impl Replica {
                 // A retransmitted PREPARE: our promise was lost; send it again.
                 self.send_promise(again);
             } else if ballot < self.promised {
-                self.send(
-                    from,
-                    Message::Nack {
-                        ballot: self.promised,
-                        slot: 0,
-                    },
-                );
+                self.nack(from, 0);
             }
             return;
         }

@@ -31,7 +31,7 @@ pub(super) enum Queued {
 }
 
 impl Queued {
-    fn into_value(self) -> Vec<u8> {
+    pub(super) fn into_value(self) -> Vec<u8> {
         match self {
             Queued::Value(value) => value,
             Queued::Writes { mut writes, .. } if writes.len() == 1 => {

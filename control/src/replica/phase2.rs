@@ -49,14 +49,7 @@ impl Replica {
                 self.learn_commit(ballot, commit);
                 self.sign_of_leader(ballot);
             }
-            let promised = self.promised;
-            return self.send(
-                from,
-                Message::Nack {
-                    ballot: promised,
-                    slot,
-                },
-            );
+            return self.nack(from, slot);
         }
         if ballot == self.promised && self.role() != Role::Follower {
             // Our own ballot: only we propose at it.
@@ -85,14 +78,7 @@ impl Replica {
         }
         if ballot < self.promised {
             // A deposed leader: tell it, so it steps down.
-            let promised = self.promised;
-            return self.send(
-                from,
-                Message::Nack {
-                    ballot: promised,
-                    slot: 0,
-                },
-            );
+            return self.nack(from, 0);
         }
         self.observe_ballot(ballot);
         self.learn_commit(ballot, commit);
