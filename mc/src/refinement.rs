@@ -9,10 +9,11 @@
 //! committed log is the learned-chosen prefix (from the ghost), with no-ops
 //! and repeated requests left out (the session table executes a request
 //! once, so a second copy in the log is no operation); the clients' writes
-//! not in it are pending or failed by whether any log, card-to-host record
-//! or frame holds their bytes. [`check_step`] checks that each concrete step
-//! is a composition of abstract steps — invoke, commit (a pending operation,
-//! or one invoked in this very step, appended), fail (pending to failed),
+//! not in it are pending or failed by whether any log, leader's queue,
+//! card-to-host record or frame holds their bytes. [`check_step`] checks
+//! that each concrete step is a composition of abstract steps — invoke,
+//! commit (a pending operation, or one invoked in this very step, appended),
+//! fail (pending to failed),
 //! retry (failed to pending, only by its client), acknowledge (a committed
 //! operation only) — or a stutter. The committed log only grows by appends.
 
@@ -72,12 +73,18 @@ pub(crate) fn carries_a_write(bytes: &[u8], bounds: &Bounds) -> bool {
     (0..bounds.clients).any(|c| contains(bytes, &client_write_bytes(c)))
 }
 
-/// Whether any log, card-to-host record or frame in flight holds `value`.
+/// Whether any log, leader's queue, card-to-host record or frame in flight
+/// holds `value`.
 fn carried(world: &World, value: &[u8]) -> bool {
     world.nodes.iter().any(|node| {
         node.replica
             .entries()
             .any(|(_, e)| contains(&e.value, value))
+            || node
+                .replica
+                .queued_values()
+                .iter()
+                .any(|queued| contains(queued, value))
             || node.to_host.iter().any(|record| match record {
                 CardToHost::Event(NicEvent::Accepted { value: v, .. }) => contains(v, value),
                 CardToHost::Punted(frame) => contains(frame, value),
