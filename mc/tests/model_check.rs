@@ -105,11 +105,12 @@ fn random_walks(variant: SimVariant) -> (Bounds, Report) {
         .with_clients(2)
         .with_variant(variant);
     let options = Options {
-        search: Search::Random { seed: 7 },
+        // Seed 4 finds both variants below within ~200,000 states explored;
+        // seed 7 explores 25 times as many for leader-log-wins.
+        search: Search::Random { seed: 4 },
         max_depth: Some(100),
         liveness_every: 64,
-        // A cap, not a goal: the walks are deterministic and find both
-        // variants below within 40,000 steps.
+        // A cap, not a goal: the walks are deterministic.
         time_limit: Some(std::time::Duration::from_secs(600)),
         ..Options::default()
     };
